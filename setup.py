@@ -1,0 +1,32 @@
+"""rdrop_fairseq: R-Drop as a fairseq plugin.
+
+Install torch for your platform first, then fairseq-fixed without build
+isolation (see README / scripts/install.sh), then this package. Nothing here
+pins torch: pip keeps the one you have.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="rdrop_fairseq",
+    version="0.1.0",
+    description="R-Drop (regularized dropout) for fairseq: task, criterion, recipes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.8",
+    packages=find_packages(include=["rdrop_fairseq", "rdrop_fairseq.*"]),
+    install_requires=[
+        # plain fairseq 0.12.2 does not import on Python >= 3.11
+        'fairseq-fixed==0.12.3.1; python_version >= "3.11"',
+        'fairseq>=0.12.2; python_version < "3.11"',
+        "torch>=1.13",
+        "sacrebleu>=2.0",
+        "sacremoses>=0.0.53",
+        "subword-nmt>=0.3.8",
+        "sentencepiece",
+        "matplotlib",
+        "numpy",
+    ],
+    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    entry_points={"console_scripts": ["rdrop-fairseq-user-dir = rdrop_fairseq.user_dir:main"]},
+)
