@@ -1,0 +1,75 @@
+"""Shared builders: a fairseq task, model and criterion made in-process from
+command-line flags, over a dictionary written to a temporary folder."""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import rdrop_fairseq  # noqa: E402  (registers the task and criterion)
+
+WORDS = [f"w{i}" for i in range(20)]
+
+
+def write_dicts(folder, src="src", tgt="tgt"):
+    os.makedirs(folder, exist_ok=True)
+    for lang in (src, tgt):
+        with open(os.path.join(folder, f"dict.{lang}.txt"), "w") as f:
+            f.writelines(f"{w} {100 - i}\n" for i, w in enumerate(WORDS))
+    return folder
+
+
+@pytest.fixture
+def dict_dir(tmp_path):
+    return write_dicts(str(tmp_path / "data"))
+
+
+def build(data_dir, *flags):
+    """(cfg, task, model, criterion) as fairseq-train would build them."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    parser = options.get_training_parser()
+    argv = [data_dir, "--user-dir", rdrop_fairseq.USER_DIR, "--cpu", "--source-lang", "src",
+            "--target-lang", "tgt", *flags]
+    args = options.parse_args_and_arch(parser, argv)
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    model = task.build_model(cfg.model)
+    criterion = task.build_criterion(cfg.criterion)
+    return cfg, task, model, criterion
+
+
+TINY_MODEL = [
+    "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
+    "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",
+    "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
+    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+]
+
+
+def make_sample(task, pairs):
+    """A collated batch (with padding) from (source words, target words) pairs."""
+    import torch
+    from fairseq.data import LanguagePairDataset
+
+    src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
+
+    def encode(d, text):
+        return torch.tensor([d.index(w) for w in text.split()] + [d.eos()], dtype=torch.long)
+
+    srcs = [encode(src_dict, s) for s, _ in pairs]
+    tgts = [encode(tgt_dict, t) for _, t in pairs]
+    dataset = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict, tgts, [len(t) for t in tgts], tgt_dict)
+    return dataset.collater([dataset[i] for i in range(len(pairs))])
+
+
+PAIRS = [
+    ("w4 w5 w6 w7", "w8 w9 w10"),
+    ("w11 w12", "w13 w14 w15 w16 w17"),
+    ("w5 w5 w6", "w9"),
+]
