@@ -1,0 +1,232 @@
+"""Build the fairseq-train command of a recipe from its TOML config, print it,
+run it. Behind ``scripts/train-iwslt14.sh`` and ``scripts/train-wmt14.sh``.
+
+    python -m rdrop_fairseq.recipes.train --config configs/train-iwslt14.toml \
+        [--variant rdrop|baseline|doubled-batch|no-kl] [--data DIR] [--save-dir DIR]
+        [--reg-alpha A --reg-passes M --reg-kl-direction D --reg-every K --reg-dropouts P1,P2]
+        [--set key=value ...] [--device auto|cpu|cuda] [--dry-run] [-- fairseq flags]
+
+Flags after ``--`` are appended last, so argparse in fairseq lets them win.
+"""
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from . import config as recipe_config
+from .errors import RecipeError, exits_cleanly
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
+# the ablation switches of the criterion, passed through as given
+ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
+
+
+@dataclass
+class Hardware:
+    device: str  # "cuda" or "cpu"
+    gpus_per_node: int = 0
+    bf16: bool = False
+
+
+@dataclass
+class Plan:
+    command: List[str]
+    save_dir: str
+    variant: str
+    update_freq: Optional[int] = None
+    notes: List[str] = field(default_factory=list)
+
+
+def detect_hardware(device="auto"):
+    import torch
+
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return Hardware("cpu")
+    if not torch.cuda.is_available():
+        raise RecipeError("--device cuda but torch sees no GPU; use --device cpu or auto")
+    major, _ = torch.cuda.get_device_capability(0)
+    return Hardware("cuda", torch.cuda.device_count(), torch.cuda.is_bf16_supported() and major >= 8)
+
+
+def precision_flags(precision, hardware):
+    if hardware.device == "cpu":
+        if precision in ("fp16", "bf16"):
+            raise RecipeError(f"precision {precision} needs a GPU; use --set precision=fp32 on CPU")
+        return ["--cpu"]
+    if precision == "auto":
+        precision = "bf16" if hardware.bf16 else "fp16"
+    if precision not in ("fp16", "bf16", "fp32"):
+        raise RecipeError(f"precision must be auto, fp16, bf16 or fp32 (got {precision!r})")
+    return [] if precision == "fp32" else [f"--{precision}"]
+
+
+def update_freq_for(tokens_per_update, world_size, max_tokens):
+    """Gradient accumulation steps so that each update sees ``tokens_per_update``.
+
+    update_freq = tokens_per_update / (world_size * max_tokens), which must be
+    a whole number: rounding would silently train another recipe.
+    """
+    per_step = world_size * max_tokens
+    if world_size < 1 or max_tokens < 1:
+        raise RecipeError(f"need >= 1 GPU and max_tokens >= 1 (got {world_size}, {max_tokens})")
+    if tokens_per_update % per_step:
+        raise RecipeError(
+            f"{world_size} GPU(s) x {max_tokens} max_tokens = {per_step} tokens per step does not "
+            f"divide tokens_per_update {tokens_per_update}; use a GPU count that divides "
+            f"{tokens_per_update // max_tokens if tokens_per_update % max_tokens == 0 else 'it'}, "
+            "or choose yourself with --set update_freq=K"
+        )
+    return tokens_per_update // per_step
+
+
+def split_passthrough(argv):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1:]
+    return argv, []
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="recipe TOML (configs/train-*.toml)")
+    parser.add_argument("--variant", help="rdrop (default) | baseline | doubled-batch | no-kl")
+    parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
+    parser.add_argument("--save-dir", help="checkpoint folder")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key; repeatable")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
+    parser.add_argument("--reg-alpha", type=float)
+    parser.add_argument("--reg-passes", type=int)
+    parser.add_argument("--reg-kl-direction", choices=("bidirectional", "unidirectional"))
+    parser.add_argument("--reg-every", type=int)
+    parser.add_argument("--reg-dropouts", metavar="P1,P2")
+    parser.add_argument("--nnodes", type=int, default=1, help="nodes; > 1 launches through torchrun")
+    parser.add_argument("--node-rank", type=int, default=0)
+    parser.add_argument("--master-addr", help="address of node 0 (with --nnodes > 1)")
+    parser.add_argument("--master-port", type=int, default=29500)
+    parser.add_argument("--gpus-per-node", type=int, help="default: the GPUs torch sees here")
+    parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    own, extra = split_passthrough(argv)
+    args = parser.parse_args(own)
+    args.extra = extra
+    return args
+
+
+def resolve(args):
+    """The config with file, variant, --set and command-line options applied, in that order."""
+    cfg = recipe_config.load(args.config)
+    cfg = recipe_config.apply_overrides(cfg, args.set)
+    recipe = cfg.setdefault("recipe", {})
+    if args.variant:
+        recipe["variant"] = args.variant
+    if args.data:
+        recipe["data"] = args.data
+    if args.device:
+        recipe["device"] = args.device
+    variant = recipe.get("variant", "rdrop")
+    variants = cfg.get("variants", {})
+    if variant not in variants:
+        raise RecipeError(f"unknown variant {variant!r}; choose one of {', '.join(variants)}")
+    for key, value in variants[variant].items():
+        section = "distributed" if key in cfg.get("distributed", {}) else "fairseq"
+        cfg.setdefault(section, {})[key] = value
+    # --set wins over the variant as well: apply the fairseq-level overrides again
+    cfg = recipe_config.apply_overrides(cfg, [s for s in args.set if not s.startswith("variants.")])
+    cfg["recipe"]["variant"] = variant
+    if args.variant:
+        cfg["recipe"]["variant"] = args.variant
+    fairseq = cfg.setdefault("fairseq", {})
+    given = {k: getattr(args, k) for k in ABLATION_FLAGS if getattr(args, k) is not None}
+    if given and fairseq.get("criterion") != RDROP_CRITERION:
+        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise RecipeError(
+            f"{names}: R-Drop option(s), but variant {variant!r} trains "
+            f"{fairseq.get('criterion')}; use --variant rdrop or no-kl"
+        )
+    fairseq.update(given)
+    return cfg
+
+
+def check_data(recipe):
+    data = recipe["data"]
+    hint = recipe.get("prepare_hint", "pass --data DIR")
+    if not os.path.isdir(data):
+        raise RecipeError(f"data folder {data!r} not found; {hint}")
+    if not any(name.startswith("dict.") and name.endswith(".txt") for name in os.listdir(data)):
+        raise RecipeError(f"{data!r} has no dict.*.txt, so it is not fairseq-preprocess output; {hint}")
+
+
+def build_plan(args, hardware=None):
+    cfg = resolve(args)
+    recipe, fairseq = cfg["recipe"], dict(cfg["fairseq"])
+    check_data(recipe)
+    hardware = hardware or detect_hardware(recipe.get("device", "auto"))
+    variant = recipe["variant"]
+    save_dir = args.save_dir or recipe["save_dir"].format(variant=variant, name=recipe.get("name", ""))
+
+    plan = Plan(command=[], save_dir=save_dir, variant=variant)
+    distributed = cfg.get("distributed")
+    world_size = 1
+    if distributed is not None:
+        gpus_per_node = args.gpus_per_node or hardware.gpus_per_node
+        world_size = max(1, gpus_per_node) * args.nnodes if hardware.device == "cuda" else 1
+        update_freq = distributed.get("update_freq", "auto")
+        if update_freq == "auto":
+            update_freq = update_freq_for(int(distributed["tokens_per_update"]), world_size,
+                                          int(fairseq["max_tokens"]))
+        plan.update_freq = int(update_freq)
+        fairseq["update_freq"] = plan.update_freq
+        plan.notes.append(
+            f"{world_size} worker(s) x {fairseq['max_tokens']} tokens x update_freq "
+            f"{plan.update_freq} = {world_size * int(fairseq['max_tokens']) * plan.update_freq} "
+            "tokens per update"
+        )
+    elif args.nnodes > 1:
+        raise RecipeError("this recipe trains on one GPU; --nnodes needs a recipe with [distributed]")
+
+    fairseq_args = [recipe["data"], "--user-dir", PLUGIN_DIR, "--save-dir", save_dir]
+    if recipe.get("log_file"):
+        fairseq_args += ["--log-file", os.path.join(save_dir, recipe["log_file"])]
+    fairseq_args += recipe_config.to_flags(fairseq)
+    fairseq_args += precision_flags(recipe.get("precision", "auto"), hardware)
+
+    if args.nnodes > 1:
+        if not args.master_addr:
+            raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
+        gpus_per_node = args.gpus_per_node or hardware.gpus_per_node
+        # torchrun starts the processes; fairseq reads RANK/WORLD_SIZE/MASTER_* itself
+        launcher = ["torchrun", "--nnodes", str(args.nnodes), "--nproc_per_node", str(gpus_per_node),
+                    "--node_rank", str(args.node_rank), "--master_addr", args.master_addr,
+                    "--master_port", str(args.master_port), "-m", "fairseq_cli.train"]
+        fairseq_args += ["--distributed-world-size", str(world_size)]
+        plan.command = launcher + fairseq_args + args.extra
+    else:
+        plan.command = [sys.executable, "-m", "fairseq_cli.train"] + fairseq_args + args.extra
+    return plan
+
+
+@exits_cleanly("train")
+def main(argv=None):
+    args = parse_args(argv)
+    plan = build_plan(args)
+    print(f"train: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
+    for note in plan.notes:
+        print(f"train: {note}", flush=True)
+    print("train: " + shlex.join(plan.command), flush=True)
+    if args.dry_run:
+        return 0
+    os.makedirs(plan.save_dir, exist_ok=True)
+    code = subprocess.call(plan.command)
+    if code:
+        print(f"train: fairseq-train exited with status {code}", file=sys.stderr)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
