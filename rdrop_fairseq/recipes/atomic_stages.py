@@ -1,0 +1,122 @@
+"""Crash-safe stages: atomic outputs plus a completion marker per stage.
+
+A recipe is a list of stages. Each writes its outputs as ``name.tmp`` and
+renames them into place only when complete, then drops a marker
+``<state_dir>/<stage>.done``. A re-run skips a stage only if its marker and
+all its outputs exist; from the first stage that is not done, every later
+stage is redone too (its inputs may have changed), and their markers are
+removed *before* any work starts so a second interruption cannot leave a
+stale "done" behind a fresh input.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, List, Sequence
+
+from ..errors import RDropConfigError
+
+TMP_SUFFIX = ".tmp"
+
+
+class PrepareError(RDropConfigError):
+    """A problem the user fixes (missing or corrupt input, conflicting output
+    dir ...): reported as one line, exit status 2, no traceback."""
+
+
+@contextlib.contextmanager
+def atomic_text(path: str) -> Iterator:
+    """Open ``path.tmp`` for writing; it becomes ``path`` only on clean exit."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + TMP_SUFFIX
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_lines(path: str, lines) -> int:
+    count = 0
+    with atomic_text(path) as out:
+        for line in lines:
+            out.write(line)
+            out.write("\n")
+            count += 1
+    return count
+
+
+def read_lines(path: str) -> Iterator[str]:
+    """Lines without their ``\\n``; only ``\\n`` ends a line (as perl reads),
+    so a stray ``\\r`` or U+2028 inside a sentence cannot misalign a corpus."""
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
+        for line in handle:
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def count_lines(path: str) -> int:
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def replace_dir(tmp_dir: str, final_dir: str) -> None:
+    """Swap a fully built directory into place (the old one goes first; the
+    gap is covered by the stage marker, which is written only afterwards)."""
+    if os.path.isdir(final_dir):
+        shutil.rmtree(final_dir)
+    os.replace(tmp_dir, final_dir)
+
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    outputs: Sequence[str]
+    run: Callable[[], None]
+
+
+@dataclass
+class Pipeline:
+    state_dir: str
+    stages: List[Stage] = field(default_factory=list)
+    stream: object = None
+
+    def add(self, name: str, title: str, outputs: Sequence[str], run: Callable[[], None]):
+        self.stages.append(Stage(name, title, list(outputs), run))
+
+    def marker(self, stage: Stage) -> str:
+        return os.path.join(self.state_dir, stage.name + ".done")
+
+    def is_done(self, stage: Stage) -> bool:
+        return os.path.isfile(self.marker(stage)) and all(os.path.exists(p) for p in stage.outputs)
+
+    def run(self) -> None:
+        out = self.stream or sys.stdout
+        os.makedirs(self.state_dir, exist_ok=True)
+        first_todo = next((i for i, s in enumerate(self.stages) if not self.is_done(s)),
+                          len(self.stages))
+        for stage in self.stages[first_todo:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.marker(stage))
+        total = len(self.stages)
+        for number, stage in enumerate(self.stages, start=1):
+            if number - 1 < first_todo:
+                print(f"[{number}/{total}] {stage.title}: already done, skipping", file=out, flush=True)
+                continue
+            print(f"[{number}/{total}] {stage.title}", file=out, flush=True)
+            start = time.monotonic()
+            stage.run()
+            missing = [p for p in stage.outputs if not os.path.exists(p)]
+            if missing:  # a bug in the recipe, not a user error: fail loudly
+                raise RuntimeError(f"stage {stage.name} did not produce {missing}")
+            with atomic_text(self.marker(stage)) as handle:
+                json.dump({"stage": stage.name, "seconds": round(time.monotonic() - start, 1)},
+                          handle)
+            print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# WMT14 en-de for fairseq; all logic and --help in rdrop_fairseq/recipes/prepare_wmt14.py
+set -euo pipefail
+exec python -m rdrop_fairseq.recipes.prepare_wmt14 "$@"
