@@ -10,20 +10,21 @@ stale "done" behind a fresh input.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, List, Sequence
+from typing import Callable, Iterator, List, Sequence, Tuple
 
-from ..errors import RDropConfigError
+from .errors import RecipeError
 
 TMP_SUFFIX = ".tmp"
 
 
-class PrepareError(RDropConfigError):
+class PrepareError(RecipeError):
     """A problem the user fixes (missing or corrupt input, conflicting output
     dir ...): reported as one line, exit status 2, no traceback."""
 
@@ -59,6 +60,16 @@ def read_lines(path: str) -> Iterator[str]:
     with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
         for line in handle:
             yield line[:-1] if line.endswith("\n") else line
+
+
+def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:
+    """Aligned lines of two files; unequal lengths are an error (a damaged
+    intermediate: ``--force`` rebuilds it)."""
+    end = object()
+    for src, tgt in itertools.zip_longest(read_lines(src_path), read_lines(tgt_path), fillvalue=end):
+        if src is end or tgt is end:
+            raise PrepareError(f"{src_path} and {tgt_path} differ in length; re-run with --force")
+        yield src, tgt
 
 
 def count_lines(path: str) -> int:

@@ -29,14 +29,14 @@ interrupted command continues where it stopped. Errors a user can fix
 and exit with status 2.
 """
 
-import itertools
 import os
 import shutil
 import sys
 from typing import Dict, Optional, Sequence
 
 from . import archives, recipe_cli
-from .atomic_stages import PrepareError, Pipeline, atomic_text, count_lines, read_lines, write_lines
+from .atomic_stages import (PrepareError, Pipeline, atomic_text, count_lines, read_lines, read_pairs,
+                            write_lines)
 from .parallel_lines import Progress, map_lines
 from .recipe_base import SPLITS, BpeRecipe
 from .text_pipeline import CleanRule, LineProcessor, every_nth, extract_segments, filter_train_lines
@@ -92,8 +92,7 @@ class Iwslt14Recipe(BpeRecipe):
     def clean_train(self) -> None:
         """clean-corpus-n, then lowercase: the order of fairseq's script."""
         rule = CleanRule(**self.config["clean"])
-        pairs = _strict_zip(*(read_lines(self.tmp_file(f"{self.prefix}.tok.{l}")) for l in self.langs),
-                            what=f"tokenized {self.prefix}")
+        pairs = read_pairs(*(self.tmp_file(f"{self.prefix}.tok.{l}") for l in self.langs))
         lower = self.config["tokenize"]["lowercase"]
         kept = 0
         outs = [self.tmp_file(f"{self.prefix}.{l}") for l in self.langs]
@@ -172,15 +171,6 @@ class Iwslt14Recipe(BpeRecipe):
         self.add_bpe_and_binarize(p, self.out_dir)
         self.add_binarize(p)
         return p
-
-
-def _strict_zip(a, b, what: str):
-    sentinel = object()
-    for x, y in itertools.zip_longest(a, b, fillvalue=sentinel):
-        if x is sentinel or y is sentinel:
-            raise PrepareError(f"{what}: the two languages have different line counts; "
-                               f"re-run with --force to rebuild from the archive")
-        yield x, y
 
 
 def build_parser():

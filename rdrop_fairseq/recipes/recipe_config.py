@@ -2,7 +2,8 @@
 
 Every parameter lives once in ``configs/<recipe>.toml``. ``--set KEY=VALUE``
 overrides any of them without editing the file; KEY is ``table.key``
-(``bpe.merges``) or the same joined by an underscore (``bpe_merges``).
+(``bpe.merges``), the same joined by an underscore (``bpe_merges``), or the
+bare key where only one table has it (``merges``).
 VALUE is read as a TOML value (``8000``, ``1.5``, ``true``, ``["a", "b"]``)
 and falls back to a bare string, then checked against the type of the
 default so a typo fails before hours of work, not after.
@@ -49,9 +50,11 @@ def _resolve_key(config: dict, key: str) -> List[str]:
         if isinstance(config.get(table), dict) and name in config[table]:
             return [table, name]
     else:
-        matches = [[table, key[len(table) + 1:]] for table, values in config.items()
-                   if isinstance(values, dict) and key.startswith(table + "_")
-                   and key[len(table) + 1:] in values]
+        tables = [(t, v) for t, v in config.items() if isinstance(v, dict)]
+        bare = [[t, key] for t, v in tables if key in v]
+        joined = [[t, key[len(t) + 1:]] for t, v in tables
+                  if key.startswith(t + "_") and key[len(t) + 1:] in v]
+        matches = bare if len(bare) == 1 else joined
         if len(matches) == 1:
             return matches[0]
     known = ", ".join(f"{t}.{k}" for t, v in config.items() if isinstance(v, dict) for k in v)

@@ -1,0 +1,257 @@
+"""WMT14 English-German, prepared as fairseq's ``prepare-wmt14en2de.sh --icml17``
+does, without perl or git, on all cores.
+
+    scripts/prepare-wmt14en2de.sh [--archive-dir DIR] [--archive FILE ...] [--no-download]
+                                  [--out-dir DIR] [--data-bin DIR] [--workers N]
+                                  [--bpe-merges N] [--set KEY=VALUE ...]
+    python -m rdrop_fairseq.recipes.prepare_wmt14 ...    (the same)
+
+Train is Europarl v7 + Common Crawl + News Commentary v9 (4.5M pairs), each
+line punctuation-normalised (sacremoses' port of normalize-punctuation.perl),
+stripped of non-printing characters (Unicode category C -> space) and
+Moses-tokenized with aggressive hyphen splitting (``e-mail`` -> ``e @-@ mail``).
+Valid is newstest2013 and test the full newstest2014, both read from their
+SGML ``<seg>`` lines. One joint BPE (32,000 merges by default) is learned on
+train.en+train.de and applied everywhere; train pairs are then cleaned
+(clean-corpus-n: 1-250 BPE tokens, ratio 1.5, as fairseq does after BPE) and
+``fairseq-preprocess --joined-dictionary`` binarizes the result.
+
+Archives are looked for, in this order: files given with ``--archive PATH``
+(recognised by their names: training-parallel-europarl-v7.tgz,
+training-parallel-commoncrawl.tgz, training-parallel-nc-v9.tgz, dev.tgz,
+test-full.tgz); in ``--archive-dir DIR`` (env ``WMT14_ARCHIVE_DIR``), either
+the archives or their already extracted trees; earlier downloads in
+OUT_DIR/orig; otherwise they are downloaded from statmt.org.
+
+Tokenization and BPE run on ``--workers`` processes (default: all cores), over
+chunks of lines whose order is kept. Every parameter is in
+``configs/prepare-wmt14en2de.toml``; ``--set table.key=VALUE`` (or
+``table_key=VALUE``) overrides any of them. Stages write atomically and leave
+markers in OUT_DIR/.prepare: re-running an interrupted command continues where
+it stopped. Errors a user can fix print one line and exit with status 2.
+"""
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from . import archives, recipe_cli
+from .atomic_stages import (PrepareError, Pipeline, atomic_text, count_lines, read_lines, read_pairs,
+                            write_lines)
+from .parallel_lines import Progress, map_lines
+from .recipe_base import SPLITS, BpeRecipe
+from .text_pipeline import CleanRule, LineProcessor, extract_segments
+
+PROG = "prepare-wmt14en2de"
+RECIPE = "prepare-wmt14en2de"
+ARCHIVE_DIR_ENV = "WMT14_ARCHIVE_DIR"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one archive's members come from: a tarball (local or to download) or an extracted tree."""
+    key: str
+    kind: str  # "archive" | "download" | "tree"
+    path: str
+
+
+class Wmt14Recipe(BpeRecipe):
+    prog = PROG
+
+    def __init__(self, config: dict, stream=None):
+        super().__init__(config, stream)
+        self.sources = self.locate_sources()
+
+    # -- inputs ------------------------------------------------------------------
+    def needed_members(self) -> Dict[str, List[str]]:
+        needed: Dict[str, List[str]] = {}
+        for key, prefix in self.config["train"]["corpora"]:
+            needed.setdefault(key, []).extend(f"{prefix}.{l}" for l in self.langs)
+        for split in ("valid", "test"):
+            cfg = self.config[split]
+            needed.setdefault(cfg["archive"], []).extend([cfg["src_sgm"], cfg["tgt_sgm"]])
+        unknown = sorted(set(needed) - set(self.config["archives"]))
+        if unknown:
+            raise PrepareError(f"archive key(s) {', '.join(unknown)} used but not defined in [archives]; "
+                               f"fix the config")
+        return needed
+
+    def fix_hint(self, key: str) -> str:
+        spec = self.config["archives"][key]
+        return (f"download {spec['url']} again and pass it with --archive PATH "
+                f"or put it in --archive-dir DIR")
+
+    def locate_sources(self) -> Dict[str, Source]:
+        spec = self.config["archives"]
+        dl = self.config["download"]
+        by_name = {}
+        for path in dl["archive_files"]:
+            name = os.path.basename(path)
+            if name not in {s["file"] for s in spec.values()}:
+                raise PrepareError(f"--archive {path}: unknown file name; expected one of "
+                                   f"{', '.join(s['file'] for s in spec.values())} (rename it)")
+            by_name[name] = path
+        folder = dl["archive_dir"]
+        if folder and not os.path.isdir(folder):
+            raise PrepareError(f"--archive-dir {folder} is not a directory; fix the path")
+        sources = {}
+        for key, members in self.needed_members().items():
+            file = spec[key]["file"]
+            if file in by_name:
+                sources[key] = Source(key, "archive", by_name[file])
+            elif folder and all(os.path.isfile(os.path.join(folder, m)) for m in members):
+                sources[key] = Source(key, "tree", folder)
+            elif folder and os.path.isfile(os.path.join(folder, file)):
+                sources[key] = Source(key, "archive", os.path.join(folder, file))
+            elif os.path.isfile(os.path.join(self.orig, file)):
+                sources[key] = Source(key, "archive", os.path.join(self.orig, file))
+            elif dl["allow_download"]:
+                sources[key] = Source(key, "download", os.path.join(self.orig, file))
+            else:
+                where = f"in {folder} (as archive or extracted tree)" if folder else "(no --archive-dir given)"
+                raise PrepareError(f"{file} not found {where} and downloads are off; "
+                                   f"pass --archive PATH or --archive-dir DIR, or drop --no-download")
+        return sources
+
+    def member_path(self, key: str, member: str) -> str:
+        source = self.sources[key]
+        base = source.path if source.kind == "tree" else self.orig
+        return os.path.join(base, member)
+
+    def check_local_archives(self) -> None:
+        for source in self.sources.values():
+            if source.kind == "archive":
+                archives.check_gzip(source.path, self.fix_hint(source.key))
+
+    # -- stages ------------------------------------------------------------------
+    def extract(self) -> None:
+        for key, members in self.needed_members().items():
+            source = self.sources[key]
+            if source.kind == "tree":
+                self.say(f"{key}: using the extracted files in {source.path}")
+                continue
+            if source.kind == "download" and not os.path.isfile(source.path):
+                archives.download(self.config["archives"][key]["url"], source.path,
+                                  self.fix_hint(key), self.out)
+            self.say(f"{key}: reading {source.path}")
+            archives.extract_members(source.path, {m: os.path.join(self.orig, m) for m in members},
+                                     self.fix_hint(key))
+
+    def processor(self, lang: str, normalize: bool) -> LineProcessor:
+        tok = self.config["tokenize"]
+        return LineProcessor(lang=lang, normalize_punctuation=normalize, perl_parity=tok["perl_parity"],
+                             remove_non_printing=normalize, escape=tok["escape"],
+                             aggressive_dash_splits=tok["aggressive_dash_splits"],
+                             lowercase=tok["lowercase"])
+
+    def tokenize_train(self) -> None:
+        counts: Dict[str, List[int]] = {}
+        for l in self.langs:
+            counts[l] = []
+
+            def lines(lang=l):
+                for key, prefix in self.config["train"]["corpora"]:
+                    n = 0
+                    for n, line in enumerate(read_lines(self.member_path(key, f"{prefix}.{lang}")), 1):
+                        yield line
+                    counts[lang].append(n)
+
+            progress = Progress(f"normalize+tokenize train.{l}", self.every)
+            write_lines(self.tmp_file(f"train.{l}"),
+                        map_lines(self.processor(l, normalize=True), lines(), self.workers, progress))
+            progress.close()
+        for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
+            if n_src != n_tgt:
+                raise PrepareError(f"{prefix}: {n_src:,} {self.src} lines but {n_tgt:,} {self.tgt} lines; "
+                                   f"the archive is damaged: {self.fix_hint(key)}")
+            self.say(f"{prefix}: {n_src:,} pairs")
+
+    def tokenize_sgm(self) -> None:
+        fix = self.config["tokenize"]["apostrophe_fix"]
+        for split in ("valid", "test"):
+            cfg = self.config[split]
+            counts = []
+            for l, member in zip(self.langs, (cfg["src_sgm"], cfg["tgt_sgm"])):
+                segments = extract_segments(read_lines(self.member_path(cfg["archive"], member)),
+                                            apostrophe_fix=fix)
+                counts.append(write_lines(self.tmp_file(f"{split}.{l}"),
+                                          map_lines(self.processor(l, normalize=cfg["normalize"]),
+                                                    segments, 1)))
+            if counts[0] != counts[1] or counts[0] == 0:
+                raise PrepareError(f"{split}: {counts[0]} {self.src} but {counts[1]} {self.tgt} segments "
+                                   f"in {cfg['src_sgm']} / {cfg['tgt_sgm']}; "
+                                   f"{self.fix_hint(cfg['archive'])}")
+            self.say(f"{split}: {counts[0]:,} segments")
+
+    def clean(self) -> None:
+        rule = CleanRule(**self.config["clean"])
+        for split in SPLITS:
+            ins = [self.tmp_file(f"bpe.{split}.{l}") for l in self.langs]
+            outs = [os.path.join(self.out_dir, f"{split}.{l}") for l in self.langs]
+            if not self.config[split]["clean"]:
+                for src, dest in zip(ins, outs):
+                    shutil.copyfile(src, dest + ".tmp")
+                    os.replace(dest + ".tmp", dest)
+                continue
+            kept = 0
+            with atomic_text(outs[0]) as out_src, atomic_text(outs[1]) as out_tgt:
+                for src, tgt in rule.filter_pairs(read_pairs(*ins)):
+                    out_src.write(src + "\n")
+                    out_tgt.write(tgt + "\n")
+                    kept += 1
+            self.say(f"{split}: kept {kept:,} of {count_lines(ins[0]):,} pairs")
+
+    # -- assembly ------------------------------------------------------------------
+    def pipeline(self, state_dir: str) -> Pipeline:
+        p = Pipeline(state_dir, stream=self.out)
+        members = [self.member_path(key, m) for key, ms in self.needed_members().items() for m in ms]
+        p.add("extract", "fetch and extract the WMT14 archives", members, self.extract)
+        p.add("tokenize-train", "normalize, tokenize (-a) train",
+              [self.tmp_file(f"train.{l}") for l in self.langs], self.tokenize_train)
+        p.add("tokenize-sgm", "extract and tokenize newstest2013 (valid) and newstest2014 (test)",
+              [self.tmp_file(f"{s}.{l}") for s in ("valid", "test") for l in self.langs], self.tokenize_sgm)
+        self.add_bpe_and_binarize(p, self.tmp, "bpe.")
+        p.add("clean", "clean BPE'd train (clean-corpus-n)", self.split_files(self.out_dir), self.clean)
+        self.add_binarize(p)
+        return p
+
+    def run(self, force: bool) -> Dict[str, int]:
+        self.check_local_archives()
+        return super().run(force)
+
+
+def build_parser():
+    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
+    parser.add_argument("--archive-dir", metavar="DIR",
+                        help=f"folder with the archives or their extracted trees (download.archive_dir; "
+                             f"default ${ARCHIVE_DIR_ENV})")
+    parser.add_argument("--archive", dest="archive_files", action="append", metavar="PATH",
+                        help="one archive, recognised by its file name (download.archive_files; repeatable)")
+    parser.add_argument("--no-download", dest="allow_download", action="store_false", default=None,
+                        help="fail instead of downloading what is not found locally")
+    return parser
+
+
+def configure(argv: Optional[Sequence[str]]) -> Tuple[dict, bool]:
+    args = build_parser().parse_args(argv)
+    if args.archive_dir is None and os.environ.get(ARCHIVE_DIR_ENV):
+        args.archive_dir = os.environ[ARCHIVE_DIR_ENV]
+    config = recipe_cli.resolve_config(args, {"archive_dir": "download.archive_dir",
+                                              "archive_files": "download.archive_files",
+                                              "allow_download": "download.allow_download"})
+    return config, args.force
+
+
+def prepare(argv: Optional[Sequence[str]] = None) -> None:
+    config, force = configure(argv)
+    Wmt14Recipe(config).run(force)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return recipe_cli.run_main(PROG, prepare, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
