@@ -1,0 +1,277 @@
+"""Beam search on a test set and BLEU, into a fresh results folder per run.
+
+    python -m rdrop_fairseq.recipes.evaluate --config configs/evaluate-iwslt14.toml \
+        [--checkpoint PATH|GLOB|DIR ...] [--average-last N] [--data DIR] [--name NAME]
+        [--results-dir DIR] [--set key=value ...] [--device auto|cpu|cuda] [-- generate flags]
+
+A run builds ``<results_dir>/.<name>-<timestamp>.partial/`` and renames it to
+``<results_dir>/<name>-<timestamp>/`` only once ``scores.json`` is written, so
+a folder without the leading dot and ``.partial`` is always a finished run;
+a failed run keeps its partial folder (with generate.log) for inspection.
+Nothing is ever appended to an earlier run's files.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+from . import config as recipe_config
+from . import scoring
+from .average_checkpoints import average_checkpoints, expand, last_checkpoints, newest_first, write_checkpoint
+from .errors import RecipeError, exits_cleanly
+from .train import PLUGIN_DIR, split_passthrough
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="configs/evaluate-*.toml")
+    parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
+    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
+    parser.add_argument("--data", help="binarized data folder")
+    parser.add_argument("--name", help="results folder name (a timestamp is appended)")
+    parser.add_argument("--results-dir")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--keep-averaged", action="store_true", help="keep averaged.pt in the results")
+    own, extra = split_passthrough(argv)
+    args = parser.parse_args(own)
+    args.extra = extra
+    return args
+
+
+def resolve(args):
+    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.set)
+    recipe = cfg["recipe"]
+    for key in ("data", "results_dir", "device", "name"):
+        if getattr(args, key, None):
+            recipe[key] = getattr(args, key)
+    if args.checkpoint:
+        recipe["checkpoints"] = args.checkpoint
+    if args.average_last is not None:
+        recipe["average_last"] = args.average_last
+    return cfg
+
+
+def resolve_checkpoints(specs, average_last):
+    """The checkpoint files a run evaluates (several = average them)."""
+    if isinstance(specs, str):
+        specs = [specs]
+    paths = []
+    for spec in specs:
+        if os.path.isdir(spec):
+            if average_last:
+                paths += last_checkpoints(spec, average_last)
+            else:
+                best = os.path.join(spec, "checkpoint_best.pt")
+                if not os.path.isfile(best):
+                    raise RecipeError(f"{spec!r} has no checkpoint_best.pt; pass a checkpoint file "
+                                      "or --average-last N")
+                paths.append(best)
+        elif glob.has_magic(spec):
+            paths += expand([spec])
+        elif not os.path.isfile(spec):
+            raise RecipeError(f"checkpoint {spec!r} not found; train first (scripts/train-*.sh) "
+                              "or pass --checkpoint PATH")
+        else:
+            paths.append(spec)
+    paths = newest_first(list(dict.fromkeys(paths)))
+    if average_last and len(paths) > average_last:
+        paths = paths[-average_last:]
+    return paths
+
+
+def default_name(recipe, checkpoints):
+    run = os.path.basename(os.path.dirname(os.path.abspath(checkpoints[-1]))) or recipe.get("name", "eval")
+    suffix = f"-avg{len(checkpoints)}" if len(checkpoints) > 1 else ""
+    if len(checkpoints) == 1:
+        suffix = "-" + os.path.splitext(os.path.basename(checkpoints[0]))[0].replace("checkpoint_", "")
+    return f"{run}{suffix}"
+
+
+def stale_partials(results_dir):
+    return sorted(glob.glob(os.path.join(results_dir, "." + "*" + PARTIAL_SUFFIX)))
+
+
+def completed_runs(results_dir):
+    """Finished runs: visible folders holding a scores.json."""
+    return sorted(
+        p for p in glob.glob(os.path.join(results_dir, "*"))
+        if os.path.isdir(p) and os.path.isfile(os.path.join(p, "scores.json"))
+    )
+
+
+def publish(partial, results_dir, name, stamp):
+    """Rename the finished partial folder to a name no earlier run has."""
+    for attempt in range(1, 1000):
+        final = os.path.join(results_dir, f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+        if os.path.exists(final):
+            continue
+        try:
+            os.rename(partial, final)
+            return final
+        except OSError:  # another run took the name between the check and the rename
+            continue
+    raise RecipeError(f"could not find a free results folder name for {name}-{stamp}")
+
+
+def write_lines(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def device_flags(device):
+    if device == "cpu":
+        return ["--cpu"]
+    if device == "auto":
+        import torch
+
+        return [] if torch.cuda.is_available() else ["--cpu"]
+    return []
+
+
+def generate(cfg, checkpoint, workdir, extra):
+    recipe = cfg["recipe"]
+    command = [sys.executable, "-m", "fairseq_cli.generate", recipe["data"], "--user-dir", PLUGIN_DIR,
+               "--path", checkpoint]
+    command += recipe_config.to_flags(cfg.get("generate", {}))
+    command += device_flags(recipe.get("device", "auto")) + list(extra)
+    print("evaluate: " + shlex.join(command), flush=True)
+    log_path = os.path.join(workdir, "generate.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, encoding="utf-8") as log:
+        lines = log.readlines()
+    if code:
+        tail = lines[-1].strip() if lines else "(no output)"
+        raise RecipeError(f"fairseq-generate failed with status {code}: {tail} (full log: {log_path})")
+    return command, lines
+
+
+def score(cfg, lines, workdir):
+    recipe, gen = cfg["recipe"], cfg.get("generate", {})
+    try:
+        hyps, refs = scoring.read_generate_output(lines)
+    except ValueError as err:
+        raise RecipeError(f"cannot read fairseq-generate output: {err}") from None
+    if not hyps:
+        raise RecipeError(f"fairseq-generate printed no hypotheses; see {os.path.join(workdir, 'generate.log')}")
+    write_lines(os.path.join(workdir, "hypotheses.txt"), hyps)
+    write_lines(os.path.join(workdir, "references.txt"), refs)
+    scores = {"sentences": len(hyps)}
+    lowercase = bool(recipe.get("lowercase", False))
+    if recipe.get("compound_split"):
+        hyps_cs = [scoring.compound_split(h) for h in hyps]
+        refs_cs = [scoring.compound_split(r) for r in refs]
+        write_lines(os.path.join(workdir, "hypotheses.compound-split.txt"), hyps_cs)
+        write_lines(os.path.join(workdir, "references.compound-split.txt"), refs_cs)
+        scores["bleu"] = scoring.tokenized_bleu(hyps_cs, refs_cs, lowercase)
+        scores["bleu"]["kind"] = "tokenized BLEU with compound splitting" + (", lowercased" if lowercase else "")
+    else:
+        scores["bleu"] = scoring.tokenized_bleu(hyps, refs, lowercase)
+        scores["bleu"]["kind"] = "tokenized BLEU" + (", lowercased" if lowercase else "")
+    if recipe.get("sacrebleu"):
+        lang = gen.get("target_lang") or "en"
+        hyps_detok = scoring.detokenize(hyps, lang)
+        if recipe.get("raw_reference"):
+            with open(recipe["raw_reference"], encoding="utf-8") as f:
+                refs_detok = [line.rstrip("\n") for line in f]
+            if len(refs_detok) != len(hyps):
+                raise RecipeError(f"raw_reference has {len(refs_detok)} lines, the test set {len(hyps)}")
+            reference_kind = "raw reference file"
+        else:
+            refs_detok = scoring.detokenize(refs, lang)
+            reference_kind = "detokenized T- lines"
+        write_lines(os.path.join(workdir, "hypotheses.detok.txt"), hyps_detok)
+        write_lines(os.path.join(workdir, "references.detok.txt"), refs_detok)
+        scores["sacrebleu"] = scoring.detok_sacrebleu(hyps_detok, refs_detok)
+        scores["sacrebleu"]["reference"] = reference_kind
+    expected = subset_size(lines, gen.get("gen_subset", "test"))
+    if expected is not None and expected != len(hyps):
+        raise RecipeError(
+            f"fairseq-generate translated {len(hyps)} of {expected} sentences, so BLEU would not be "
+            "the test-set BLEU; keep required_batch_size_multiple = 1 (fairseq#5036) and do not skip inputs"
+        )
+    reported = [line.strip() for line in lines if "BLEU4 = " in line]
+    if reported:
+        scores["fairseq_reported"] = reported[-1].split("| ")[-1]
+    return scores
+
+
+def subset_size(lines, subset):
+    """Sentences in the evaluated split, from fairseq's "loaded N examples from: .../test.x-y.x"."""
+    pattern = re.compile(r"loaded ([\d,]+) examples from: .*[/\\]" + re.escape(subset) + r"\.")
+    for line in lines:
+        match = pattern.search(line)
+        if match:
+            return int(match.group(1).replace(",", ""))
+    return None
+
+
+@exits_cleanly("evaluate")
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = resolve(args)
+    recipe = cfg["recipe"]
+    data = recipe["data"]
+    if not os.path.isdir(data):
+        raise RecipeError(f"data folder {data!r} not found; {recipe.get('prepare_hint', 'pass --data DIR')}")
+    checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
+    name = args.name or default_name(recipe, checkpoints)
+    results_dir = recipe.get("results_dir", "results")
+    os.makedirs(results_dir, exist_ok=True)
+    for leftover in stale_partials(results_dir):
+        print(f"evaluate: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
+              flush=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
+    os.makedirs(partial)
+    started = time.time()
+    try:
+        checkpoint = checkpoints[0]
+        if len(checkpoints) > 1:
+            print(f"evaluate: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True)
+            checkpoint = os.path.join(partial, "averaged.pt")
+            write_checkpoint(average_checkpoints(checkpoints), checkpoint)
+        command, lines = generate(cfg, checkpoint, partial, args.extra)
+        if checkpoint.startswith(partial) and not args.keep_averaged:
+            os.remove(checkpoint)
+        scores = score(cfg, lines, partial)
+    except KeyboardInterrupt:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    summary = {
+        "name": name,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "data": os.path.abspath(data),
+        "subset": cfg.get("generate", {}).get("gen_subset", "test"),
+        "checkpoints": [os.path.abspath(p) for p in checkpoints],
+        "averaged": len(checkpoints) > 1,
+        "generate": cfg.get("generate", {}),
+        "command": shlex.join(command),
+        **scores,
+        "seconds": round(time.time() - started, 1),
+    }
+    with open(os.path.join(partial, "scores.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    final = publish(partial, results_dir, name, stamp)
+    print(f"evaluate: {scores['bleu']['kind']}: {scores['bleu']['score']}", flush=True)
+    if "sacrebleu" in scores:
+        print(f"evaluate: sacreBLEU (detokenized): {scores['sacrebleu']['score']} "
+              f"{scores['sacrebleu']['signature']}", flush=True)
+    print(f"evaluate: results in {final}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    main()
