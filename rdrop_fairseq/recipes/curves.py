@@ -54,16 +54,31 @@ class Run:
         return self.train or self.summary
 
     def wall_at(self, updates, record):
-        if record.get("wall") is not None:
-            return record["wall"]
-        # valid lines carry no wall clock: take the first train record at or after them
+        clock = self.wall_clock()
+        if updates in clock:
+            return clock[updates]
+        # valid lines carry no clock: take the first train record at or after them
         # (the end-of-epoch summary logged right after validation)
-        known = sorted((u, r["wall"]) for u, r in {**self.train, **self.summary}.items()
-                       if r.get("wall") is not None)
-        for u, wall in known:
-            if u >= updates:
-                return wall
-        return known[-1][1] if known else None
+        later = [u for u in clock if u >= updates]
+        if later:
+            return clock[min(later)]
+        return clock[max(clock)] if clock else None
+
+    def wall_clock(self):
+        """num_updates -> seconds of training so far, never decreasing: where a restarted
+        run's clock starts again from zero, its times are added to where the last left off."""
+        if getattr(self, "_clock", None) is None:
+            records = {**self.summary, **self.train}
+            clock, offset, previous = {}, 0.0, None
+            for updates in sorted(records):
+                wall = records[updates].get("wall")
+                if wall is None:
+                    continue
+                if previous is not None and wall + offset < previous:
+                    offset = previous - wall
+                clock[updates] = previous = wall + offset
+            self._clock = clock
+        return self._clock
 
 
 def _numbers(pairs):
@@ -100,12 +115,12 @@ def parse_line(line):
             record = json.loads(line)
         except json.JSONDecodeError:
             return None
+        if "num_updates" in record:  # train_inner (its "train_wall" is no prefix)
+            return ("train", None, _numbers(record.items())) if tag in (None, "train_inner") else None
         for prefix, kind in (("valid_", "valid"), ("train_", "summary")):
-            if any(k.startswith(prefix) for k in record):
+            if prefix + "num_updates" in record:
                 pairs = [(k[len(prefix):], v) for k, v in record.items() if k.startswith(prefix)]
                 return kind, "valid" if kind == "valid" else None, _numbers(pairs)
-        if "num_updates" in record and tag in (None, "train_inner"):
-            return "train", None, _numbers(record.items())
         return None
     match = _VALID.match(line)
     if match:
@@ -170,10 +185,10 @@ def _time_unit(seconds):
 def plot(runs, out, title=None):
     import logging
 
-    import matplotlib
-
     # fairseq's import leaves the root logger at DEBUG; matplotlib would narrate its font search
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -39,6 +39,7 @@ class Plan:
     save_dir: str
     variant: str
     update_freq: Optional[int] = None
+    log_file: Optional[str] = None
     notes: List[str] = field(default_factory=list)
 
 
@@ -192,7 +193,9 @@ def build_plan(args, hardware=None):
 
     fairseq_args = [recipe["data"], "--user-dir", PLUGIN_DIR, "--save-dir", save_dir]
     if recipe.get("log_file"):
-        fairseq_args += ["--log-file", os.path.join(save_dir, recipe["log_file"])]
+        # not fairseq's --log-file: fairseq 0.12 adds one more handler to that file per
+        # epoch, so epoch k writes every line k times; we copy the console output instead
+        plan.log_file = os.path.join(save_dir, recipe["log_file"])
     fairseq_args += recipe_config.to_flags(fairseq)
     fairseq_args += precision_flags(recipe.get("precision", "auto"), hardware)
 
@@ -211,6 +214,30 @@ def build_plan(args, hardware=None):
     return plan
 
 
+def run_logged(command, log_file):
+    """Run ``command``, its stdout and stderr to the console and, if given, appended to
+    ``log_file`` (appended: a resumed run continues the same curves)."""
+    if not log_file:
+        return subprocess.call(command)
+    print(f"train: log in {log_file}", flush=True)
+    with open(log_file, "a", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1, errors="replace")
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                if "| valid |" in line or "| train |" in line:
+                    log.flush()
+        except KeyboardInterrupt:
+            # the child got the same SIGINT; let it finish saving what it saves
+            pass
+        finally:
+            log.flush()
+            code = proc.wait()
+    return code
+
+
 @exits_cleanly("train")
 def main(argv=None):
     args = parse_args(argv)
@@ -222,7 +249,7 @@ def main(argv=None):
     if args.dry_run:
         return 0
     os.makedirs(plan.save_dir, exist_ok=True)
-    code = subprocess.call(plan.command)
+    code = run_logged(plan.command, plan.log_file)
     if code:
         print(f"train: fairseq-train exited with status {code}", file=sys.stderr)
     sys.exit(code)
