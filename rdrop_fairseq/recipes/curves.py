@@ -1,6 +1,6 @@
 """Training curves from fairseq-train logs, runs side by side (cf. the R-Drop
-paper's Figure 2): train loss, valid loss, KL and valid BLEU against updates
-(top row) and against wall-clock time (bottom row).
+paper's Figure 2): train NLL loss, valid loss, KL and valid BLEU against
+updates (top row) and against wall-clock time (bottom row).
 
     python -m rdrop_fairseq.recipes.curves LOG_OR_SAVE_DIR [...] --out curves.png [--labels a,b]
 
@@ -23,7 +23,10 @@ _PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| \w+ \| (\S+) \| (.*)$"
 _INNER = re.compile(r"^epoch \d+:.*?(\w+=\S.*)$")
 _VALID = re.compile(r"^epoch \d+ \| valid on '([^']+)' subset \| (.*)$")
 _SUMMARY = re.compile(r"^epoch \d+ \| (.*)$")
-PANELS = (("train", "loss", "train loss"), ("valid", "loss", "valid loss"),
+# Train panel: nll_loss, not loss: R-Drop's loss sums the cross-entropy of both copies
+# plus alpha*KL per token of one copy, about twice a baseline's, while nll_loss is per
+# token of every copy in both criteria. Valid loss is single-copy LS-CE in both.
+PANELS = (("train", "nll_loss", "train NLL loss (per token)"), ("valid", "loss", "valid loss"),
           ("train", "kl_loss", "train KL (kl_loss)"), ("valid", "bleu", "valid BLEU"))
 
 
@@ -192,7 +195,7 @@ def plot(runs, out, title=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    longest = max((p[0] for run in runs for p in run.series("train", "loss", "wall")), default=0)
+    longest = max((p[0] for run in runs for p in run.series("train", "nll_loss", "wall")), default=0)
     scale, unit = _time_unit(longest)
     fig, axes = plt.subplots(2, len(PANELS), figsize=(4.2 * len(PANELS), 7.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
