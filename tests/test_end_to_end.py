@@ -62,7 +62,7 @@ def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
     save = str(tmp_path / "ckpt")
     proc = run(train_cmd(data_bin, save, "--reg-alpha", "5", "--eval-bleu",
                          "--eval-bleu-args", '{"beam": 1}', "--best-checkpoint-metric", "bleu",
-                         "--maximize-best-checkpoint-metric"), cwd=tmp_path)
+                         "--maximize-best-checkpoint-metric", "--validate-interval", "5"), cwd=tmp_path)
     log = proc.stdout + proc.stderr
     losses = metric_series(log, "train_inner", "loss")
     kls = metric_series(log, "train_inner", "kl_loss")
