@@ -40,8 +40,8 @@ def test_compound_split_matches_the_usual_substitution():
 
 
 def test_tokenized_bleu_is_case_aware_on_request():
-    assert scoring.tokenized_bleu(["The cat sat"], ["the cat sat"], lowercase=True)["score"] == 100.0
-    assert scoring.tokenized_bleu(["The cat sat"], ["the cat sat"])["score"] < 100.0
+    assert scoring.tokenized_bleu(["The cat sat on the mat"], ["the cat sat on the mat"], lowercase=True)["score"] == 100.0
+    assert scoring.tokenized_bleu(["The cat sat on the mat"], ["the cat sat on the mat"])["score"] < 100.0
     report = scoring.tokenized_bleu(["a b c d"], ["a b c d"])
     assert "tok:none" in report["signature"]
 
@@ -74,11 +74,13 @@ def test_resolving_checkpoints(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Toy corpus + 24 updates of the R-Drop task, checkpoints every 12 updates."""
+    """Toy corpus + 24 updates of the IWSLT recipe, shrunk, checkpoints every 12 updates."""
     root = tmp_path_factory.mktemp("evaluate")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     raw, binarized, save = root / "raw", root / "bin", root / "ck"
-    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(raw), "--train", "400",
+    # 2000 sentences: 16 batches of 1024 tokens per epoch, so updates 12 and 24 fall inside
+    # epochs and get update-numbered checkpoints (an epoch's last update is saved by epoch)
+    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(raw), "--train", "2000",
                     "--test", "45"], check=True, capture_output=True, env=env)
     subprocess.run(["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
                     "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
