@@ -2,6 +2,7 @@
 resumes count once, and a real log of a short run becomes a PNG."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -106,8 +107,8 @@ def test_png_from_the_log_of_a_real_run(tmp_path):
     assert len(run.series("train", "loss")) == len(logged) == 6  # every 2nd of 12 updates
     assert len(run.series("train", "kl_loss")) == 6
     assert len(run.series("train", "loss", "wall")) == 6
-    epochs = len({line.split(" | ")[0] for line in (save / "train.log").read_text().splitlines()
-                  if "valid on 'valid' subset" in line})
+    epochs = len({re.search(r"epoch (\d+) \| valid on", line).group(1)
+                  for line in (save / "train.log").read_text().splitlines() if "valid on 'valid'" in line})
     assert len(run.series("valid", "loss")) == epochs >= 2
 
 

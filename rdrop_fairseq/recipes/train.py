@@ -140,8 +140,6 @@ def resolve(args):
     # --set wins over the variant as well: apply the fairseq-level overrides again
     cfg = recipe_config.apply_overrides(cfg, [s for s in args.set if not s.startswith("variants.")])
     cfg["recipe"]["variant"] = variant
-    if args.variant:
-        cfg["recipe"]["variant"] = args.variant
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k) for k in ABLATION_FLAGS if getattr(args, k) is not None}
     if given and fairseq.get("criterion") != RDROP_CRITERION:
@@ -200,6 +198,8 @@ def build_plan(args, hardware=None):
     fairseq_args += precision_flags(recipe.get("precision", "auto"), hardware)
 
     if args.nnodes > 1:
+        if hardware.device != "cuda":
+            raise RecipeError("--nnodes > 1 trains on GPUs; this machine has none (or --device cpu was given)")
         if not args.master_addr:
             raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
         gpus_per_node = args.gpus_per_node or hardware.gpus_per_node
