@@ -29,25 +29,163 @@ import torch
 
 from .consistency import BIDIRECTIONAL, UNIDIRECTIONAL, check_copies
 
-# fp32 elements of one [copies, rows, V] working chunk: ~16 MiB per temporary,
-# small against any real batch, large enough to keep the kernels busy.
+# Kept for callers that pass it explicitly; ``None`` picks per device below.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
+
+# CPU: the chunk's handful of fp32 temporaries should stay in cache (each op
+# then costs its arithmetic, not a trip to DRAM), yet each op must be large
+# enough that the per-op overhead stays small: 4 MiB per temporary.
+_CPU_CHUNK_ELEMENTS = 1 << 20
+# GPU: kernels are launch-bound below a few million elements, so chunks are
+# large; but never more than 1/8 of the batch, or at small sizes the chunk's
+# temporaries would be as large as the un-chunked path this exists to avoid.
+_GPU_CHUNK_MAX = 1 << 24
+_GPU_CHUNK_MIN = 1 << 20
+
+
+def default_chunk_elements(total: int, device: torch.device) -> int:
+    if device.type == "cpu":
+        return _CPU_CHUNK_ELEMENTS
+    return max(_GPU_CHUNK_MIN, min(_GPU_CHUNK_MAX, total // 8))
 
 
 def _rows_per_chunk(copies: int, vocab: int, chunk_elements: int) -> int:
     return max(1, chunk_elements // (copies * vocab))
 
 
+def _fp32_block(block):
+    """A contiguous fp32 copy of a ``[copies, rows, V]`` view of the logits.
+
+    Always a copy: for fp32 logits the view is the caller's tensor, and
+    contiguous lets every op below take the fast path over one dense block."""
+    return block.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
+
+
+def _row_weight(target, ignore_index):
+    valid = target.ne(ignore_index) if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    return target.masked_fill(~valid, 0), valid.to(torch.float32)
+
+
+class _TwoCopyHead(torch.autograd.Function):
+    """m = 2, either direction: the default R-Drop and the cheapest to fuse.
+
+    With p = softmax(z), l = z − lse and d = z1 − z2 (raw logits), the
+    divergence needs only a_k = Σ_v p_k·d per row: ½[KL(P1‖P2)+KL(P2‖P1)] =
+    ½(a_1 − a_2), exactly, because the lse shift multiplies Σ(p1 − p2) = 0;
+    KL(P1‖P2) = a_1 − (lse1 − lse2). In the gradients the shift cancels too,
+    so backward needs neither log-probabilities nor lse: it recomputes the
+    softmax (one fused kernel, cheaper than z − lse plus exp) and reads the
+    per-row a_k saved by forward. lse itself comes from two row maxima,
+    lse = max z − log max p (max p ≥ 1/V, so the log is well conditioned),
+    and Σ_v l = Σ_v z − V·lse, so no [rows, V] log-probability is formed.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, epsilon, ignore_index, direction, chunk_elements):
+        ctx.set_materialize_grads(False)
+        vocab = logits.size(-1)
+        n = target.numel()
+        halves = logits.view(2, n, vocab)
+        safe_target, weight = _row_weight(target, ignore_index)
+        f32 = dict(dtype=torch.float32, device=logits.device)
+        lse = torch.empty(2, n, **f32)
+        z_sum = torch.empty(2, n, **f32)
+        z_target = torch.empty(2, n, **f32)
+        dots = torch.empty(2, n, **f32)
+        step = _rows_per_chunk(2, vocab, chunk_elements)
+        for r0 in range(0, n, step):
+            rows = slice(r0, min(n, r0 + step))
+            # Both copies in one [2, rows, V] block: half as many ops as looping
+            # over copies, which matters when cores are shared and every
+            # parallel op may wait on a descheduled thread.
+            z = _fp32_block(halves[:, rows])
+            p = torch.softmax(z, dim=-1)
+            torch.sub(z.amax(-1), p.amax(-1).log_(), out=lse[:, rows])
+            torch.sum(z, -1, out=z_sum[:, rows])
+            idx = safe_target[rows].view(1, -1, 1).expand(2, -1, 1)
+            z_target[:, rows] = z.gather(-1, idx).squeeze(-1)
+            torch.linalg.vecdot(p, torch.sub(z[0], z[1]), out=dots[:, rows])
+            del z, p
+
+        eps_i = epsilon / (vocab - 1)
+        nll_sum = ((lse - z_target) * weight).sum()
+        smooth_sum = ((lse * vocab - z_sum) * weight).sum()
+        ls_sum = (1.0 - epsilon - eps_i) * nll_sum + eps_i * smooth_sum
+        if direction == UNIDIRECTIONAL:
+            div_rows = dots[0] - (lse[0] - lse[1])
+        else:
+            div_rows = 0.5 * (dots[0] - dots[1])
+        div_sum = (div_rows * weight).sum()
+        ctx.save_for_backward(logits, safe_target, weight, dots)
+        ctx.config = (epsilon, direction, chunk_elements)
+        return ls_sum, nll_sum, div_sum
+
+    @staticmethod
+    def backward(ctx, g_ls, g_nll, g_div):
+        logits, safe_target, weight, dots = ctx.saved_tensors
+        epsilon, direction, chunk_elements = ctx.config
+        vocab = logits.size(-1)
+        n = safe_target.numel()
+        eps_i = epsilon / (vocab - 1)
+        zero = torch.zeros((), dtype=torch.float32, device=logits.device)
+        g_ls = zero if g_ls is None else g_ls.float()
+        g_nll = zero if g_nll is None else g_nll.float()
+        g_div = zero if g_div is None else g_div.float()
+        # Per row, with s = g_ls + g_nll, c the divergence's weight:
+        #   bidirectional (c' = c/2):
+        #     dz1 = p1⊙(s + c' − c'·a1 + c'·d) − c'·p2 − δ − o·onehot
+        #     dz2 = p2⊙(s + c' + c'·a2 − c'·d) − c'·p1 − δ − o·onehot
+        #   unidirectional:
+        #     dz1 = p1⊙(s − c·a1 + c·d) − δ − o·onehot
+        #     dz2 = p2⊙(s + c) − c·p1 − δ − o·onehot
+        # δ = g_ls·ε_i, o = g_ls·(1−ε−ε_i) + g_nll; every term × the row's weight,
+        # so padding rows come out exactly zero without a masking pass.
+        w = weight.unsqueeze(-1)
+        s = g_ls + g_nll
+        shift = (g_ls * eps_i) * w
+        onehot = -(g_ls * (1.0 - epsilon - eps_i) + g_nll) * w
+        a = dots.unsqueeze(-1)
+        if direction == UNIDIRECTIONAL:
+            base = (s - g_div * a[0]) * w, (s + g_div) * w
+            slope = g_div * w, torch.zeros_like(w)
+            cross = None, -g_div * w
+        else:
+            half = 0.5 * g_div
+            base = (s + half - half * a[0]) * w, (s + half + half * a[1]) * w
+            slope = half * w, -half * w
+            cross = -half * w, -half * w
+
+        halves = logits.view(2, n, vocab)
+        grad = torch.empty_like(logits)
+        grad_halves = grad.view(2, n, vocab)
+        base, slope = torch.stack(base), torch.stack(slope)
+        step = _rows_per_chunk(2, vocab, chunk_elements)
+        for r0 in range(0, n, step):
+            rows = slice(r0, min(n, r0 + step))
+            z = _fp32_block(halves[:, rows])
+            p = torch.softmax(z, dim=-1)
+            gz = torch.mul(torch.sub(z[0], z[1]), slope[:, rows])
+            del z
+            gz.add_(base[:, rows]).mul_(p)
+            for k in (0, 1):
+                if cross[k] is not None:
+                    gz[k].addcmul_(p[1 - k], cross[k][rows])
+            idx = safe_target[rows].view(1, -1, 1).expand(2, -1, 1)
+            gz.scatter_add_(-1, idx, onehot[rows].expand(2, -1, 1))
+            torch.sub(gz, shift[rows], out=grad_halves[:, rows])
+        return grad, None, None, None, None, None
+
+
 class _FusedRDropHead(torch.autograd.Function):
+    """Any number of copies (bidirectional): the general, less tuned path."""
+
     @staticmethod
     def forward(ctx, logits, target, copies, epsilon, ignore_index, direction, chunk_elements):
         ctx.set_materialize_grads(False)
         vocab = logits.size(-1)
         n = target.numel()
         stacked = logits.view(copies, n, vocab)
-        valid = target.ne(ignore_index) if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
-        safe_target = target.masked_fill(~valid, 0)
-        weight = valid.to(torch.float32)
+        safe_target, weight = _row_weight(target, ignore_index)
         eps_i = epsilon / (vocab - 1)
 
         lse = torch.empty(copies, n, dtype=torch.float32, device=logits.device)
@@ -129,7 +267,7 @@ def fused_rdrop_loss(
     epsilon: float,
     ignore_index: Optional[int],
     direction: str = BIDIRECTIONAL,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    chunk_elements: Optional[int] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sums over non-padding positions of all copies, in fp32.
 
@@ -143,6 +281,11 @@ def fused_rdrop_loss(
         raise ValueError(
             f"expected logits of shape [{copies}*{target.numel()}, V], got {tuple(logits.shape)}"
         )
+    target = target.reshape(-1)
+    if chunk_elements is None:
+        chunk_elements = default_chunk_elements(logits.numel(), logits.device)
+    if copies == 2:
+        return _TwoCopyHead.apply(logits, target, float(epsilon), ignore_index, direction, chunk_elements)
     return _FusedRDropHead.apply(
-        logits, target.reshape(-1), copies, float(epsilon), ignore_index, direction, chunk_elements
+        logits, target, copies, float(epsilon), ignore_index, direction, chunk_elements
     )
