@@ -13,7 +13,7 @@ setup(
     description="R-Drop (regularized dropout) for fairseq: task, criterion, recipes",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.8",
+    python_requires=">=3.9",
     packages=find_packages(include=["rdrop_fairseq", "rdrop_fairseq.*"]),
     install_requires=[
         # plain fairseq 0.12.2 does not import on Python >= 3.11
@@ -26,6 +26,7 @@ setup(
         "sentencepiece",
         "matplotlib",
         "numpy",
+        'tomli; python_version < "3.11"',
     ],
     extras_require={"test": ["pytest>=7", "pytest-timeout"]},
     entry_points={"console_scripts": ["rdrop-fairseq-user-dir = rdrop_fairseq.user_dir:main"]},
