@@ -266,3 +266,12 @@ def test_alpha_is_a_float_with_the_paper_default(dict_dir):
     _, _, _, crit = build(dict_dir, "--task", "rdrop_translation", *TINY_MODEL,
                           "--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "0.5")
     assert crit.alpha == 0.5
+
+
+def test_missing_or_raw_data_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(RDropConfigError, match="does not exist; binarize your corpus"):
+        build(str(tmp_path / "nowhere"), "--task", "rdrop_translation", *TINY_MODEL,
+              "--criterion", "reg_label_smoothed_cross_entropy")
+    with pytest.raises(RDropConfigError, match="holds no dict"):
+        build(str(tmp_path), "--task", "rdrop_translation", *TINY_MODEL,
+              "--criterion", "reg_label_smoothed_cross_entropy")
