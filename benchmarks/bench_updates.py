@@ -73,7 +73,7 @@ def parse_args(argv=None):
     args.sent_len = args.sent_len or sent_len
     args.tokens = args.tokens or (256 if args.quick else tokens)
     if args.rounds is None:
-        args.rounds = 3 if args.quick else (30 if cuda else 7)
+        args.rounds = 3 if args.quick else (30 if cuda else 12)
     if args.warmup is None:
         args.warmup = 1 if not cuda else 5
     if args.configs is None:
