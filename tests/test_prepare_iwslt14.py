@@ -12,15 +12,16 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
 
-from rdrop_fairseq.recipes import prepare_iwslt14, recipe_config  # noqa: E402
-from rdrop_fairseq.recipes.atomic_stages import PrepareError  # noqa: E402
+from rdrop_fairseq.recipes import config as recipe_config  # noqa: E402
+from rdrop_fairseq.recipes import output_dirs, prepare_iwslt14  # noqa: E402
+from rdrop_fairseq.recipes.config import REPO_ROOT as REPO  # noqa: E402
+from rdrop_fairseq.recipes.errors import RecipeError  # noqa: E402
+from rdrop_fairseq.recipes.recipe_base import SPLITS  # noqa: E402
 from rdrop_fairseq.recipes.text_pipeline import (CleanRule, every_nth, extract_segments,  # noqa: E402
                                                  filter_train_lines)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DROP = ["<url>", "<talkid>", "<keywords>"]
 TAGS = ["<title>", "</title>", "<description>", "</description>"]
-SPLITS = ("train", "valid", "test")
 
 
 # -- pure rules ----------------------------------------------------------------
@@ -82,10 +83,22 @@ def test_set_overrides_dotted_underscored_and_bare_and_type_checked():
                                                  'split.test_sets=["b", "c"]'])
     assert out["bpe"]["merges"] == 50 and out["clean"]["ratio"] == 2.0 and out["bpe"]["code"] == "x.code"
     assert out["split"]["test_sets"] == ["b", "c"] and config["bpe"]["merges"] == 10000
-    with pytest.raises(PrepareError, match="unknown setting 'bpe.merge'"):
+    with pytest.raises(RecipeError, match="bpe.merge: unknown key"):
         recipe_config.apply_overrides(config, ["bpe.merge=5"])
-    with pytest.raises(PrepareError, match="expected a int"):
+    with pytest.raises(RecipeError, match="expected an integer"):
         recipe_config.apply_overrides(config, ["bpe.merges=many"])
+    with pytest.raises(RecipeError, match="expected true or false"):
+        recipe_config.apply_overrides({"t": {"on": True}}, ["on=1"])
+
+
+def test_set_refuses_an_ambiguous_key_and_reaches_nested_tables():
+    config = {"valid": {"clean": False}, "test": {"clean": False}, "v": {"big": {"n": 1}}}
+    with pytest.raises(RecipeError, match="ambiguous key; say which: valid.clean or test.clean"):
+        recipe_config.apply_overrides(config, ["clean=true"])
+    out = recipe_config.apply_overrides(config, ["test_clean=true", "v.big.n=2"])
+    assert out["test"]["clean"] is True and out["valid"]["clean"] is False and out["v"]["big"]["n"] == 2
+    with pytest.raises(RecipeError, match="no table 'small' in v"):
+        recipe_config.apply_overrides(config, ["v.small.n=2"])
 
 
 def test_every_config_key_is_read_from_the_toml():
@@ -287,7 +300,7 @@ def test_output_dir_of_another_config_is_refused(tmp_path, capsys):
     (out / ".prepare").mkdir(parents=True)
     config = recipe_config.load(recipe_config.default_config_path("prepare-iwslt14"))
     (out / ".prepare" / "prepare-config.json").write_text(
-        __import__("json").dumps(recipe_config.fingerprint(config)))
+        __import__("json").dumps(output_dirs.fingerprint(config)))
     archive = str(tmp_path / "de-en.tgz")
     fabricate_corpora.make_iwslt_archive(archive)
     expect_error(capsys, ["--archive", archive, "--out-dir", str(out), "--data-bin", str(tmp_path / "b")],
@@ -308,7 +321,7 @@ def test_foreign_non_empty_dirs_are_refused(tmp_path, capsys):
 
 
 def test_bad_override_and_bad_from_tokenized(tmp_path, capsys):
-    expect_error(capsys, ["--set", "bpe.mergez=5"], "unknown setting 'bpe.mergez'")
+    expect_error(capsys, ["--set", "bpe.mergez=5"], "--set bpe.mergez: unknown key")
     expect_error(capsys, ["--from-tokenized", str(tmp_path), "--out-dir", str(tmp_path / "o")],
                  "lacks train.de")
 

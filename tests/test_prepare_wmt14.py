@@ -13,12 +13,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
 
 from rdrop_fairseq.recipes import prepare_wmt14  # noqa: E402
+from rdrop_fairseq.recipes.config import REPO_ROOT as REPO  # noqa: E402
 from rdrop_fairseq.recipes.parallel_lines import map_lines  # noqa: E402
+from rdrop_fairseq.recipes.recipe_base import SPLITS  # noqa: E402
 from rdrop_fairseq.recipes.text_pipeline import (LineProcessor, extract_segments,  # noqa: E402
                                                  remove_non_printing)
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPLITS = ("train", "valid", "test")
 
 
 # -- pure rules ----------------------------------------------------------------

@@ -15,7 +15,8 @@ import urllib.request
 import zlib
 from typing import Dict
 
-from .atomic_stages import TMP_SUFFIX, PrepareError
+from .atomic_stages import TMP_SUFFIX
+from .errors import PrepareError
 
 GZIP_MAGIC = b"\x1f\x8b"
 

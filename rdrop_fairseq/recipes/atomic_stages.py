@@ -19,14 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Sequence, Tuple
 
-from .errors import RecipeError
+from .errors import PrepareError
 
 TMP_SUFFIX = ".tmp"
-
-
-class PrepareError(RecipeError):
-    """A problem the user fixes (missing or corrupt input, conflicting output
-    dir ...): reported as one line, exit status 2, no traceback."""
 
 
 @contextlib.contextmanager

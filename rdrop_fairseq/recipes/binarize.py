@@ -13,8 +13,9 @@ import subprocess
 import sys
 from typing import Sequence
 
-from .atomic_stages import TMP_SUFFIX, PrepareError, replace_dir
-from .recipe_config import stamp_data_bin
+from .atomic_stages import TMP_SUFFIX, replace_dir
+from .errors import PrepareError
+from .output_dirs import stamp_data_bin
 
 
 def preprocess(text_dir: str, data_bin: str, src: str, tgt: str, workers: int,

@@ -27,7 +27,7 @@ from . import config as recipe_config
 from . import scoring
 from .average_checkpoints import average_checkpoints, expand, last_checkpoints, newest_first, write_checkpoint
 from .errors import RecipeError, exits_cleanly
-from .train import PLUGIN_DIR, split_passthrough
+from .train import PLUGIN_DIR, parse_with_passthrough
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -41,16 +41,13 @@ def parse_args(argv):
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     parser.add_argument("--results-dir")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    recipe_config.add_set_option(parser, "beam=4")
     parser.add_argument("--keep-averaged", action="store_true", help="keep averaged.pt in the results")
-    own, extra = split_passthrough(argv)
-    args = parser.parse_args(own)
-    args.extra = extra
-    return args
+    return parse_with_passthrough(parser, argv)
 
 
 def resolve(args):
-    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.set)
+    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, ("generate",))
     recipe = cfg["recipe"]
     for key in ("data", "results_dir", "device", "name"):
         if getattr(args, key, None):

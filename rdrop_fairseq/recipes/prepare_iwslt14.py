@@ -35,8 +35,8 @@ import sys
 from typing import Dict, Optional, Sequence
 
 from . import archives, recipe_cli
-from .atomic_stages import (PrepareError, Pipeline, atomic_text, count_lines, read_lines, read_pairs,
-                            write_lines)
+from .atomic_stages import Pipeline, atomic_text, count_lines, read_lines, read_pairs, write_lines
+from .errors import PrepareError
 from .parallel_lines import Progress, map_lines
 from .recipe_base import SPLITS, BpeRecipe
 from .text_pipeline import CleanRule, LineProcessor, every_nth, extract_segments, filter_train_lines
@@ -194,13 +194,8 @@ def configure(argv: Optional[Sequence[str]]) -> tuple:
     return config, args.force
 
 
-def prepare(argv: Optional[Sequence[str]] = None) -> None:
-    config, force = configure(argv)
-    Iwslt14Recipe(config).run(force)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    return recipe_cli.run_main(PROG, prepare, argv)
+    return recipe_cli.run_main(PROG, configure, Iwslt14Recipe, argv)
 
 
 if __name__ == "__main__":

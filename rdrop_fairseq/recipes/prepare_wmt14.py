@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import archives, recipe_cli
-from .atomic_stages import (PrepareError, Pipeline, atomic_text, count_lines, read_lines, read_pairs,
-                            write_lines)
+from .atomic_stages import Pipeline, atomic_text, count_lines, read_lines, read_pairs, write_lines
+from .errors import PrepareError
 from .parallel_lines import Progress, map_lines
 from .recipe_base import SPLITS, BpeRecipe
 from .text_pipeline import CleanRule, LineProcessor, extract_segments
@@ -244,13 +244,8 @@ def configure(argv: Optional[Sequence[str]]) -> Tuple[dict, bool]:
     return config, args.force
 
 
-def prepare(argv: Optional[Sequence[str]] = None) -> None:
-    config, force = configure(argv)
-    Wmt14Recipe(config).run(force)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    return recipe_cli.run_main(PROG, prepare, argv)
+    return recipe_cli.run_main(PROG, configure, Wmt14Recipe, argv)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ import shutil
 import sys
 from typing import Dict, List
 
-from . import binarize, joint_bpe, recipe_config
-from .atomic_stages import PrepareError, Pipeline, count_lines
+from . import binarize, joint_bpe, output_dirs
+from .atomic_stages import Pipeline, count_lines
+from .errors import PrepareError
 
 SPLITS = ("train", "valid", "test")
 
@@ -85,9 +86,9 @@ class BpeRecipe:
         raise NotImplementedError
 
     def run(self, force: bool) -> Dict[str, int]:
-        recipe_config.check_output_dir(self.out_dir, self.config, force)
-        recipe_config.check_data_bin(self.config["paths"]["data_bin"], self.config, force)
-        state_dir = recipe_config.claim_output_dir(self.out_dir, self.config, force)
+        output_dirs.check_output_dir(self.out_dir, self.config, force)
+        output_dirs.check_data_bin(self.config["paths"]["data_bin"], self.config, force)
+        state_dir = output_dirs.claim_output_dir(self.out_dir, self.config, force)
         os.makedirs(self.tmp, exist_ok=True)
         self.pipeline(state_dir).run()
         print(f"{self.prog}: finished; text in {self.out_dir}, binarized data in "

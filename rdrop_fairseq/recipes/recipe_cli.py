@@ -6,10 +6,10 @@ applied after the ``--set`` list, so a flag wins over a ``--set`` of the same ke
 
 import argparse
 import sys
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
-from . import recipe_config
-from .atomic_stages import PrepareError
+from . import config as recipe_config
+from .errors import RecipeError, report
 from .parallel_lines import default_workers
 
 # flag destination -> config key; shared by every recipe
@@ -27,8 +27,7 @@ def common_parser(prog: str, description: str, recipe: str) -> argparse.Argument
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=recipe_config.default_config_path(recipe),
                         help="TOML with every parameter (default: %(default)s)")
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value, e.g. --set bpe.merges=8000 (repeatable)")
+    recipe_config.add_set_option(parser, "bpe.merges=8000")
     parser.add_argument("--out-dir", help="text output and intermediates (paths.out_dir)")
     parser.add_argument("--data-bin", help="fairseq-preprocess output dir (paths.data_bin)")
     parser.add_argument("--workers", type=int,
@@ -51,13 +50,14 @@ def resolve_config(args: argparse.Namespace, flags: Dict[str, str]) -> dict:
     return config
 
 
-def run_main(prog: str, body: Callable[[Optional[Sequence[str]]], None],
-             argv: Optional[Sequence[str]] = None) -> int:
+def run_main(prog: str, configure: Callable[[Optional[Sequence[str]]], Tuple[dict, bool]],
+             recipe_class: type, argv: Optional[Sequence[str]] = None) -> int:
+    """Run a recipe: ``configure(argv)`` gives (config, force)."""
     try:
-        body(argv)
-    except PrepareError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
+        config, force = configure(argv)
+        recipe_class(config).run(force)
+    except RecipeError as err:
+        return report(prog, err)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to continue "
               f"(finished stages are kept)", file=sys.stderr)

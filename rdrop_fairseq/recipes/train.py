@@ -24,6 +24,8 @@ PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
+# the tables that become fairseq-train flags, where `false` removes one
+FLAG_TABLES = ("fairseq", "variants")
 
 
 @dataclass
@@ -85,12 +87,14 @@ def update_freq_for(tokens_per_update, world_size, max_tokens):
     return tokens_per_update // per_step
 
 
-def split_passthrough(argv):
+def parse_with_passthrough(parser, argv):
+    """``parser``'s arguments, with what follows ``--`` kept verbatim in ``args.extra``
+    (argparse would try to read fairseq's flags as ours)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" in argv:
-        cut = argv.index("--")
-        return argv[:cut], argv[cut + 1:]
-    return argv, []
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]
+    return args
 
 
 def parse_args(argv):
@@ -99,8 +103,7 @@ def parse_args(argv):
     parser.add_argument("--variant", help="rdrop (default) | baseline | doubled-batch | no-kl")
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
     parser.add_argument("--save-dir", help="checkpoint folder")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key; repeatable")
+    recipe_config.add_set_option(parser, "lr=7e-4")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
     parser.add_argument("--reg-alpha", type=float)
     parser.add_argument("--reg-passes", type=int)
@@ -113,16 +116,13 @@ def parse_args(argv):
     parser.add_argument("--master-port", type=int, default=29500)
     parser.add_argument("--gpus-per-node", type=int, help="default: the GPUs torch sees here")
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
-    own, extra = split_passthrough(argv)
-    args = parser.parse_args(own)
-    args.extra = extra
-    return args
+    return parse_with_passthrough(parser, argv)
 
 
 def resolve(args):
     """The config with file, variant, --set and command-line options applied, in that order."""
     cfg = recipe_config.load(args.config)
-    cfg = recipe_config.apply_overrides(cfg, args.set)
+    cfg = recipe_config.apply_overrides(cfg, args.assignments, FLAG_TABLES)
     recipe = cfg.setdefault("recipe", {})
     if args.variant:
         recipe["variant"] = args.variant
@@ -138,7 +138,8 @@ def resolve(args):
         section = "distributed" if key in cfg.get("distributed", {}) else "fairseq"
         cfg.setdefault(section, {})[key] = value
     # --set wins over the variant as well: apply the fairseq-level overrides again
-    cfg = recipe_config.apply_overrides(cfg, [s for s in args.set if not s.startswith("variants.")])
+    cfg = recipe_config.apply_overrides(cfg, [s for s in args.assignments if not s.startswith("variants.")],
+                                        FLAG_TABLES)
     cfg["recipe"]["variant"] = variant
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k) for k in ABLATION_FLAGS if getattr(args, k) is not None}
