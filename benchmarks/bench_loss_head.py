@@ -118,7 +118,7 @@ def parse_args(argv=None):
     if args.dtype is None:
         args.dtype = ["fp16", "bf16"] if cuda else ["fp32", "bf16"]
     if args.n is None:
-        args.n = [512, 1024] if args.quick else [1024, 2048, 4096]
+        args.n = [512, 1024] if args.quick else ([1024, 2048, 4096] if cuda else [1024, 4096])
     if args.vocab is None:
         args.vocab = [10000] if args.quick else ([10000, 32000, 40000] if cuda else [10000, 32000])
     if args.repeats is None:
