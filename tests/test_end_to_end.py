@@ -114,5 +114,6 @@ def test_bad_configuration_exits_with_one_clear_line(data_bin, tmp_path, flags, 
     cmd[cmd.index("--task") + 1] = task
     proc = run(cmd, cwd=tmp_path, check=False)
     assert proc.returncode != 0
-    assert f"rdrop_fairseq: error: {message}" in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("rdrop_fairseq: error: ")]
+    assert len(errors) == 1 and message in errors[0]
     assert "Traceback" not in proc.stderr
