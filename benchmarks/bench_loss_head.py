@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
     DTYPES, MIB, emit_child_result, machine_line, markdown_table, median, peak_rss_bytes,
-    quiet_fairseq_logging, round_robin, run_child,
+    quiet_fairseq_logging, round_robin, run_child, start,
 )
 from loss_formulas import IMPLS, LOSSES  # noqa: E402
 
@@ -133,9 +133,7 @@ def main(argv=None):
     quiet_fairseq_logging()
     if args.child:
         return child_memory(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = start(args)
     print(f"# loss head: forward+backward over [2N, V] logits, alpha={ALPHA}, eps={EPSILON}, "
           f"{PAD_FRACTION:.0%} padding", flush=True)
     print(f"# machine: {machine_line(device)}", flush=True)

@@ -20,7 +20,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine_line, markdown_table, median, round_robin, run_child  # noqa: E402
+from bench_updates import peak_memory_per_config  # noqa: E402
+from common import machine_line, markdown_table, median, round_robin, start  # noqa: E402
 import fairseq_setup as fs  # noqa: E402
 
 CONFIGS = ["ls@2T", "rdrop@T", "fairseq-builtin@T", "official@T"]
@@ -68,24 +69,13 @@ def measure_point(args, tokens, vocab):
     del setups
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    mem = {}
-    if not args.no_memory:
-        for name in args.configs:
-            child = ["benchmarks/bench_updates.py", "--child", name, "--device", args.device,
-                     "--dtype", args.dtype, "--preset", args.preset, "--tokens", str(tokens),
-                     "--vocab", str(vocab), "--sent-len", str(args.sent_len),
-                     "--mem-updates", str(args.mem_updates)]
-            if args.threads:
-                child += ["--threads", str(args.threads)]
-            mem[name] = run_child(child)
+    mem = {} if args.no_memory else peak_memory_per_config(args, tokens, vocab)
     return {n: median(v) for n, v in times.items()}, mem
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = start(args)
     print(f"# scaling: preset {args.preset}, {args.dtype}, {args.sent_len}-token sentences; "
           f"every number is (config at T) / (ls@2T at the same T and V)", flush=True)
     print(f"# machine: {machine_line(device)}", flush=True)

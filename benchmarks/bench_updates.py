@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
     MIB, current_rss_bytes, emit_child_result, machine_line, markdown_table, median,
-    peak_rss_bytes, round_robin, run_child,
+    peak_rss_bytes, round_robin, run_child, start,
 )
 import fairseq_setup as fs  # noqa: E402
 
@@ -114,13 +114,26 @@ def child_memory(args):
     emit_child_result({"peak_bytes": peak, "before_bytes": before})
 
 
+def peak_memory_per_config(args, tokens, vocab):
+    """Each configuration's peak in a fresh process, so no run inherits another's high-water mark."""
+    mem = {}
+    for name in args.configs:
+        child = ["benchmarks/bench_updates.py", "--child", name, "--device", args.device,
+                 "--dtype", args.dtype, "--preset", args.preset, "--tokens", str(tokens),
+                 "--vocab", str(vocab), "--sent-len", str(args.sent_len),
+                 "--mem-updates", str(args.mem_updates)]
+        if args.threads:
+            child += ["--threads", str(args.threads)]
+        print(f"  memory: {name}", file=sys.stderr, flush=True)
+        mem[name] = run_child(child)
+    return mem
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return child_memory(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = start(args)
     print(f"# fairseq training updates: preset {args.preset} ({' '.join(args.arch)}), V={args.vocab}, "
           f"T={args.tokens} target tokens ({args.sent_len}-token sentences), {args.dtype}, "
           f"adam, dropout 0.3, alpha 5, label smoothing 0.1", flush=True)
@@ -133,17 +146,7 @@ def main(argv=None):
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
-    mem = {}
-    if not args.no_memory:
-        for name in args.configs:
-            child = ["benchmarks/bench_updates.py", "--child", name, "--device", args.device,
-                     "--dtype", args.dtype, "--preset", args.preset, "--tokens", str(args.tokens),
-                     "--vocab", str(args.vocab), "--sent-len", str(args.sent_len),
-                     "--mem-updates", str(args.mem_updates)]
-            if args.threads:
-                child += ["--threads", str(args.threads)]
-            print(f"  memory: {name}", file=sys.stderr, flush=True)
-            mem[name] = run_child(child)
+    mem = {} if args.no_memory else peak_memory_per_config(args, args.tokens, args.vocab)
 
     med = {name: median(v) for name, v in times.items()}
     ref_t = med[REFERENCE]

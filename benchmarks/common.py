@@ -158,3 +158,10 @@ def machine_line(device: torch.device) -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def start(args) -> torch.device:
+    """Thread count and device, the same way in every benchmark."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return torch.device(args.device)

@@ -61,6 +61,13 @@ def _fp32_block(block):
     return block.to(torch.float32, memory_format=torch.contiguous_format, copy=True)
 
 
+def _incoming_grads(device, *grads):
+    """fp32 scalars for the outputs' incoming gradients; an unused output (None,
+    since materialize_grads is off) contributes nothing."""
+    zero = torch.zeros((), dtype=torch.float32, device=device)
+    return tuple(zero if g is None else g.float() for g in grads)
+
+
 def _row_weight(target, ignore_index):
     valid = target.ne(ignore_index) if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
     return target.masked_fill(~valid, 0), valid.to(torch.float32)
@@ -127,10 +134,7 @@ class _TwoCopyHead(torch.autograd.Function):
         vocab = logits.size(-1)
         n = safe_target.numel()
         eps_i = epsilon / (vocab - 1)
-        zero = torch.zeros((), dtype=torch.float32, device=logits.device)
-        g_ls = zero if g_ls is None else g_ls.float()
-        g_nll = zero if g_nll is None else g_nll.float()
-        g_div = zero if g_div is None else g_div.float()
+        g_ls, g_nll, g_div = _incoming_grads(logits.device, g_ls, g_nll, g_div)
         # Per row, with s = g_ls + g_nll, c the divergence's weight:
         #   bidirectional (c' = c/2):
         #     dz1 = p1⊙(s + c' − c'·a1 + c'·d) − c'·p2 − δ − o·onehot
@@ -225,9 +229,7 @@ class _FusedRDropHead(torch.autograd.Function):
         vocab = logits.size(-1)
         n = safe_target.numel()
         eps_i = epsilon / (vocab - 1)
-        zero = torch.zeros((), dtype=torch.float32, device=logits.device)
-        g_ls = zero if g_ls is None else g_ls.float()
-        g_nll = zero if g_nll is None else g_nll.float()
+        g_ls, g_nll = _incoming_grads(logits.device, g_ls, g_nll)
         stacked = logits.view(copies, n, vocab)
         grad = torch.empty_like(logits)
         grad_stacked = grad.view(copies, n, vocab)
