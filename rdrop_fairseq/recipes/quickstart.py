@@ -77,9 +77,11 @@ def main(argv=None):
          "--maximize-best-checkpoint-metric", "--validate-interval", "10", "--save-dir", "checkpoints", "--no-epoch-checkpoints",
          "--cpu", "--seed", "1"],
         out, os.path.join(out, "train.log"))
-    for line in train_log.splitlines():
-        if "| train |" in line or "| valid |" in line:
-            print("    " + line.split("| INFO | ")[-1])
+    # one line per validation and the last epoch's summary, not one per epoch
+    epoch_lines = [line for line in train_log.splitlines() if "| train |" in line]
+    shown = [line for line in train_log.splitlines() if "| valid |" in line] + epoch_lines[-1:]
+    for line in shown:
+        print("    " + line.split("| INFO | ")[-1])
     gen_log = step("beam search (beam 5) on the test set",
                    [fairseq_cli("fairseq-generate"), "bin", "--user-dir", rdrop_fairseq.USER_DIR,
                     "--path", "checkpoints/checkpoint_best.pt", "--beam", "5", "--batch-size", "128",
