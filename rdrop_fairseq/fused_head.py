@@ -29,9 +29,6 @@ import torch
 
 from .consistency import BIDIRECTIONAL, UNIDIRECTIONAL, check_copies
 
-# Kept for callers that pass it explicitly; ``None`` picks per device below.
-DEFAULT_CHUNK_ELEMENTS = 1 << 22
-
 # CPU: the chunk's handful of fp32 temporaries should stay in cache (each op
 # then costs its arithmetic, not a trip to DRAM), yet each op must be large
 # enough that the per-op overhead stays small: 4 MiB per temporary.
