@@ -16,9 +16,9 @@ except ModuleNotFoundError as missing:  # pragma: no cover - depends on the envi
     if missing.name != "fairseq":
         raise
 else:
-    from . import checkpoint_compat, criterions, tasks  # noqa: F401
+    from . import checkpoint_compat, criterions  # noqa: F401
     from .errors import install_excepthook
-    from .tasks import rdrop_translation  # noqa: F401
+    from .tasks import rdrop_translation  # noqa: F401  (fairseq imports tasks/ only for --user-dir)
 
     checkpoint_compat.install()
     install_excepthook()

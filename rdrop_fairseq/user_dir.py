@@ -1,13 +1,14 @@
 """Where the installed plugin lives, for ``--user-dir $(rdrop-fairseq-user-dir)``.
 
-Kept free of fairseq imports so that it answers instantly.
+Only the path goes to stdout; importing the package also imports fairseq,
+whose log lines go to stderr and so stay out of the ``$(...)``.
 """
 
-import os
+from . import USER_DIR
 
 
 def main() -> None:
-    print(os.path.dirname(os.path.abspath(__file__)))
+    print(USER_DIR)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from .. import USER_DIR as PLUGIN_DIR
 from . import config as recipe_config
 from .errors import RecipeError, exits_cleanly
 
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
