@@ -59,7 +59,7 @@ def last_checkpoints(folder, count, by="auto") -> List[str]:
     return [p for _, p in pool[-count:]]
 
 
-def newest_first(paths):
+def oldest_to_newest(paths):
     """``paths`` ordered oldest to newest where their names tell, else as given."""
     keys = [checkpoint_order(p) for p in paths]
     if all(k is not None for k in keys) and len({k[0] for k in keys}) == 1:
@@ -108,7 +108,7 @@ def average_checkpoints(paths):
     """A checkpoint dict: the newest input with its "model" replaced by the mean."""
     if not paths:
         raise RecipeError("no checkpoints to average")
-    paths = newest_first(paths)
+    paths = oldest_to_newest(paths)
     models = []
     state = None
     for path in paths:
@@ -146,7 +146,7 @@ def main(argv=None):
         paths = expand(args.inputs)
     else:
         paths = last_checkpoints(args.dir, args.last, args.by)
-    paths = newest_first(paths)
+    paths = oldest_to_newest(paths)
     print(f"average_checkpoints: averaging {len(paths)} checkpoint(s): {', '.join(paths)}", flush=True)
     write_checkpoint(average_checkpoints(paths), args.output)
     print(f"average_checkpoints: wrote {args.output}", flush=True)

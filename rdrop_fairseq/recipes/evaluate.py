@@ -25,7 +25,7 @@ import time
 
 from . import config as recipe_config
 from . import scoring
-from .average_checkpoints import average_checkpoints, expand, last_checkpoints, newest_first, write_checkpoint
+from .average_checkpoints import average_checkpoints, expand, last_checkpoints, oldest_to_newest, write_checkpoint
 from .errors import RecipeError, exits_cleanly
 from .train import PLUGIN_DIR, parse_with_passthrough
 
@@ -81,7 +81,7 @@ def resolve_checkpoints(specs, average_last):
                               "or pass --checkpoint PATH")
         else:
             paths.append(spec)
-    paths = newest_first(list(dict.fromkeys(paths)))
+    paths = oldest_to_newest(list(dict.fromkeys(paths)))
     if average_last and len(paths) > average_last:
         paths = paths[-average_last:]
     return paths
