@@ -14,7 +14,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=find_packages(include=["rdrop_fairseq", "rdrop_fairseq.*"]),
+    packages=find_packages(include=["rdrop_fairseq", "rdrop_fairseq.*", "rdrop_recipes", "rdrop_recipes.*"]),
     install_requires=[
         # plain fairseq 0.12.2 does not import on Python >= 3.11
         'fairseq-fixed==0.12.3.1; python_version >= "3.11"',
@@ -28,6 +28,6 @@ setup(
         "numpy",
         'tomli; python_version < "3.11"',
     ],
-    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "ruff>=0.6"]},
     entry_points={"console_scripts": ["rdrop-fairseq-user-dir = rdrop_fairseq.user_dir:main"]},
 )

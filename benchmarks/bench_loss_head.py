@@ -23,8 +23,17 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
-    DTYPES, MIB, emit_child_result, machine_line, markdown_table, median, peak_rss_bytes,
-    quiet_fairseq_logging, round_robin, run_child, start,
+    DTYPES,
+    MIB,
+    emit_child_result,
+    machine_line,
+    markdown_table,
+    median,
+    peak_rss_bytes,
+    quiet_fairseq_logging,
+    round_robin,
+    run_child,
+    start,
 )
 from loss_formulas import IMPLS, LOSSES  # noqa: E402
 
@@ -100,8 +109,13 @@ def exactness(logits, target):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", nargs="+", choices=sorted(DTYPES), default=None,
-                   help="logits dtype(s); default fp32 bf16 on CPU, fp16 bf16 on CUDA")
+    p.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=sorted(DTYPES),
+        default=None,
+        help="logits dtype(s); default fp32 bf16 on CPU, fp16 bf16 on CUDA",
+    )
     p.add_argument("--n", type=int, nargs="+", default=None, help="target tokens per copy")
     p.add_argument("--vocab", type=int, nargs="+", default=None)
     p.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
@@ -110,8 +124,12 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true", help="small sweep, few repeats (smoke run)")
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--exactness-max-elements", type=int, default=1 << 26,
-                   help="check gradients against the official formula up to this many logits")
+    p.add_argument(
+        "--exactness-max-elements",
+        type=int,
+        default=1 << 26,
+        help="check gradients against the official formula up to this many logits",
+    )
     p.add_argument("--child", choices=IMPLS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     cuda = args.device.startswith("cuda")
@@ -134,8 +152,11 @@ def main(argv=None):
     if args.child:
         return child_memory(args)
     device = start(args)
-    print(f"# loss head: forward+backward over [2N, V] logits, alpha={ALPHA}, eps={EPSILON}, "
-          f"{PAD_FRACTION:.0%} padding", flush=True)
+    print(
+        f"# loss head: forward+backward over [2N, V] logits, alpha={ALPHA}, eps={EPSILON}, "
+        f"{PAD_FRACTION:.0%} padding",
+        flush=True,
+    )
     print(f"# machine: {machine_line(device)}", flush=True)
     rows, worst = [], {}
     for dtype_name in args.dtype:
@@ -146,7 +167,10 @@ def main(argv=None):
                 repeats = max(2, args.repeats // 2) if big else args.repeats
                 print(f"## {dtype_name} N={n} V={vocab} ({repeats} repeats)", file=sys.stderr, flush=True)
                 logits, target = make_inputs(n, vocab, DTYPES[dtype_name], device)
-                runners = {impl: (lambda impl=impl: step(impl, logits, target)) for impl in args.impls}
+                runners = {
+                    impl: (lambda impl=impl, logits=logits, target=target: step(impl, logits, target))
+                    for impl in args.impls
+                }
                 times = round_robin(runners, device, args.warmup, repeats)
                 exact = {}
                 if 2 * n * vocab <= args.exactness_max_elements:
@@ -157,8 +181,17 @@ def main(argv=None):
                         if device.type == "cuda":
                             mem[impl] = cuda_memory(impl, logits, target)
                         else:
-                            child = ["benchmarks/bench_loss_head.py", "--child", impl, "--n", str(n),
-                                     "--vocab", str(vocab), "--dtype", dtype_name]
+                            child = [
+                                "benchmarks/bench_loss_head.py",
+                                "--child",
+                                impl,
+                                "--n",
+                                str(n),
+                                "--vocab",
+                                str(vocab),
+                                "--dtype",
+                                dtype_name,
+                            ]
                             if args.threads:
                                 child += ["--threads", str(args.threads)]
                             mem[impl] = run_child(child)["extra_bytes"]
@@ -185,9 +218,20 @@ def main(argv=None):
                             key = (dtype_name, other)
                             prev = worst.get(key, (float("inf"), 0.0))
                             worst[key] = (min(prev[0], speed), max(prev[1], memr))
-    headers = ["logits", "N", "V", "impl", "ms (median)", "speed-up vs official",
-               "speed-up vs builtin", "extra MiB", "mem / official", "mem / builtin",
-               "grad err vs official", "loss err vs official"]
+    headers = [
+        "logits",
+        "N",
+        "V",
+        "impl",
+        "ms (median)",
+        "speed-up vs official",
+        "speed-up vs builtin",
+        "extra MiB",
+        "mem / official",
+        "mem / builtin",
+        "grad err vs official",
+        "loss err vs official",
+    ]
     print()
     print(markdown_table(headers, rows))
     if worst:

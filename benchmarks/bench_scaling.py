@@ -20,9 +20,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fairseq_setup as fs  # noqa: E402
 from bench_updates import peak_memory_per_config  # noqa: E402
 from common import machine_line, markdown_table, median, round_robin, start  # noqa: E402
-import fairseq_setup as fs  # noqa: E402
 
 CONFIGS = ["ls@2T", "rdrop@T", "fairseq-builtin@T", "official@T"]
 
@@ -50,8 +50,15 @@ def parse_args(argv=None):
     args.arch, args.base_vocab = arch, vocab
     args.sent_len = args.sent_len or sent_len
     if args.tokens is None:
-        args.tokens = [128, 256] if args.quick else ([tokens // 4, tokens // 2, tokens] if not cuda
-                                                     else [tokens // 4, tokens // 2, tokens, tokens * 2])
+        args.tokens = (
+            [128, 256]
+            if args.quick
+            else (
+                [tokens // 4, tokens // 2, tokens]
+                if not cuda
+                else [tokens // 4, tokens // 2, tokens, tokens * 2]
+            )
+        )
     if args.vocabs is None:
         args.vocabs = [4000, 10000] if args.quick else [4000, 10000, 32000]
     if args.rounds is None:
@@ -62,8 +69,10 @@ def parse_args(argv=None):
 
 
 def measure_point(args, tokens, vocab):
-    setups = {name: fs.build(name, args.arch, vocab, tokens, args.sent_len, device=args.device,
-                             dtype=args.dtype) for name in args.configs}
+    setups = {
+        name: fs.build(name, args.arch, vocab, tokens, args.sent_len, device=args.device, dtype=args.dtype)
+        for name in args.configs
+    }
     device = torch.device(args.device)
     times = round_robin({n: s.update for n, s in setups.items()}, device, args.warmup, args.rounds, log=False)
     del setups
@@ -76,8 +85,11 @@ def measure_point(args, tokens, vocab):
 def main(argv=None):
     args = parse_args(argv)
     device = start(args)
-    print(f"# scaling: preset {args.preset}, {args.dtype}, {args.sent_len}-token sentences; "
-          f"every number is (config at T) / (ls@2T at the same T and V)", flush=True)
+    print(
+        f"# scaling: preset {args.preset}, {args.dtype}, {args.sent_len}-token sentences; "
+        f"every number is (config at T) / (ls@2T at the same T and V)",
+        flush=True,
+    )
     print(f"# machine: {machine_line(device)}", flush=True)
     t0 = time.perf_counter()
     middle = args.tokens[len(args.tokens) // 2]
@@ -101,8 +113,10 @@ def main(argv=None):
         headers += [f"peak {c}" for c in others] + [f"increase {c}" for c in others]
     print()
     print(markdown_table(headers, rows))
-    print(f"\n(peak = {'CUDA max allocated' if device.type == 'cuda' else 'peak RSS of a child per config'};"
-          f" increase = peak minus memory after model build)\ntotal wall time {time.perf_counter() - t0:.0f} s")
+    print(
+        f"\n(peak = {'CUDA max allocated' if device.type == 'cuda' else 'peak RSS of a child per config'};"
+        f" increase = peak minus memory after model build)\ntotal wall time {time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

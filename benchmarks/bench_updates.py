@@ -31,11 +31,19 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (  # noqa: E402
-    MIB, current_rss_bytes, emit_child_result, machine_line, markdown_table, median,
-    peak_rss_bytes, round_robin, run_child, start,
-)
 import fairseq_setup as fs  # noqa: E402
+from common import (  # noqa: E402
+    MIB,
+    current_rss_bytes,
+    emit_child_result,
+    machine_line,
+    markdown_table,
+    median,
+    peak_rss_bytes,
+    round_robin,
+    run_child,
+    start,
+)
 
 MAIN = ["ls@T", "ls@2T", "rdrop@T", "fairseq-builtin@T", "official@T"]
 VARIANTS = ["rdrop-passes3@T", "rdrop-dropouts0.1,0.3@T"]
@@ -45,10 +53,15 @@ REFERENCE = "ls@2T"
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default=None, choices=["fp32", "fp16", "bf16"],
-                   help="default fp32 on CPU, fp16 on CUDA")
-    p.add_argument("--preset", default=None, choices=sorted(fs.PRESETS),
-                   help="model/vocab/T; default cpu-small on CPU, iwslt on CUDA")
+    p.add_argument(
+        "--dtype", default=None, choices=["fp32", "fp16", "bf16"], help="default fp32 on CPU, fp16 on CUDA"
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(fs.PRESETS),
+        help="model/vocab/T; default cpu-small on CPU, iwslt on CUDA",
+    )
     p.add_argument("--tokens", type=int, default=None, help="T: target tokens per batch")
     p.add_argument("--vocab", type=int, default=None)
     p.add_argument("--sent-len", type=int, default=None)
@@ -88,8 +101,9 @@ def parse_args(argv=None):
 
 
 def build(args, name):
-    return fs.build(name, args.arch, args.vocab, args.tokens, args.sent_len,
-                    device=args.device, dtype=args.dtype)
+    return fs.build(
+        name, args.arch, args.vocab, args.tokens, args.sent_len, device=args.device, dtype=args.dtype
+    )
 
 
 def child_memory(args):
@@ -118,10 +132,25 @@ def peak_memory_per_config(args, tokens, vocab):
     """Each configuration's peak in a fresh process, so no run inherits another's high-water mark."""
     mem = {}
     for name in args.configs:
-        child = ["benchmarks/bench_updates.py", "--child", name, "--device", args.device,
-                 "--dtype", args.dtype, "--preset", args.preset, "--tokens", str(tokens),
-                 "--vocab", str(vocab), "--sent-len", str(args.sent_len),
-                 "--mem-updates", str(args.mem_updates)]
+        child = [
+            "benchmarks/bench_updates.py",
+            "--child",
+            name,
+            "--device",
+            args.device,
+            "--dtype",
+            args.dtype,
+            "--preset",
+            args.preset,
+            "--tokens",
+            str(tokens),
+            "--vocab",
+            str(vocab),
+            "--sent-len",
+            str(args.sent_len),
+            "--mem-updates",
+            str(args.mem_updates),
+        ]
         if args.threads:
             child += ["--threads", str(args.threads)]
         print(f"  memory: {name}", file=sys.stderr, flush=True)
@@ -134,9 +163,12 @@ def main(argv=None):
     if args.child:
         return child_memory(args)
     device = start(args)
-    print(f"# fairseq training updates: preset {args.preset} ({' '.join(args.arch)}), V={args.vocab}, "
-          f"T={args.tokens} target tokens ({args.sent_len}-token sentences), {args.dtype}, "
-          f"adam, dropout 0.3, alpha 5, label smoothing 0.1", flush=True)
+    print(
+        f"# fairseq training updates: preset {args.preset} ({' '.join(args.arch)}), V={args.vocab}, "
+        f"T={args.tokens} target tokens ({args.sent_len}-token sentences), {args.dtype}, "
+        f"adam, dropout 0.3, alpha 5, label smoothing 0.1",
+        flush=True,
+    )
     print(f"# machine: {machine_line(device)}", flush=True)
     t_start = time.perf_counter()
     setups = {name: build(args, name) for name in args.configs}
@@ -154,8 +186,14 @@ def main(argv=None):
     for name in args.configs:
         _, _, mult = fs.CONFIGS[name]
         tokens = args.tokens // args.sent_len * args.sent_len * mult
-        row = [name, tokens, med[name] * 1e3, tokens / med[name], med[name] / ref_t,
-               min(times[name]) / min(times[REFERENCE])]
+        row = [
+            name,
+            tokens,
+            med[name] * 1e3,
+            tokens / med[name],
+            med[name] / ref_t,
+            min(times[name]) / min(times[REFERENCE]),
+        ]
         if mem:
             peak = mem[name]["peak_bytes"]
             delta = peak - mem[name]["before_bytes"]
@@ -166,30 +204,66 @@ def main(argv=None):
             row += [float("nan")] * 4
         rows.append(row)
     mem_kind = "CUDA max allocated" if device.type == "cuda" else "peak RSS"
-    headers = ["config", "target tokens/update", "ms/update (median)", "target tokens/s",
-               "time / ls@2T", "(same, ratio of minima)", f"{mem_kind} MiB", "peak / ls@2T",
-               "training increase MiB", "increase / ls@2T"]
+    headers = [
+        "config",
+        "target tokens/update",
+        "ms/update (median)",
+        "target tokens/s",
+        "time / ls@2T",
+        "(same, ratio of minima)",
+        f"{mem_kind} MiB",
+        "peak / ls@2T",
+        "training increase MiB",
+        "increase / ls@2T",
+    ]
     print()
     print(markdown_table(headers, rows))
-    print(f"\n(training increase = peak minus {'allocated' if device.type == 'cuda' else 'RSS'} "
-          f"after the model was built, i.e. activations, gradients, Adam state, loss head)")
+    print(
+        f"\n(training increase = peak minus {'allocated' if device.type == 'cuda' else 'RSS'} "
+        f"after the model was built, i.e. activations, gradients, Adam state, loss head)"
+    )
 
     if "rdrop@T" in med:
         limit = 1.03 if device.type == "cuda" else 1.05
         t_ratio = med["rdrop@T"] / ref_t
-        summary = [["R-Drop update time / doubled batch", t_ratio, f"<= {limit}",
-                    "met" if t_ratio <= limit else "MISSED"]]
+        summary = [
+            [
+                "R-Drop update time / doubled batch",
+                t_ratio,
+                f"<= {limit}",
+                "met" if t_ratio <= limit else "MISSED",
+            ]
+        ]
         best = min(times["rdrop@T"]) / min(times[REFERENCE])
-        summary.append(["  same, ratio of fastest updates (least disturbed)", best, f"<= {limit}",
-                        "met" if best <= limit else "MISSED"])
+        summary.append(
+            [
+                "  same, ratio of fastest updates (least disturbed)",
+                best,
+                f"<= {limit}",
+                "met" if best <= limit else "MISSED",
+            ]
+        )
         if mem:
             m_ratio = mem["rdrop@T"]["peak_bytes"] / mem[REFERENCE]["peak_bytes"]
-            d_ratio = ((mem["rdrop@T"]["peak_bytes"] - mem["rdrop@T"]["before_bytes"])
-                       / (mem[REFERENCE]["peak_bytes"] - mem[REFERENCE]["before_bytes"]))
-            summary.append(["R-Drop peak memory / doubled batch", m_ratio, "<= 1.05",
-                            "met" if m_ratio <= 1.05 else "MISSED"])
-            summary.append(["  same, training increase only", d_ratio, "(stricter view)",
-                            "met" if d_ratio <= 1.05 else "above"])
+            d_ratio = (mem["rdrop@T"]["peak_bytes"] - mem["rdrop@T"]["before_bytes"]) / (
+                mem[REFERENCE]["peak_bytes"] - mem[REFERENCE]["before_bytes"]
+            )
+            summary.append(
+                [
+                    "R-Drop peak memory / doubled batch",
+                    m_ratio,
+                    "<= 1.05",
+                    "met" if m_ratio <= 1.05 else "MISSED",
+                ]
+            )
+            summary.append(
+                [
+                    "  same, training increase only",
+                    d_ratio,
+                    "(stricter view)",
+                    "met" if d_ratio <= 1.05 else "above",
+                ]
+            )
         for other in ("fairseq-builtin@T", "official@T"):
             if other in med:
                 summary.append([f"{other} time / R-Drop time", med[other] / med["rdrop@T"], "", ""])
@@ -200,8 +274,10 @@ def main(argv=None):
             print()
             print(markdown_table(["variant", "update time / default R-Drop (rdrop@T)"], variant_rows))
     spread = {n: (min(v) * 1e3, max(v) * 1e3, len(v)) for n, v in times.items()}
-    print("\nraw spread (min/max ms, samples): " +
-          "; ".join(f"{n} {a:.0f}/{b:.0f} ({c})" for n, (a, b, c) in spread.items()))
+    print(
+        "\nraw spread (min/max ms, samples): "
+        + "; ".join(f"{n} {a:.0f}/{b:.0f} ({c})" for n, (a, b, c) in spread.items())
+    )
     print(f"total wall time {time.perf_counter() - t_start:.0f} s")
 
 

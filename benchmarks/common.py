@@ -72,7 +72,7 @@ def round_robin(
     sync(device)
     times: Dict[str, List[float]] = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             for _ in range(per_round):
                 sync(device)
@@ -114,8 +114,13 @@ def run_child(argv: List[str], timeout: float = 1800) -> dict:
     env.update(CHILD_ENV)
     env.setdefault("PYTHONWARNINGS", "ignore")
     proc = subprocess.run(
-        [sys.executable] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env, timeout=timeout, cwd=REPO_ROOT,
+        [sys.executable] + argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO_ROOT,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -157,7 +162,9 @@ def machine_line(device: torch.device) -> str:
                     break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    )
 
 
 def start(args) -> torch.device:

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import torch
-
-from common import REPO_ROOT, quiet_fairseq_logging
+from common import quiet_fairseq_logging
 from loss_formulas import official_parts
 
 quiet_fairseq_logging()
 
-import rdrop_fairseq  # noqa: E402,F401  (registers task + criterion, as --user-dir does)
 from fairseq import options, tasks, utils  # noqa: E402
 from fairseq.criterions import register_criterion  # noqa: E402
 from fairseq.criterions.label_smoothed_cross_entropy import (  # noqa: E402
@@ -32,14 +30,27 @@ from fairseq.criterions.label_smoothed_cross_entropy import (  # noqa: E402
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf  # noqa: E402
 from fairseq.trainer import Trainer  # noqa: E402
 
-USER_DIR = os.path.join(REPO_ROOT, "rdrop_fairseq")
+from rdrop_fairseq import USER_DIR  # noqa: E402  (registers task + criterion, as --user-dir does)
 
 SMALL_TRANSFORMER = [
-    "--arch", "transformer",
-    "--encoder-layers", "3", "--decoder-layers", "3",
-    "--encoder-embed-dim", "256", "--decoder-embed-dim", "256",
-    "--encoder-ffn-embed-dim", "1024", "--decoder-ffn-embed-dim", "1024",
-    "--encoder-attention-heads", "4", "--decoder-attention-heads", "4",
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "3",
+    "--decoder-layers",
+    "3",
+    "--encoder-embed-dim",
+    "256",
+    "--decoder-embed-dim",
+    "256",
+    "--encoder-ffn-embed-dim",
+    "1024",
+    "--decoder-ffn-embed-dim",
+    "1024",
+    "--encoder-attention-heads",
+    "4",
+    "--decoder-attention-heads",
+    "4",
 ]
 
 # name -> (architecture args, vocabulary, tokens per batch T, sentence length)
@@ -60,8 +71,15 @@ class OfficialRDropCriterion(LabelSmoothedCrossEntropyCriterion):
     """Benchmark-only: R-Drop exactly as the paper's formula reads (see
     ``loss_formulas.official_parts``), on a batch duplicated by concatenation."""
 
-    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0,
-                 report_accuracy=False, bench_alpha=5.0):
+    def __init__(
+        self,
+        task,
+        sentence_avg,
+        label_smoothing,
+        ignore_prefix_size=0,
+        report_accuracy=False,
+        bench_alpha=5.0,
+    ):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         self.alpha = bench_alpha
 
@@ -74,27 +92,56 @@ class OfficialRDropCriterion(LabelSmoothedCrossEntropyCriterion):
         ls, nll, kl = official_parts(logits.view(-1, logits.size(-1)), target, self.eps, self.padding_idx)
         loss = ls + self.alpha * kl
         ntokens = sample["ntokens"]
-        return loss, ntokens, {
-            "loss": loss.data, "nll_loss": nll.data, "ntokens": ntokens,
-            "nsentences": sample["target"].size(0), "sample_size": ntokens,
-        }
+        return (
+            loss,
+            ntokens,
+            {
+                "loss": loss.data,
+                "nll_loss": nll.data,
+                "ntokens": ntokens,
+                "nsentences": sample["target"].size(0),
+                "sample_size": ntokens,
+            },
+        )
 
 
 # name -> (task, criterion args, batch multiplier)
 CONFIGS = {
     "ls@T": ("translation", ["--criterion", "label_smoothed_cross_entropy"], 1),
     "ls@2T": ("translation", ["--criterion", "label_smoothed_cross_entropy"], 2),
-    "rdrop@T": ("rdrop_translation", ["--criterion", "reg_label_smoothed_cross_entropy",
-                                      "--reg-alpha", "5"], 1),
-    "rdrop-reference@T": ("rdrop_translation", ["--criterion", "reg_label_smoothed_cross_entropy",
-                                                "--reg-alpha", "5", "--reg-loss-impl", "reference"], 1),
-    "fairseq-builtin@T": ("translation", ["--criterion", "label_smoothed_cross_entropy_with_rdrop",
-                                          "--rdrop-alpha", "5"], 1),
+    "rdrop@T": (
+        "rdrop_translation",
+        ["--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "5"],
+        1,
+    ),
+    "rdrop-reference@T": (
+        "rdrop_translation",
+        [
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+            "--reg-alpha",
+            "5",
+            "--reg-loss-impl",
+            "reference",
+        ],
+        1,
+    ),
+    "fairseq-builtin@T": (
+        "translation",
+        ["--criterion", "label_smoothed_cross_entropy_with_rdrop", "--rdrop-alpha", "5"],
+        1,
+    ),
     "official@T": ("translation", ["--criterion", "bench_official_rdrop", "--bench-alpha", "5"], 1),
-    "rdrop-passes3@T": ("rdrop_translation", ["--criterion", "reg_label_smoothed_cross_entropy",
-                                              "--reg-alpha", "5", "--reg-passes", "3"], 1),
-    "rdrop-dropouts0.1,0.3@T": ("rdrop_translation", ["--criterion", "reg_label_smoothed_cross_entropy",
-                                                      "--reg-alpha", "5", "--reg-dropouts", "0.1,0.3"], 1),
+    "rdrop-passes3@T": (
+        "rdrop_translation",
+        ["--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "5", "--reg-passes", "3"],
+        1,
+    ),
+    "rdrop-dropouts0.1,0.3@T": (
+        "rdrop_translation",
+        ["--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "5", "--reg-dropouts", "0.1,0.3"],
+        1,
+    ),
 }
 
 _DICT_DIRS: Dict[int, str] = {}
@@ -132,8 +179,11 @@ class Setup:
         criterion rewrites ``sample['net_input']`` in place when it duplicates."""
         b = self.batch
         return {
-            "id": b["id"], "nsentences": b["nsentences"], "ntokens": b["ntokens"],
-            "net_input": dict(b["net_input"]), "target": b["target"],
+            "id": b["id"],
+            "nsentences": b["nsentences"],
+            "ntokens": b["ntokens"],
+            "net_input": dict(b["net_input"]),
+            "target": b["target"],
         }
 
     def update(self) -> None:
@@ -161,19 +211,56 @@ def fabricate_batch(sentences: int, sent_len: int, vocab: int, seed: int) -> dic
     }
 
 
-def build(name: str, arch_args: List[str], vocab: int, tokens: int, sent_len: int,
-          device: str = "cpu", dtype: str = "fp32", seed: int = 1,
-          extra: Optional[List[str]] = None) -> Setup:
+def build(
+    name: str,
+    arch_args: List[str],
+    vocab: int,
+    tokens: int,
+    sent_len: int,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    seed: int = 1,
+    extra: Optional[List[str]] = None,
+) -> Setup:
     task_name, criterion_args, multiplier = CONFIGS[name]
     argv = [
-        dictionary_dir(vocab), "--user-dir", USER_DIR, "--task", task_name,
-        "--source-lang", "src", "--target-lang", "tgt",
-        *arch_args, "--share-all-embeddings", "--dropout", "0.3",
-        *criterion_args, "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "5e-4",
-        "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "4000", "--clip-norm", "0.0",
-        "--max-tokens", str(tokens * multiplier), "--seed", str(seed),
-        "--no-progress-bar", "--log-format", "none", "--save-dir", tempfile.gettempdir(),
+        dictionary_dir(vocab),
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        task_name,
+        "--source-lang",
+        "src",
+        "--target-lang",
+        "tgt",
+        *arch_args,
+        "--share-all-embeddings",
+        "--dropout",
+        "0.3",
+        *criterion_args,
+        "--label-smoothing",
+        "0.1",
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        "(0.9,0.98)",
+        "--lr",
+        "5e-4",
+        "--lr-scheduler",
+        "inverse_sqrt",
+        "--warmup-updates",
+        "4000",
+        "--clip-norm",
+        "0.0",
+        "--max-tokens",
+        str(tokens * multiplier),
+        "--seed",
+        str(seed),
+        "--no-progress-bar",
+        "--log-format",
+        "none",
+        "--save-dir",
+        tempfile.gettempdir(),
     ]
     if device == "cpu":
         argv.append("--cpu")
@@ -196,13 +283,18 @@ def build(name: str, arch_args: List[str], vocab: int, tokens: int, sent_len: in
     # draw with a second seed so it is not a literal copy of the first half
     first = fabricate_batch(sentences // multiplier, sent_len, vocab, seed=1234)
     if multiplier > 1:
-        rest = [fabricate_batch(sentences // multiplier, sent_len, vocab, seed=1234 + i)
-                for i in range(1, multiplier)]
+        rest = [
+            fabricate_batch(sentences // multiplier, sent_len, vocab, seed=1234 + i)
+            for i in range(1, multiplier)
+        ]
         first = {
-            "id": torch.arange(sentences), "nsentences": sentences,
+            "id": torch.arange(sentences),
+            "nsentences": sentences,
             "ntokens": sentences * sent_len,
-            "net_input": {k: torch.cat([first["net_input"][k]] + [r["net_input"][k] for r in rest])
-                          for k in first["net_input"]},
+            "net_input": {
+                k: torch.cat([first["net_input"][k]] + [r["net_input"][k] for r in rest])
+                for k in first["net_input"]
+            },
             "target": torch.cat([first["target"]] + [r["target"] for r in rest]),
         }
     setup.batch = first

@@ -16,8 +16,8 @@ over non-padding positions. ``logits`` is ``[2N, V]`` (copy c in rows c*N..),
 
 import torch
 import torch.nn.functional as F
-
 from common import REPO_ROOT  # noqa: F401  (puts the repo on sys.path)
+
 from rdrop_fairseq.consistency import consistency_divergence
 from rdrop_fairseq.fused_head import fused_rdrop_loss
 

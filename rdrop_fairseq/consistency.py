@@ -21,6 +21,8 @@ from typing import Optional
 
 import torch
 
+from .errors import RDropConfigError
+
 BIDIRECTIONAL = "bidirectional"
 UNIDIRECTIONAL = "unidirectional"
 DIRECTIONS = (BIDIRECTIONAL, UNIDIRECTIONAL)
@@ -55,12 +57,17 @@ def pairwise_kl_sum(lprobs: torch.Tensor) -> torch.Tensor:
 
 
 def check_copies(copies: int, direction: str) -> None:
+    """The one place that says which (copies, direction) pairs exist; the
+    messages name the flags, since a user's command line is where they come from."""
     if copies < 2:
-        raise ValueError(f"R-Drop needs at least 2 passes, got {copies}")
+        raise RDropConfigError(f"--reg-passes must be >= 2 (got {copies}); R-Drop compares sub-models")
     if direction not in DIRECTIONS:
-        raise ValueError(f"unknown KL direction {direction!r}; choose one of {DIRECTIONS}")
+        raise RDropConfigError(f"--reg-kl-direction must be one of {DIRECTIONS} (got {direction!r})")
     if direction == UNIDIRECTIONAL and copies != 2:
-        raise ValueError("the unidirectional KL is defined for exactly 2 passes")
+        raise RDropConfigError(
+            f"--reg-kl-direction unidirectional is defined for two passes only; drop --reg-passes {copies} "
+            "or use the bidirectional KL"
+        )
 
 
 def consistency_divergence(

@@ -17,7 +17,8 @@ distribution (1−ε−ε_i)·onehot + ε_i):
 * plain NLL:           p − onehot
 * Σ_{i≠j} KL(Pi‖Pj) w.r.t. copy k:  p_k ⊙ (g_k − E_{p_k}[g_k]) + m·p_k − Σ_i p_i,
   with g_k = m·l_k − Σ_i l_i
-* KL(P1‖P2): copy 1 gets p_1 ⊙ (d − E_{p_1}[d]) with d = l_1 − l_2, copy 2 gets p_2 − p_1
+* KL(P1‖P2) (two copies only): copy 1 gets p_1 ⊙ (d − E_{p_1}[d]) with d = l_1 − l_2,
+  copy 2 gets p_2 − p_1
 
 The pure-autograd reference for all of this is ``consistency.py`` plus the
 label-smoothed NLL; ``tests/test_fused_head.py`` holds the two together.
@@ -177,11 +178,13 @@ class _TwoCopyHead(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-class _FusedRDropHead(torch.autograd.Function):
-    """Any number of copies (bidirectional): the general, less tuned path."""
+class _ManyCopyHead(torch.autograd.Function):
+    """Three or more copies, bidirectional only (the unidirectional KL is
+    defined for two copies, which always take ``_TwoCopyHead``): the general,
+    less tuned path."""
 
     @staticmethod
-    def forward(ctx, logits, target, copies, epsilon, ignore_index, direction, chunk_elements):
+    def forward(ctx, logits, target, copies, epsilon, ignore_index, chunk_elements):
         ctx.set_materialize_grads(False)
         vocab = logits.size(-1)
         n = target.numel()
@@ -206,23 +209,21 @@ class _FusedRDropHead(torch.autograd.Function):
             nll_sum -= (lp.gather(-1, idx).squeeze(-1) * w).sum()
             smooth_sum -= (lp.sum(-1) * w).sum()
             p = lp.exp()
-            if direction == UNIDIRECTIONAL:
-                div = (p[0] * (lp[0] - lp[1])).sum(-1)
-            else:
-                cp = p - p.mean(0, keepdim=True)
-                cl = lp - lp.mean(0, keepdim=True)
-                div = (cp * cl).sum(-1).sum(0) * (copies / (copies * (copies - 1)))
+            # the centred O(m) form of consistency.pairwise_kl_sum, times 1/(m(m-1))
+            cp = p - p.mean(0, keepdim=True)
+            cl = lp - lp.mean(0, keepdim=True)
+            div = (cp * cl).sum(-1).sum(0) / (copies - 1)
             div_sum += (div * w).sum()
 
         ls_sum = (1.0 - epsilon - eps_i) * nll_sum + eps_i * smooth_sum
         ctx.save_for_backward(logits, safe_target, weight, lse)
-        ctx.config = (copies, epsilon, direction, chunk_elements)
+        ctx.config = (copies, epsilon, chunk_elements)
         return ls_sum, nll_sum, div_sum
 
     @staticmethod
     def backward(ctx, g_ls, g_nll, g_div):
         logits, safe_target, weight, lse = ctx.saved_tensors
-        copies, epsilon, direction, chunk_elements = ctx.config
+        copies, epsilon, chunk_elements = ctx.config
         vocab = logits.size(-1)
         n = safe_target.numel()
         eps_i = epsilon / (vocab - 1)
@@ -243,17 +244,14 @@ class _FusedRDropHead(torch.autograd.Function):
             idx = safe_target[r0:r1].view(1, -1, 1).expand(copies, -1, 1)
             gz.scatter_add_(-1, idx, (-onehot_coef).expand(idx.shape).contiguous())
             if g_div is not None:
-                gz += _divergence_grad(p, lp, copies, direction) * g_div
+                gz += _pairwise_kl_grad(p, lp, copies) * g_div
             gz.mul_(weight[r0:r1].view(1, -1, 1))
             grad_stacked[:, r0:r1] = gz
-        return grad, None, None, None, None, None, None
+        return grad, None, None, None, None, None
 
 
-def _divergence_grad(p, lp, copies, direction):
-    if direction == UNIDIRECTIONAL:
-        d = lp[0] - lp[1]
-        first = p[0] * (d - (p[0] * d).sum(-1, keepdim=True))
-        return torch.stack((first, p[1] - p[0]))
+def _pairwise_kl_grad(p, lp, copies):
+    """d/dz of 1/(m(m-1)) * sum_{i!=j} KL(Pi||Pj), for every copy at once."""
     g = copies * lp - lp.sum(0, keepdim=True)
     out = p * (g - (p * g).sum(-1, keepdim=True)) + copies * p - p.sum(0, keepdim=True)
     return out / (copies * (copies - 1))
@@ -285,6 +283,4 @@ def fused_rdrop_loss(
         chunk_elements = default_chunk_elements(logits.numel(), logits.device)
     if copies == 2:
         return _TwoCopyHead.apply(logits, target, float(epsilon), ignore_index, direction, chunk_elements)
-    return _FusedRDropHead.apply(
-        logits, target, copies, float(epsilon), ignore_index, direction, chunk_elements
-    )
+    return _ManyCopyHead.apply(logits, target, copies, float(epsilon), ignore_index, chunk_elements)

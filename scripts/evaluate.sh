@@ -9,4 +9,4 @@ case " $* " in
   *" --config "*|*" --config="*) ;;
   *) config=(--config "$here/../configs/evaluate-iwslt14.toml") ;;
 esac
-exec python -m rdrop_fairseq.recipes.evaluate "${config[@]}" "$@"
+exec python -m rdrop_recipes.evaluate "${config[@]}" "$@"

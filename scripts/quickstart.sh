@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # A short R-Drop training + BLEU on a synthetic corpus, CPU, a few minutes.
 set -euo pipefail
-exec python -m rdrop_fairseq.recipes.quickstart "$@"
+exec python -m rdrop_recipes.quickstart "$@"

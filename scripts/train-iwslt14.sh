@@ -4,4 +4,4 @@
 #        [--save-dir DIR] [--set key=value ...] [--dry-run] [-- extra fairseq-train flags]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec python -m rdrop_fairseq.recipes.train --config "${RDROP_TRAIN_CONFIG:-$here/../configs/train-iwslt14.toml}" "$@"
+exec python -m rdrop_recipes.train --config "${RDROP_TRAIN_CONFIG:-$here/../configs/train-iwslt14.toml}" "$@"

@@ -34,8 +34,17 @@ def build(data_dir, *flags):
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     parser = options.get_training_parser()
-    argv = [data_dir, "--user-dir", rdrop_fairseq.USER_DIR, "--cpu", "--source-lang", "src",
-            "--target-lang", "tgt", *flags]
+    argv = [
+        data_dir,
+        "--user-dir",
+        rdrop_fairseq.USER_DIR,
+        "--cpu",
+        "--source-lang",
+        "src",
+        "--target-lang",
+        "tgt",
+        *flags,
+    ]
     args = options.parse_args_and_arch(parser, argv)
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
@@ -45,10 +54,24 @@ def build(data_dir, *flags):
 
 
 TINY_MODEL = [
-    "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-    "--encoder-embed-dim", "16", "--decoder-embed-dim", "16",
-    "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "16",
+    "--decoder-embed-dim",
+    "16",
+    "--encoder-ffn-embed-dim",
+    "32",
+    "--decoder-ffn-embed-dim",
+    "32",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
 ]
 
 
@@ -64,7 +87,9 @@ def make_sample(task, pairs):
 
     srcs = [encode(src_dict, s) for s, _ in pairs]
     tgts = [encode(tgt_dict, t) for _, t in pairs]
-    dataset = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict, tgts, [len(t) for t in tgts], tgt_dict)
+    dataset = LanguagePairDataset(
+        srcs, [len(s) for s in srcs], src_dict, tgts, [len(t) for t in tgts], tgt_dict
+    )
     return dataset.collater([dataset[i] for i in range(len(pairs))])
 
 

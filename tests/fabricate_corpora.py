@@ -14,10 +14,50 @@ import random
 import tarfile
 from typing import Dict, List, Tuple
 
-DE_WORDS = ["das", "ist", "ein", "Haus", "wir", "haben", "die", "Welt", "gesehen", "und", "Kinder",
-            "lernen", "schnell", "heute", "Wasser", "Energie", "nicht", "sehr", "große", "Idee"]
-EN_WORDS = ["the", "is", "a", "house", "we", "have", "world", "seen", "and", "children", "learn",
-            "fast", "today", "water", "energy", "not", "very", "big", "idea", "it's"]
+DE_WORDS = [
+    "das",
+    "ist",
+    "ein",
+    "Haus",
+    "wir",
+    "haben",
+    "die",
+    "Welt",
+    "gesehen",
+    "und",
+    "Kinder",
+    "lernen",
+    "schnell",
+    "heute",
+    "Wasser",
+    "Energie",
+    "nicht",
+    "sehr",
+    "große",
+    "Idee",
+]
+EN_WORDS = [
+    "the",
+    "is",
+    "a",
+    "house",
+    "we",
+    "have",
+    "world",
+    "seen",
+    "and",
+    "children",
+    "learn",
+    "fast",
+    "today",
+    "water",
+    "energy",
+    "not",
+    "very",
+    "big",
+    "idea",
+    "it's",
+]
 
 
 def sentence_pair(rng: random.Random, index: int) -> Tuple[str, str]:
@@ -26,15 +66,15 @@ def sentence_pair(rng: random.Random, index: int) -> Tuple[str, str]:
     de = " ".join(rng.choice(DE_WORDS) for _ in range(n))
     en = " ".join(rng.choice(EN_WORDS) for _ in range(n + rng.randint(-1, 1) if n > 3 else n))
     kind = index % 17
-    if kind == 5:      # ratio far above 1.5: the cleaner drops it
+    if kind == 5:  # ratio far above 1.5: the cleaner drops it
         en = en + " " + " ".join(["more"] * (3 * n))
-    elif kind == 9:    # too long (> 175 tokens) on both sides
+    elif kind == 9:  # too long (> 175 tokens) on both sides
         de = " ".join(["Wort"] * 180)
         en = " ".join(["word"] * 180)
-    elif kind == 11:   # punctuation the tokenizer splits and escapes
+    elif kind == 11:  # punctuation the tokenizer splits and escapes
         de = f'Er sagte: "{de}", nicht wahr?'
         en = f'He said: "{en}", didn\'t he?'
-    elif kind == 13:   # hyphenated compound (split only by WMT's -a)
+    elif kind == 13:  # hyphenated compound (split only by WMT's -a)
         de = f"Das E-Mail-Konto {de}."
         en = f"The e-mail account {en}."
     de, en = de[0].upper() + de[1:], en[0].upper() + en[1:]
@@ -51,9 +91,11 @@ def train_tags(pairs: List[Tuple[str, str]], talks: int) -> Tuple[List[str], Lis
             side.append(f"<keywords>talks, science, idea{talk}</keywords>")
             side.append(f"<talkid>{talk + 1}</talkid>")
             side.append(f"<title>Talk {talk} {'Titel' if lang == 'de' else 'title'}</title>")
-            side.append(f"<description>TED Talk {talk} {'Beschreibung' if lang == 'de' else 'description'}"
-                        f"</description>")
-        for d, e in pairs[talk * per_talk:(talk + 1) * per_talk]:
+            side.append(
+                f"<description>TED Talk {talk} {'Beschreibung' if lang == 'de' else 'description'}"
+                f"</description>"
+            )
+        for d, e in pairs[talk * per_talk : (talk + 1) * per_talk]:
             de.append(d)
             en.append(e)
     return de, en
@@ -61,20 +103,30 @@ def train_tags(pairs: List[Tuple[str, str]], talks: int) -> Tuple[List[str], Lis
 
 def iwslt_xml(set_id: str, lang: str, segments: List[str], ref: bool) -> str:
     kind = "refset" if ref else "srcset"
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<mteval>",
-             f'<{kind} setid="{set_id}" srclang="german" trglang="english">',
-             '<doc docid="535" genre="lectures">',
-             "<url>http://www.ted.com/talks/david_gallo.html</url>",
-             "<description>TED Talk Subtitles and Transcript: a description</description>",
-             "<keywords>talks, oceans</keywords>", "<speaker>David Gallo</speaker>",
-             "<talkid>535</talkid>", "<title>David Gallo on life in the deep oceans</title>"]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<mteval>",
+        f'<{kind} setid="{set_id}" srclang="german" trglang="english">',
+        '<doc docid="535" genre="lectures">',
+        "<url>http://www.ted.com/talks/david_gallo.html</url>",
+        "<description>TED Talk Subtitles and Transcript: a description</description>",
+        "<keywords>talks, oceans</keywords>",
+        "<speaker>David Gallo</speaker>",
+        "<talkid>535</talkid>",
+        "<title>David Gallo on life in the deep oceans</title>",
+    ]
     lines += [f'<seg id="{i}"> {text} </seg>' for i, text in enumerate(segments, start=1)]
     lines += ["</doc>", f"</{kind}>", "</mteval>"]
     return "\n".join(lines) + "\n"
 
 
-IWSLT_TEST_SETS = ["IWSLT14.TED.dev2010", "IWSLT14.TEDX.dev2012", "IWSLT14.TED.tst2010",
-                   "IWSLT14.TED.tst2011", "IWSLT14.TED.tst2012"]
+IWSLT_TEST_SETS = [
+    "IWSLT14.TED.dev2010",
+    "IWSLT14.TEDX.dev2012",
+    "IWSLT14.TED.tst2010",
+    "IWSLT14.TED.tst2011",
+    "IWSLT14.TED.tst2012",
+]
 
 
 def write_tgz(path: str, members: Dict[str, str]) -> None:
@@ -91,8 +143,10 @@ def iwslt_members(train_pairs: int = 150, talks: int = 3, seed: int = 0) -> Dict
     rng = random.Random(seed)
     pairs = [sentence_pair(rng, i) for i in range(train_pairs)]
     de, en = train_tags(pairs, talks)
-    members: Dict[str, object] = {"de-en/train.tags.de-en.de": "\n".join(de) + "\n",
-                                  "de-en/train.tags.de-en.en": "\n".join(en) + "\n"}
+    members: Dict[str, object] = {
+        "de-en/train.tags.de-en.de": "\n".join(de) + "\n",
+        "de-en/train.tags.de-en.en": "\n".join(en) + "\n",
+    }
     test_pairs = {}
     for k, name in enumerate(IWSLT_TEST_SETS):
         segs = [sentence_pair(rng, 1) for _ in range(3 + k)]
@@ -123,8 +177,11 @@ WMT_FILES = {
 
 
 def sgm(set_id: str, lang: str, segments: List[str], ref: bool) -> str:
-    head = (f'<refset trglang="{lang}" setid="{set_id}" srclang="any">' if ref
-            else f'<srcset setid="{set_id}" srclang="any">')
+    head = (
+        f'<refset trglang="{lang}" setid="{set_id}" srclang="any">'
+        if ref
+        else f'<srcset setid="{set_id}" srclang="any">'
+    )
     sysid = 'sysid="ref" ' if ref else ""
     lines = [head, f'<doc {sysid}docid="1-news" genre="news" origlang="en">']
     lines += [f'<seg id="{i}">{text}</seg>' for i, text in enumerate(segments, start=1)]
@@ -137,29 +194,46 @@ def wmt_archives(directory: str, per_corpus: int = 40, seed: int = 1) -> Dict[st
     rng = random.Random(seed)
     os.makedirs(directory, exist_ok=True)
     corpora = {}
-    for key, prefix, extra in (("europarl", "training/europarl-v7.de-en", {}),
-                               ("commoncrawl", "commoncrawl.de-en", {"commoncrawl.fr-en.fr": "Bonjour\n"}),
-                               ("news_commentary", "training/news-commentary-v9.de-en", {})):
+    for key, prefix, extra in (
+        ("europarl", "training/europarl-v7.de-en", {}),
+        ("commoncrawl", "commoncrawl.de-en", {"commoncrawl.fr-en.fr": "Bonjour\n"}),
+        ("news_commentary", "training/news-commentary-v9.de-en", {}),
+    ):
         pairs = [sentence_pair(rng, i) for i in range(per_corpus)]
         # normalize-punctuation and remove-non-printing-char must act on train
         pairs[1] = ("\u201eSo\u201c ist es \u2013 gut.", "\u201cSo\u201d it is \u2013 good.")
         pairs[2] = ("Ein\u0007 Test mit Steuerzeichen.", "A\u0007 test with control characters.")
         corpora[key] = pairs
-        members = {f"{prefix}.de": "\n".join(d for d, _ in pairs) + "\n",
-                   f"{prefix}.en": "\n".join(e for _, e in pairs) + "\n", **extra}
+        members = {
+            f"{prefix}.de": "\n".join(d for d, _ in pairs) + "\n",
+            f"{prefix}.en": "\n".join(e for _, e in pairs) + "\n",
+            **extra,
+        }
         write_tgz(os.path.join(directory, WMT_FILES[key]), members)
     valid = [sentence_pair(rng, 1) for _ in range(6)]
     test = [sentence_pair(rng, 1) for _ in range(7)]
     test[0] = ("Es ist Bill\u2019s Fußgänger-Ampel.", "It is Bill\u2019s pedestrian-light.")
-    write_tgz(os.path.join(directory, WMT_FILES["dev"]), {
-        "dev/newstest2013-src.en.sgm": sgm("newstest2013", "en", [e for _, e in valid], ref=False),
-        "dev/newstest2013-ref.de.sgm": sgm("newstest2013", "de", [d for d, _ in valid], ref=True),
-        "dev/newstest2013.en": "\n".join(e for _, e in valid) + "\n",
-        "dev/newstest2013.de": "\n".join(d for d, _ in valid) + "\n",
-    })
-    write_tgz(os.path.join(directory, WMT_FILES["test"]), {
-        "test-full/newstest2014-deen-src.en.sgm": sgm("newstest2014", "en", [e for _, e in test], ref=False),
-        "test-full/newstest2014-deen-ref.de.sgm": sgm("newstest2014", "de", [d for d, _ in test], ref=True),
-        "test-full/newstest2014-deen-src.de.sgm": sgm("newstest2014", "de", [d for d, _ in test], ref=False),
-    })
+    write_tgz(
+        os.path.join(directory, WMT_FILES["dev"]),
+        {
+            "dev/newstest2013-src.en.sgm": sgm("newstest2013", "en", [e for _, e in valid], ref=False),
+            "dev/newstest2013-ref.de.sgm": sgm("newstest2013", "de", [d for d, _ in valid], ref=True),
+            "dev/newstest2013.en": "\n".join(e for _, e in valid) + "\n",
+            "dev/newstest2013.de": "\n".join(d for d, _ in valid) + "\n",
+        },
+    )
+    write_tgz(
+        os.path.join(directory, WMT_FILES["test"]),
+        {
+            "test-full/newstest2014-deen-src.en.sgm": sgm(
+                "newstest2014", "en", [e for _, e in test], ref=False
+            ),
+            "test-full/newstest2014-deen-ref.de.sgm": sgm(
+                "newstest2014", "de", [d for d, _ in test], ref=True
+            ),
+            "test-full/newstest2014-deen-src.de.sgm": sgm(
+                "newstest2014", "de", [d for d, _ in test], ref=False
+            ),
+        },
+    )
     return {"train": corpora, "valid": valid, "test": test}

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from rdrop_fairseq.recipes import average_checkpoints as avg
-from rdrop_fairseq.recipes.errors import RecipeError
+from rdrop_recipes import average_checkpoints as avg
+from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,8 +60,14 @@ def test_mean_of_three_in_float64(tmp_path):
 
 
 def test_last_n_by_update_number_not_by_name_order(tmp_path):
-    for name in ("checkpoint_1_100.pt", "checkpoint_3_1000.pt", "checkpoint_2_300.pt",
-                 "checkpoint_best.pt", "checkpoint_last.pt", "checkpoint7.pt"):
+    for name in (
+        "checkpoint_1_100.pt",
+        "checkpoint_3_1000.pt",
+        "checkpoint_2_300.pt",
+        "checkpoint_best.pt",
+        "checkpoint_last.pt",
+        "checkpoint7.pt",
+    ):
         (tmp_path / name).write_bytes(b"")
     picked = [os.path.basename(p) for p in avg.last_checkpoints(str(tmp_path), 2)]
     assert picked == ["checkpoint_2_300.pt", "checkpoint_3_1000.pt"]
@@ -88,9 +94,18 @@ def test_checkpoints_of_different_models_are_refused(tmp_path):
 
 def test_missing_checkpoint_is_a_one_line_error_with_status_2(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "rdrop_fairseq.recipes.average_checkpoints",
-         "--inputs", str(tmp_path / "nope.pt"), "--output", str(tmp_path / "out.pt")],
-        cwd=REPO, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "rdrop_recipes.average_checkpoints",
+            "--inputs",
+            str(tmp_path / "nope.pt"),
+            "--output",
+            str(tmp_path / "out.pt"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]

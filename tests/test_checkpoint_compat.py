@@ -21,8 +21,14 @@ def checkpoint(tmp_path):
     state = {
         "args": None,
         "cfg": OmegaConf.create({"task": {"_name": "rdrop_translation"}}),
-        "optimizer_history": [{"criterion_name": "x", "optimizer_name": "adam",
-                               "lr_scheduler_state": {"best": np.float64(34.6)}, "num_updates": 8}],
+        "optimizer_history": [
+            {
+                "criterion_name": "x",
+                "optimizer_name": "adam",
+                "lr_scheduler_state": {"best": np.float64(34.6)},
+                "num_updates": 8,
+            }
+        ],
         "extra_state": {"train_iterator": {"epoch": 1}, "namespace": argparse.Namespace(arch="transformer")},
         "model": {"w": torch.ones(2)},
     }
@@ -40,7 +46,9 @@ def test_fairseq_loader_reads_it_without_any_environment_variable(checkpoint):
     from fairseq import checkpoint_utils
 
     state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
-    assert state["extra_state"]["namespace"].arch == "transformer" and torch.equal(state["model"]["w"], torch.ones(2))
+    assert state["extra_state"]["namespace"].arch == "transformer" and torch.equal(
+        state["model"]["w"], torch.ones(2)
+    )
     assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
     with pytest.raises(Exception, match="weights_only|WeightsUnpickler"):
         torch.load(checkpoint)  # the guard is back for everyone else

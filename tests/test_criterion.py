@@ -75,16 +75,28 @@ def by_hand(table, target, pad, alpha, direction="bidirectional"):
 
 @pytest.fixture
 def task_and_sample(dict_dir):
-    _, task, _, _ = build(dict_dir, "--task", "rdrop_translation", *TINY_MODEL,
-                          "--criterion", "reg_label_smoothed_cross_entropy")
+    _, task, _, _ = build(
+        dict_dir,
+        "--task",
+        "rdrop_translation",
+        *TINY_MODEL,
+        "--criterion",
+        "reg_label_smoothed_cross_entropy",
+    )
     return task, make_sample(task, PAIRS)
 
 
-@pytest.mark.parametrize("copies,direction,impl", [
-    (2, "bidirectional", "fused"), (2, "bidirectional", "reference"),
-    (3, "bidirectional", "fused"), (3, "bidirectional", "reference"),
-    (2, "unidirectional", "fused"), (2, "unidirectional", "reference"),
-])
+@pytest.mark.parametrize(
+    "copies,direction,impl",
+    [
+        (2, "bidirectional", "fused"),
+        (2, "bidirectional", "reference"),
+        (3, "bidirectional", "fused"),
+        (3, "bidirectional", "reference"),
+        (2, "unidirectional", "fused"),
+        (2, "unidirectional", "reference"),
+    ],
+)
 def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies, direction, impl):
     task, sample = task_and_sample
     batch, length = sample["target"].shape
@@ -92,12 +104,16 @@ def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies
     torch.manual_seed(1)
     table = torch.randn(copies, batch, length, vocab) * 2
     model = ScriptedModel(table.clone()).train()
-    crit = criterion_for(task, reg_alpha=3.0, reg_passes=copies, reg_kl_direction=direction, reg_loss_impl=impl)
+    crit = criterion_for(
+        task, reg_alpha=3.0, reg_passes=copies, reg_kl_direction=direction, reg_loss_impl=impl
+    )
     loss, sample_size, log = crit(model, sample)
     loss.backward()
 
     ref_table = table.clone().double().requires_grad_()
-    want_loss, want_nll, want_div = by_hand(ref_table, sample["target"], task.target_dictionary.pad(), 3.0, direction)
+    want_loss, want_nll, want_div = by_hand(
+        ref_table, sample["target"], task.target_dictionary.pad(), 3.0, direction
+    )
     want_loss.backward()
 
     assert sample_size == sample["ntokens"] == int(sample["target"].ne(1).sum())
@@ -112,8 +128,18 @@ def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies
 
 def real_setup(dict_dir, dropout, *extra):
     cfg, task, model, crit = build(
-        dict_dir, "--task", "rdrop_translation", *TINY_MODEL, "--dropout", str(dropout),
-        "--criterion", "reg_label_smoothed_cross_entropy", "--label-smoothing", str(EPS), *extra)
+        dict_dir,
+        "--task",
+        "rdrop_translation",
+        *TINY_MODEL,
+        "--dropout",
+        str(dropout),
+        "--criterion",
+        "reg_label_smoothed_cross_entropy",
+        "--label-smoothing",
+        str(EPS),
+        *extra,
+    )
     baseline = LabelSmoothedCrossEntropyCriterion(task, False, EPS)
     return task, model, crit, baseline, make_sample(task, PAIRS)
 
@@ -138,6 +164,7 @@ def test_alpha_zero_is_the_two_copies_label_smoothed_nll(dict_dir):
     logits, _ = model(**{k: torch.cat([v, v]) for k, v in sample["net_input"].items()})
     lp = F.log_softmax(logits.float(), -1).view(-1, logits.size(-1))
     from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
+
     want, _ = label_smoothed_nll_loss(lp, sample["target"].repeat(2, 1).view(-1), EPS, ignore_index=1)
     assert torch.allclose(loss, want, rtol=1e-5)  # ...but alpha = 0 leaves them out of the loss
 
@@ -195,6 +222,7 @@ def test_every_k_updates_applies_rdrop_one_update_in_k(dict_dir):
 def test_task_train_step_tells_the_criterion_the_update(dict_dir):
     task, model, crit, _, sample = real_setup(dict_dir, 0.3, "--reg-every", "2")
     from fairseq.optim.sgd import SGD
+
     opt = SGD(type("C", (), {"lr": [0.1], "momentum": 0.0, "weight_decay": 0.0})(), list(model.parameters()))
     kinds = [("kl_loss" in task.train_step(sample, model, crit, opt, u)[2]) for u in range(4)]
     assert kinds == [True, False, True, False]
@@ -209,6 +237,7 @@ def test_two_dropout_rates_equal_default_when_both_zero(dict_dir):
     assert log["kl_loss"].item() == 0.0
     assert torch.allclose(loss, 2 * ref_loss, rtol=1e-5)
     from rdrop_fairseq.criterions.dropout_rates import main_dropout_modules
+
     assert {m.p for m in main_dropout_modules(model)} == {0.3}  # restored after the passes
 
 
@@ -222,10 +251,24 @@ def test_two_dropout_rates_really_differ(dict_dir):
 def test_reduce_metrics_units(dict_dir):
     task, model, crit, _, sample = real_setup(dict_dir, 0.3)
     logs = [
-        {"loss": torch.tensor(40.0), "nll_loss": torch.tensor(30.0), "kl_loss": torch.tensor(2.0),
-         "ntokens": 10, "nll_ntokens": 20, "kl_ntokens": 10, "nsentences": 2, "sample_size": 10},
-        {"loss": torch.tensor(8.0), "nll_loss": torch.tensor(6.0),
-         "ntokens": 5, "nll_ntokens": 5, "nsentences": 1, "sample_size": 5},
+        {
+            "loss": torch.tensor(40.0),
+            "nll_loss": torch.tensor(30.0),
+            "kl_loss": torch.tensor(2.0),
+            "ntokens": 10,
+            "nll_ntokens": 20,
+            "kl_ntokens": 10,
+            "nsentences": 2,
+            "sample_size": 10,
+        },
+        {
+            "loss": torch.tensor(8.0),
+            "nll_loss": torch.tensor(6.0),
+            "ntokens": 5,
+            "nll_ntokens": 5,
+            "nsentences": 1,
+            "sample_size": 5,
+        },
     ]
     with metrics.aggregate() as agg:
         RegLabelSmoothedCrossEntropyCriterion.reduce_metrics(logs)
@@ -238,40 +281,81 @@ def test_reduce_metrics_units(dict_dir):
     assert "kl_loss" not in agg.get_smoothed_values()
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--reg-alpha", "-1"], "--reg-alpha must be a finite number >= 0"),
-    (["--reg-passes", "1"], "--reg-passes must be >= 2"),
-    (["--reg-every", "0"], "--reg-every must be >= 1"),
-    (["--reg-dropouts", "0.1,1.0"], "--reg-dropouts takes two rates in [0, 1)"),
-    (["--reg-dropouts", "0.1"], "--reg-dropouts takes two rates"),
-    (["--reg-kl-direction", "unidirectional", "--reg-passes", "3"], "unidirectional is defined for two passes"),
-    (["--reg-dropouts", "0.1,0.3", "--reg-passes", "3"], "needs --reg-passes 2"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--reg-alpha", "-1"], "--reg-alpha must be a finite number >= 0"),
+        (["--reg-passes", "1"], "--reg-passes must be >= 2"),
+        (["--reg-every", "0"], "--reg-every must be >= 1"),
+        (["--reg-dropouts", "0.1,1.0"], "--reg-dropouts takes two rates in [0, 1)"),
+        (["--reg-dropouts", "0.1"], "--reg-dropouts takes two rates"),
+        (
+            ["--reg-kl-direction", "unidirectional", "--reg-passes", "3"],
+            "unidirectional is defined for two passes",
+        ),
+        (["--reg-dropouts", "0.1,0.3", "--reg-passes", "3"], "needs --reg-passes 2"),
+    ],
+)
 def test_bad_configuration_is_a_clear_error(dict_dir, flags, message):
     with pytest.raises(RDropConfigError) as err:
-        build(dict_dir, "--task", "rdrop_translation", *TINY_MODEL,
-              "--criterion", "reg_label_smoothed_cross_entropy", *flags)
+        build(
+            dict_dir,
+            "--task",
+            "rdrop_translation",
+            *TINY_MODEL,
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+            *flags,
+        )
     assert message in str(err.value)
 
 
 def test_criterion_without_its_task_is_a_clear_error(dict_dir):
     with pytest.raises(RDropConfigError, match="needs --task rdrop_translation"):
-        build(dict_dir, "--task", "translation", *TINY_MODEL, "--criterion", "reg_label_smoothed_cross_entropy")
+        build(
+            dict_dir, "--task", "translation", *TINY_MODEL, "--criterion", "reg_label_smoothed_cross_entropy"
+        )
 
 
 def test_alpha_is_a_float_with_the_paper_default(dict_dir):
-    cfg, _, _, crit = build(dict_dir, "--task", "rdrop_translation", *TINY_MODEL,
-                            "--criterion", "reg_label_smoothed_cross_entropy")
+    cfg, _, _, crit = build(
+        dict_dir,
+        "--task",
+        "rdrop_translation",
+        *TINY_MODEL,
+        "--criterion",
+        "reg_label_smoothed_cross_entropy",
+    )
     assert crit.alpha == 5.0 and crit.copies == 2 and crit.every == 1 and crit.direction == "bidirectional"
-    _, _, _, crit = build(dict_dir, "--task", "rdrop_translation", *TINY_MODEL,
-                          "--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "0.5")
+    _, _, _, crit = build(
+        dict_dir,
+        "--task",
+        "rdrop_translation",
+        *TINY_MODEL,
+        "--criterion",
+        "reg_label_smoothed_cross_entropy",
+        "--reg-alpha",
+        "0.5",
+    )
     assert crit.alpha == 0.5
 
 
 def test_missing_or_raw_data_folder_is_a_clear_error(tmp_path):
     with pytest.raises(RDropConfigError, match="does not exist; binarize your corpus"):
-        build(str(tmp_path / "nowhere"), "--task", "rdrop_translation", *TINY_MODEL,
-              "--criterion", "reg_label_smoothed_cross_entropy")
+        build(
+            str(tmp_path / "nowhere"),
+            "--task",
+            "rdrop_translation",
+            *TINY_MODEL,
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+        )
     with pytest.raises(RDropConfigError, match="holds no dict"):
-        build(str(tmp_path), "--task", "rdrop_translation", *TINY_MODEL,
-              "--criterion", "reg_label_smoothed_cross_entropy")
+        build(
+            str(tmp_path),
+            "--task",
+            "rdrop_translation",
+            *TINY_MODEL,
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+        )

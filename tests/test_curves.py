@@ -8,13 +8,28 @@ import sys
 
 import pytest
 
-from rdrop_fairseq.recipes import curves
-from rdrop_fairseq.recipes.errors import RecipeError
+from rdrop_recipes import curves
+from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_ARCH = ["--encoder-layers", "1", "--decoder-layers", "1", "--encoder-embed-dim", "32",
-             "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-             "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"]
+TINY_ARCH = [
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "32",
+    "--decoder-embed-dim",
+    "32",
+    "--encoder-ffn-embed-dim",
+    "64",
+    "--decoder-ffn-embed-dim",
+    "64",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
+]
 
 # lines as fairseq 0.12 prints them: console (prefixed) and --log-file copies (bare)
 SIMPLE = """\
@@ -76,39 +91,112 @@ def test_a_file_without_training_records_is_refused(tmp_path):
 def test_png_from_the_log_of_a_real_run(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     raw, binarized = tmp_path / "raw", tmp_path / "bin"
-    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(raw), "--train", "400"],
-                   check=True, capture_output=True, env=env)
-    subprocess.run(["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
-                    "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--destdir", str(binarized),
-                    "--workers", "1"], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "400"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            "fairseq-preprocess",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--joined-dictionary",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--destdir",
+            str(binarized),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     save = tmp_path / "rdrop"
     proc = subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", "train-iwslt14.sh"), "--data", str(binarized),
-         "--save-dir", str(save), "--set", "source_lang=src", "--set", "target_lang=tgt",
-         "--set", "arch=transformer", "--set", "max_update=12", "--set", "warmup_updates=4",
-         "--set", "lr=5e-3", "--set", "log_interval=2", "--set", "max_tokens=512",
-         "--set", "eval_bleu=false", "--set", "best_checkpoint_metric=loss",
-         "--set", "maximize_best_checkpoint_metric=false", "--", *TINY_ARCH, "--no-save"],
-        cwd=REPO, capture_output=True, text=True, env=env)
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "train-iwslt14.sh"),
+            "--data",
+            str(binarized),
+            "--save-dir",
+            str(save),
+            "--set",
+            "source_lang=src",
+            "--set",
+            "target_lang=tgt",
+            "--set",
+            "arch=transformer",
+            "--set",
+            "max_update=12",
+            "--set",
+            "warmup_updates=4",
+            "--set",
+            "lr=5e-3",
+            "--set",
+            "log_interval=2",
+            "--set",
+            "max_tokens=512",
+            "--set",
+            "eval_bleu=false",
+            "--set",
+            "best_checkpoint_metric=loss",
+            "--set",
+            "maximize_best_checkpoint_metric=false",
+            "--",
+            *TINY_ARCH,
+            "--no-save",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     other = write(tmp_path, "other.log", SIMPLE)  # a second run beside it
     out = tmp_path / "curves.png"
     proc = subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", "plot-curves.sh"), str(save), other,
-         "--out", str(out), "--labels", "R-Drop,sample"],
-        cwd=REPO, capture_output=True, text=True, env=env)
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "plot-curves.sh"),
+            str(save),
+            other,
+            "--out",
+            str(out),
+            "--labels",
+            "R-Drop,sample",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.is_file() and out.stat().st_size > 20_000
     assert "R-Drop: 6 train and" in proc.stdout and "sample: 2 train and 2 valid" in proc.stdout
 
     run = curves.parse_log(str(save))
-    logged = {line.split("num_updates=")[1].split(",")[0]
-              for line in (save / "train.log").read_text().splitlines() if "num_updates=" in line}
+    logged = {
+        line.split("num_updates=")[1].split(",")[0]
+        for line in (save / "train.log").read_text().splitlines()
+        if "num_updates=" in line
+    }
     assert len(run.series("train", "loss")) == len(logged) == 6  # every 2nd of 12 updates
     assert len(run.series("train", "kl_loss")) == 6
     assert len(run.series("train", "loss", "wall")) == 6
-    epochs = len({re.search(r"epoch (\d+) \| valid on", line).group(1)
-                  for line in (save / "train.log").read_text().splitlines() if "valid on 'valid'" in line})
+    epochs = len(
+        {
+            re.search(r"epoch (\d+) \| valid on", line).group(1)
+            for line in (save / "train.log").read_text().splitlines()
+            if "valid on 'valid'" in line
+        }
+    )
     assert len(run.series("valid", "loss")) == epochs >= 2
 
 

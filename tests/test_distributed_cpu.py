@@ -29,25 +29,89 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
 
-COMMON = ["--user-dir", os.path.join(REPO, "rdrop_fairseq"), "--task", "rdrop_translation",
-          "--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "5", "--label-smoothing", "0.1",
-          "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-          "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
-          "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
-          "--share-all-embeddings", "--cpu", "--optimizer", "sgd", "--lr", "0.5", "--max-tokens", "512",
-          "--max-update", "1", "--log-interval", "1", "--log-format", "json", "--seed", "7",
-          "--disable-validation", "--no-epoch-checkpoints", "--num-workers", "0"]
+COMMON = [
+    "--user-dir",
+    os.path.join(REPO, "rdrop_fairseq"),
+    "--task",
+    "rdrop_translation",
+    "--criterion",
+    "reg_label_smoothed_cross_entropy",
+    "--reg-alpha",
+    "5",
+    "--label-smoothing",
+    "0.1",
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "32",
+    "--decoder-embed-dim",
+    "32",
+    "--encoder-ffn-embed-dim",
+    "64",
+    "--decoder-ffn-embed-dim",
+    "64",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
+    "--share-all-embeddings",
+    "--cpu",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.5",
+    "--max-tokens",
+    "512",
+    "--max-update",
+    "1",
+    "--log-interval",
+    "1",
+    "--log-format",
+    "json",
+    "--seed",
+    "7",
+    "--disable-validation",
+    "--no-epoch-checkpoints",
+    "--num-workers",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     env = worker_env()
-    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(root / "raw"), "--train", "300"],
-                   check=True, capture_output=True, env=env)
-    subprocess.run(["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
-                    "--trainpref", f"{root}/raw/train", "--validpref", f"{root}/raw/valid",
-                    "--destdir", str(root / "bin"), "--workers", "1"], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "rdrop_recipes.toy_data", str(root / "raw"), "--train", "300"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            "fairseq-preprocess",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--joined-dictionary",
+            "--trainpref",
+            f"{root}/raw/train",
+            "--validpref",
+            f"{root}/raw/valid",
+            "--destdir",
+            str(root / "bin"),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     return root
 
 
@@ -74,9 +138,25 @@ def first_update(output):
 
 
 def train_single(data, save, dropout):
-    proc = subprocess.run([sys.executable, "-m", "fairseq_cli.train", str(data / "bin"), *COMMON,
-                           "--dropout", str(dropout), "--update-freq", "2", "--save-dir", str(save)],
-                          capture_output=True, text=True, env=worker_env(), timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fairseq_cli.train",
+            str(data / "bin"),
+            *COMMON,
+            "--dropout",
+            str(dropout),
+            "--update-freq",
+            "2",
+            "--save-dir",
+            str(save),
+        ],
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return first_update(proc.stdout)
 
@@ -84,12 +164,34 @@ def train_single(data, save, dropout):
 def train_two_workers(data, save, dropout):
     port = free_port()
     workers = [
-        subprocess.Popen([sys.executable, "-m", "fairseq_cli.train", str(data / "bin"), *COMMON,
-                          "--dropout", str(dropout), "--save-dir", str(save),
-                          "--distributed-world-size", "2", "--distributed-rank", str(rank),
-                          "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-                          "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=worker_env())
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fairseq_cli.train",
+                str(data / "bin"),
+                *COMMON,
+                "--dropout",
+                str(dropout),
+                "--save-dir",
+                str(save),
+                "--distributed-world-size",
+                "2",
+                "--distributed-rank",
+                str(rank),
+                "--distributed-init-method",
+                f"tcp://127.0.0.1:{port}",
+                "--distributed-no-spawn",
+                "--distributed-backend",
+                "gloo",
+                "--ddp-backend",
+                "legacy_ddp",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=worker_env(),
+        )
         for rank in (0, 1)
     ]
     outputs = []
@@ -117,7 +219,10 @@ def test_two_cpu_workers_log_and_learn_what_one_process_does(data):
         assert parallel[key] == pytest.approx(single[key], rel=1e-3, abs=1e-3), key
     assert single["kl_loss"] == 0.0  # no dropout, identical passes
 
-    one, two = model_params(data / "single" / "checkpoint_last.pt"), model_params(data / "parallel" / "checkpoint_last.pt")
+    one, two = (
+        model_params(data / "single" / "checkpoint_last.pt"),
+        model_params(data / "parallel" / "checkpoint_last.pt"),
+    )
     assert one.keys() == two.keys()
     for name in one:
         torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)

@@ -10,13 +10,15 @@ import sys
 import pytest
 
 import rdrop_fairseq
-from rdrop_fairseq.recipes import toy_data
+from rdrop_recipes import toy_data
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
-MODEL = ("--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "
-         "--decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 "
-         "--encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings").split()
+MODEL = (
+    "--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "
+    "--decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 "
+    "--encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings"
+).split()
 
 
 def clean_env():
@@ -28,7 +30,9 @@ def clean_env():
 def run(cmd, cwd, check=True):
     proc = subprocess.run(cmd, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -36,21 +40,73 @@ def run(cmd, cwd, check=True):
 def data_bin(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     toy_data.write_corpus(str(root / "raw"), train=2000, valid=100, test=100)
-    run([f"{BIN}/fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt",
-         "--trainpref", "raw/train", "--validpref", "raw/valid", "--testpref", "raw/test",
-         "--destdir", "bin", "--joined-dictionary", "--workers", "1"], cwd=root)
+    run(
+        [
+            f"{BIN}/fairseq-preprocess",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--trainpref",
+            "raw/train",
+            "--validpref",
+            "raw/valid",
+            "--testpref",
+            "raw/test",
+            "--destdir",
+            "bin",
+            "--joined-dictionary",
+            "--workers",
+            "1",
+        ],
+        cwd=root,
+    )
     return str(root / "bin")
 
 
 def train_cmd(data, save_dir, *extra, updates=300):
-    return [f"{BIN}/fairseq-train", data, "--user-dir", rdrop_fairseq.USER_DIR,
-            "--task", "rdrop_translation", "--criterion", "reg_label_smoothed_cross_entropy",
-            "--label-smoothing", "0.1", *MODEL, "--dropout", "0.1",
-            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "3e-3",
-            "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "40", "--max-tokens", "2000",
-            "--max-update", str(updates), "--log-format", "simple", "--log-interval", "10",
-            "--save-dir", save_dir, "--no-epoch-checkpoints", "--cpu", "--seed", "1",
-            "--num-workers", "0", *extra]
+    return [
+        f"{BIN}/fairseq-train",
+        data,
+        "--user-dir",
+        rdrop_fairseq.USER_DIR,
+        "--task",
+        "rdrop_translation",
+        "--criterion",
+        "reg_label_smoothed_cross_entropy",
+        "--label-smoothing",
+        "0.1",
+        *MODEL,
+        "--dropout",
+        "0.1",
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        "(0.9,0.98)",
+        "--lr",
+        "3e-3",
+        "--lr-scheduler",
+        "inverse_sqrt",
+        "--warmup-updates",
+        "40",
+        "--max-tokens",
+        "2000",
+        "--max-update",
+        str(updates),
+        "--log-format",
+        "simple",
+        "--log-interval",
+        "10",
+        "--save-dir",
+        save_dir,
+        "--no-epoch-checkpoints",
+        "--cpu",
+        "--seed",
+        "1",
+        "--num-workers",
+        "0",
+        *extra,
+    ]
 
 
 def metric_series(log, kind, name):
@@ -60,9 +116,23 @@ def metric_series(log, kind, name):
 
 def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
     save = str(tmp_path / "ckpt")
-    proc = run(train_cmd(data_bin, save, "--reg-alpha", "5", "--eval-bleu",
-                         "--eval-bleu-args", '{"beam": 1}', "--best-checkpoint-metric", "bleu",
-                         "--maximize-best-checkpoint-metric", "--validate-interval", "5"), cwd=tmp_path)
+    proc = run(
+        train_cmd(
+            data_bin,
+            save,
+            "--reg-alpha",
+            "5",
+            "--eval-bleu",
+            "--eval-bleu-args",
+            '{"beam": 1}',
+            "--best-checkpoint-metric",
+            "bleu",
+            "--maximize-best-checkpoint-metric",
+            "--validate-interval",
+            "5",
+        ),
+        cwd=tmp_path,
+    )
     log = proc.stdout + proc.stderr
     losses = metric_series(log, "train_inner", "loss")
     kls = metric_series(log, "train_inner", "kl_loss")
@@ -72,9 +142,24 @@ def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
     assert metric_series(log, "valid", "bleu"), "--eval-bleu ran during validation"
     print("\n".join(line for line in log.splitlines() if "| train |" in line or "| valid |" in line))
 
-    gen = run([f"{BIN}/fairseq-generate", data_bin, "--user-dir", rdrop_fairseq.USER_DIR,
-               "--path", os.path.join(save, "checkpoint_best.pt"), "--beam", "5",
-               "--batch-size", "128", "--required-batch-size-multiple", "1", "--cpu"], cwd=tmp_path)
+    gen = run(
+        [
+            f"{BIN}/fairseq-generate",
+            data_bin,
+            "--user-dir",
+            rdrop_fairseq.USER_DIR,
+            "--path",
+            os.path.join(save, "checkpoint_best.pt"),
+            "--beam",
+            "5",
+            "--batch-size",
+            "128",
+            "--required-batch-size-multiple",
+            "1",
+            "--cpu",
+        ],
+        cwd=tmp_path,
+    )
     out = gen.stdout + gen.stderr
     assert "WeightsUnpickler" not in out
     bleu = float(re.search(r"BLEU4 = ([\d.]+)", out).group(1))
@@ -84,16 +169,30 @@ def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
     assert bleu > 20.0
 
 
-@pytest.mark.parametrize("variant", [
-    ["--reg-passes", "3"],
-    ["--reg-kl-direction", "unidirectional"],
-    ["--reg-every", "3"],
-    ["--reg-dropouts", "0.1,0.3"],
-    ["--reg-alpha", "0"],
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ["--reg-passes", "3"],
+        ["--reg-kl-direction", "unidirectional"],
+        ["--reg-every", "3"],
+        ["--reg-dropouts", "0.1,0.3"],
+        ["--reg-alpha", "0"],
+    ],
+)
 def test_variants_train_end_to_end(data_bin, tmp_path, variant):
-    proc = run(train_cmd(data_bin, str(tmp_path / "ckpt"), *variant, "--log-interval", "1",
-                         "--no-save", "--disable-validation", updates=9), cwd=tmp_path)
+    proc = run(
+        train_cmd(
+            data_bin,
+            str(tmp_path / "ckpt"),
+            *variant,
+            "--log-interval",
+            "1",
+            "--no-save",
+            "--disable-validation",
+            updates=9,
+        ),
+        cwd=tmp_path,
+    )
     log = proc.stdout + proc.stderr
     inner = [l for l in log.splitlines() if "| train_inner |" in l]
     assert len(inner) == 9
@@ -105,10 +204,13 @@ def test_variants_train_end_to_end(data_bin, tmp_path, variant):
         assert all(with_kl)
 
 
-@pytest.mark.parametrize("flags,task,message", [
-    (["--reg-alpha", "-1"], "rdrop_translation", "--reg-alpha must be a finite number >= 0"),
-    ([], "translation", "needs --task rdrop_translation"),
-])
+@pytest.mark.parametrize(
+    "flags,task,message",
+    [
+        (["--reg-alpha", "-1"], "rdrop_translation", "--reg-alpha must be a finite number >= 0"),
+        ([], "translation", "needs --task rdrop_translation"),
+    ],
+)
 def test_bad_configuration_exits_with_one_clear_line(data_bin, tmp_path, flags, task, message):
     cmd = train_cmd(data_bin, str(tmp_path / "ckpt"), *flags, updates=1)
     cmd[cmd.index("--task") + 1] = task

@@ -10,22 +10,49 @@ import sys
 
 import pytest
 
-from rdrop_fairseq.recipes import evaluate, scoring
-from rdrop_fairseq.recipes.errors import RecipeError
+from rdrop_recipes import evaluate, scoring
+from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WMT = os.path.join(REPO, "configs", "evaluate-wmt14.toml")
 TOY_LANGS = ["--set", "source_lang=src", "--set", "target_lang=tgt"]
-TINY_ARCH = ["--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1",
-             "--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
-             "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2",
-             "--decoder-attention-heads", "2", "--share-all-embeddings"]
+TINY_ARCH = [
+    "--arch",
+    "transformer",
+    "--encoder-layers",
+    "1",
+    "--decoder-layers",
+    "1",
+    "--encoder-embed-dim",
+    "32",
+    "--decoder-embed-dim",
+    "32",
+    "--encoder-ffn-embed-dim",
+    "64",
+    "--decoder-ffn-embed-dim",
+    "64",
+    "--encoder-attention-heads",
+    "2",
+    "--decoder-attention-heads",
+    "2",
+    "--share-all-embeddings",
+]
 
 
 def test_generate_output_is_read_in_corpus_order():
-    lines = ["S-2\tc", "T-2\tgamma", "H-2\t-0.5\tGAMMA", "D-2\t-0.5\tGAMMA", "P-2\t-0.1 -0.2",
-             "S-0\ta", "T-0\talpha", "H-0\t-0.1\tALPHA", "T-1\tbeta", "H-1\t-0.3\t",
-             "2024-01-01 | INFO | fairseq_cli.generate | NOTE: hypothesis and token scores are output in base 2"]
+    lines = [
+        "S-2\tc",
+        "T-2\tgamma",
+        "H-2\t-0.5\tGAMMA",
+        "D-2\t-0.5\tGAMMA",
+        "P-2\t-0.1 -0.2",
+        "S-0\ta",
+        "T-0\talpha",
+        "H-0\t-0.1\tALPHA",
+        "T-1\tbeta",
+        "H-1\t-0.3\t",
+        "2024-01-01 | INFO | fairseq_cli.generate | NOTE: hypothesis and token scores are output in base 2",
+    ]
     hyps, refs = scoring.read_generate_output(lines)
     assert hyps == ["ALPHA", "", "GAMMA"] and refs == ["alpha", "beta", "gamma"]
     with pytest.raises(ValueError, match="do not pair up"):
@@ -33,14 +60,22 @@ def test_generate_output_is_read_in_corpus_order():
 
 
 def test_compound_split_matches_the_usual_substitution():
-    assert scoring.compound_split("ein Test-Fall , 3-4 mal") == "ein Test ##AT##-##AT## Fall , 3 ##AT##-##AT## 4 mal"
+    assert (
+        scoring.compound_split("ein Test-Fall , 3-4 mal")
+        == "ein Test ##AT##-##AT## Fall , 3 ##AT##-##AT## 4 mal"
+    )
     # the match consumes the letters around a hyphen, so chained hyphens keep every second one
     assert scoring.compound_split("a-b-c") == "a ##AT##-##AT## b-c"
     assert scoring.compound_split("- lone -") == "- lone -"
 
 
 def test_tokenized_bleu_is_case_aware_on_request():
-    assert scoring.tokenized_bleu(["The cat sat on the mat"], ["the cat sat on the mat"], lowercase=True)["score"] == 100.0
+    assert (
+        scoring.tokenized_bleu(["The cat sat on the mat"], ["the cat sat on the mat"], lowercase=True)[
+            "score"
+        ]
+        == 100.0
+    )
     assert scoring.tokenized_bleu(["The cat sat on the mat"], ["the cat sat on the mat"])["score"] < 100.0
     report = scoring.tokenized_bleu(["a b c d"], ["a b c d"])
     assert "tok:none" in report["signature"]
@@ -62,9 +97,15 @@ def test_resolving_checkpoints(tmp_path):
         (tmp_path / name).write_bytes(b"")
     names = lambda paths: [os.path.basename(p) for p in paths]  # noqa: E731
     assert names(evaluate.resolve_checkpoints([str(tmp_path)], 0)) == ["checkpoint_best.pt"]
-    assert names(evaluate.resolve_checkpoints([str(tmp_path)], 2)) == ["checkpoint_2_20.pt", "checkpoint_3_30.pt"]
+    assert names(evaluate.resolve_checkpoints([str(tmp_path)], 2)) == [
+        "checkpoint_2_20.pt",
+        "checkpoint_3_30.pt",
+    ]
     assert names(evaluate.resolve_checkpoints([str(tmp_path / "checkpoint_*_*.pt")], 0)) == [
-        "checkpoint_1_10.pt", "checkpoint_2_20.pt", "checkpoint_3_30.pt"]
+        "checkpoint_1_10.pt",
+        "checkpoint_2_20.pt",
+        "checkpoint_3_30.pt",
+    ]
     with pytest.raises(RecipeError, match="not found; train first"):
         evaluate.resolve_checkpoints([str(tmp_path / "nope.pt")], 0)
 
@@ -80,29 +121,96 @@ def trained(tmp_path_factory):
     raw, binarized, save = root / "raw", root / "bin", root / "ck"
     # 2000 sentences: 16 batches of 1024 tokens per epoch, so updates 12 and 24 fall inside
     # epochs and get update-numbered checkpoints (an epoch's last update is saved by epoch)
-    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(raw), "--train", "2000",
-                    "--test", "45"], check=True, capture_output=True, env=env)
-    subprocess.run(["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
-                    "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--testpref", f"{raw}/test",
-                    "--destdir", str(binarized), "--workers", "1"], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "2000", "--test", "45"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            "fairseq-preprocess",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--joined-dictionary",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--testpref",
+            f"{raw}/test",
+            "--destdir",
+            str(binarized),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     # through the IWSLT front door, shrunk: a tiny model, no validation, a checkpoint every 12 updates
     train = subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", "train-iwslt14.sh"), "--data", str(binarized),
-         "--save-dir", str(save), "--device", "cpu", *TOY_LANGS, "--set", "arch=transformer",
-         "--set", "max_update=24", "--set", "lr=5e-3", "--set", "warmup_updates=4", "--set", "max_tokens=1024",
-         "--set", "eval_bleu=false", "--set", "seed=2", "--", *TINY_ARCH[2:], "--save-interval-updates", "12",
-         "--no-epoch-checkpoints", "--disable-validation"],
-        cwd=REPO, capture_output=True, text=True, env=env)
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "train-iwslt14.sh"),
+            "--data",
+            str(binarized),
+            "--save-dir",
+            str(save),
+            "--device",
+            "cpu",
+            *TOY_LANGS,
+            "--set",
+            "arch=transformer",
+            "--set",
+            "max_update=24",
+            "--set",
+            "lr=5e-3",
+            "--set",
+            "warmup_updates=4",
+            "--set",
+            "max_tokens=1024",
+            "--set",
+            "eval_bleu=false",
+            "--set",
+            "seed=2",
+            "--",
+            *TINY_ARCH[2:],
+            "--save-interval-updates",
+            "12",
+            "--no-epoch-checkpoints",
+            "--disable-validation",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert train.returncode == 0, train.stdout[-2000:] + train.stderr[-2000:]
-    return {"root": root, "data": str(binarized), "save": save, "env": env,
-            "test_sentences": 45}
+    return {"root": root, "data": str(binarized), "save": save, "env": env, "test_sentences": 45}
 
 
 def run_evaluate(trained, *args):
-    return subprocess.run(["bash", os.path.join(REPO, "scripts", "evaluate.sh"), "--data", trained["data"],
-                           "--results-dir", str(trained["root"] / "results"), "--device", "cpu",
-                           *TOY_LANGS, *args],
-                          cwd=REPO, capture_output=True, text=True, env=trained["env"])
+    return subprocess.run(
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "evaluate.sh"),
+            "--data",
+            trained["data"],
+            "--results-dir",
+            str(trained["root"] / "results"),
+            "--device",
+            "cpu",
+            *TOY_LANGS,
+            *args,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=trained["env"],
+    )
 
 
 @pytest.mark.slow
@@ -138,20 +246,38 @@ def test_iwslt_evaluation_writes_a_fresh_complete_results_folder(trained):
 
 @pytest.mark.slow
 def test_wmt_evaluation_averages_and_reports_both_bleus(trained):
-    proc = run_evaluate(trained, "--config", WMT, "--checkpoint", str(trained["save"]),
-                        "--average-last", "2", "--name", "wmt-toy", "--set", "beam=2")
+    proc = run_evaluate(
+        trained,
+        "--config",
+        WMT,
+        "--checkpoint",
+        str(trained["save"]),
+        "--average-last",
+        "2",
+        "--name",
+        "wmt-toy",
+        "--set",
+        "beam=2",
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "averaging 2 checkpoints" in proc.stdout
     [folder] = [r for r in evaluate.completed_runs(str(trained["root"] / "results")) if "wmt-toy" in r]
     scores = json.load(open(os.path.join(folder, "scores.json")))
     assert scores["averaged"] is True
-    assert [os.path.basename(p) for p in scores["checkpoints"]] == ["checkpoint_1_12.pt", "checkpoint_2_24.pt"]
+    assert [os.path.basename(p) for p in scores["checkpoints"]] == [
+        "checkpoint_1_12.pt",
+        "checkpoint_2_24.pt",
+    ]
     assert scores["bleu"]["kind"] == "tokenized BLEU with compound splitting"
     assert scores["generate"]["lenpen"] == 0.6 and scores["generate"]["beam"] == 2
     assert scores["sacrebleu"]["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert isinstance(scores["sacrebleu"]["score"], float)
-    for name in ("hypotheses.compound-split.txt", "references.compound-split.txt",
-                 "hypotheses.detok.txt", "references.detok.txt"):
+    for name in (
+        "hypotheses.compound-split.txt",
+        "references.compound-split.txt",
+        "hypotheses.detok.txt",
+        "references.detok.txt",
+    ):
         assert os.path.isfile(os.path.join(folder, name))
     assert not os.path.exists(os.path.join(folder, "averaged.pt"))  # a temporary, not a result
 
@@ -162,10 +288,22 @@ def test_bad_input_is_one_line_with_status_2(trained, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         f"evaluate: error: checkpoint '{tmp_path / 'missing.pt'}' not found; train first "
-        "(scripts/train-*.sh) or pass --checkpoint PATH")
-    proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "evaluate.sh"), "--data", str(tmp_path / "nodata"),
-                           "--checkpoint", str(trained["save"] / "checkpoint_last.pt")],
-                          cwd=REPO, capture_output=True, text=True, env=trained["env"])
+        "(scripts/train-*.sh) or pass --checkpoint PATH"
+    )
+    proc = subprocess.run(
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "evaluate.sh"),
+            "--data",
+            str(tmp_path / "nodata"),
+            "--checkpoint",
+            str(trained["save"] / "checkpoint_last.pt"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=trained["env"],
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("evaluate: error: data folder")
     assert "prepare-iwslt14.sh" in proc.stderr and "Traceback" not in proc.stderr
@@ -174,9 +312,21 @@ def test_bad_input_is_one_line_with_status_2(trained, tmp_path):
 @pytest.mark.slow
 def test_an_interrupted_or_failed_run_leaves_nothing_that_looks_complete(trained, tmp_path, monkeypatch):
     results = tmp_path / "results"
-    args = ["--config", os.path.join(REPO, "configs", "evaluate-iwslt14.toml"), "--data", trained["data"],
-            "--checkpoint", str(trained["save"] / "checkpoint_last.pt"), "--results-dir", str(results),
-            "--device", "cpu", "--name", "cut", *TOY_LANGS]
+    args = [
+        "--config",
+        os.path.join(REPO, "configs", "evaluate-iwslt14.toml"),
+        "--data",
+        trained["data"],
+        "--checkpoint",
+        str(trained["save"] / "checkpoint_last.pt"),
+        "--results-dir",
+        str(results),
+        "--device",
+        "cpu",
+        "--name",
+        "cut",
+        *TOY_LANGS,
+    ]
 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt

@@ -12,13 +12,12 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
 
-from rdrop_fairseq.recipes import config as recipe_config  # noqa: E402
-from rdrop_fairseq.recipes import output_dirs, prepare_iwslt14  # noqa: E402
-from rdrop_fairseq.recipes.config import REPO_ROOT as REPO  # noqa: E402
-from rdrop_fairseq.recipes.errors import RecipeError  # noqa: E402
-from rdrop_fairseq.recipes.recipe_base import SPLITS  # noqa: E402
-from rdrop_fairseq.recipes.text_pipeline import (CleanRule, every_nth, extract_segments,  # noqa: E402
-                                                 filter_train_lines)
+from rdrop_recipes import config as recipe_config  # noqa: E402
+from rdrop_recipes import output_dirs, prepare_iwslt14  # noqa: E402
+from rdrop_recipes.config import REPO_ROOT as REPO  # noqa: E402
+from rdrop_recipes.errors import RecipeError  # noqa: E402
+from rdrop_recipes.recipe_base import SPLITS  # noqa: E402
+from rdrop_recipes.text_pipeline import CleanRule, every_nth, extract_segments, filter_train_lines  # noqa: E402
 
 DROP = ["<url>", "<talkid>", "<keywords>"]
 TAGS = ["<title>", "</title>", "<description>", "</description>"]
@@ -26,24 +25,36 @@ TAGS = ["<title>", "</title>", "<description>", "</description>"]
 
 # -- pure rules ----------------------------------------------------------------
 
+
 def test_train_tag_filter_drops_header_lines_and_strips_title_description():
-    raw = ["<url>http://www.ted.com/talks/x.html</url>",
-           "<keywords>talks, science</keywords>",
-           "<talkid>7</talkid>",
-           "<title>Ein Titel</title>",
-           "<description>TED Talk: eine Beschreibung</description>",
-           "Ein ganz normaler Satz.",
-           "Er schrieb <url> in den Text."]
+    raw = [
+        "<url>http://www.ted.com/talks/x.html</url>",
+        "<keywords>talks, science</keywords>",
+        "<talkid>7</talkid>",
+        "<title>Ein Titel</title>",
+        "<description>TED Talk: eine Beschreibung</description>",
+        "Ein ganz normaler Satz.",
+        "Er schrieb <url> in den Text.",
+    ]
     assert list(filter_train_lines(raw, DROP, TAGS)) == [
-        "Ein Titel", "TED Talk: eine Beschreibung", "Ein ganz normaler Satz."]
+        "Ein Titel",
+        "TED Talk: eine Beschreibung",
+        "Ein ganz normaler Satz.",
+    ]
 
 
 def test_xml_segments_are_the_seg_lines_without_tags():
-    xml = ['<?xml version="1.0" encoding="UTF-8"?>', "<mteval>", '<doc docid="1" genre="lectures">',
-           "<title>Not a segment</title>", "<talkid>1</talkid>",
-           '<seg id="1"> Das ist Bill\u2019s Haus. </seg>',
-           '<seg id="2">Zweiter Satz.</seg>',
-           "</doc>", "</mteval>"]
+    xml = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<mteval>",
+        '<doc docid="1" genre="lectures">',
+        "<title>Not a segment</title>",
+        "<talkid>1</talkid>",
+        '<seg id="1"> Das ist Bill\u2019s Haus. </seg>',
+        '<seg id="2">Zweiter Satz.</seg>',
+        "</doc>",
+        "</mteval>",
+    ]
     assert list(extract_segments(xml)) == ["Das ist Bill's Haus.", "Zweiter Satz."]
     assert list(extract_segments(xml, apostrophe_fix=False))[0] == "Das ist Bill\u2019s Haus."
 
@@ -55,18 +66,23 @@ def test_every_23rd_line_goes_to_valid():
     assert len(train) == 66 and "l23" not in train and train[:2] == ["l1", "l2"]
 
 
-@pytest.mark.parametrize("src,tgt,kept", [
-    ("a b c", "x y z", True),
-    ("a b", "x y z", True),                # 1.5 exactly is allowed
-    ("a", "x y", False),                   # ratio 2
-    ("a b c d", "x y", False),             # ratio 2 the other way
-    ("", "x", False),                      # empty side
-    ("   ", "x", False),                   # blank after trimming
-    (" ".join("a" * 175), " ".join("b" * 175), True),
-    (" ".join("a" * 176), " ".join("b" * 175), False),
-])
+@pytest.mark.parametrize(
+    "src,tgt,kept",
+    [
+        ("a b c", "x y z", True),
+        ("a b", "x y z", True),  # 1.5 exactly is allowed
+        ("a", "x y", False),  # ratio 2
+        ("a b c d", "x y", False),  # ratio 2 the other way
+        ("", "x", False),  # empty side
+        ("   ", "x", False),  # blank after trimming
+        (" ".join("a" * 175), " ".join("b" * 175), True),
+        (" ".join("a" * 176), " ".join("b" * 175), False),
+    ],
+)
 def test_clean_rule_like_clean_corpus_n(src, tgt, kept):
-    assert (len(list(CleanRule(ratio=1.5, min_tokens=1, max_tokens=175).filter_pairs([(src, tgt)]))) == 1) is kept
+    assert (
+        len(list(CleanRule(ratio=1.5, min_tokens=1, max_tokens=175).filter_pairs([(src, tgt)]))) == 1
+    ) is kept
 
 
 def test_clean_rule_collapses_whitespace_and_drops_pipes_when_not_factored():
@@ -79,8 +95,9 @@ def test_clean_rule_collapses_whitespace_and_drops_pipes_when_not_factored():
 
 def test_set_overrides_dotted_underscored_and_bare_and_type_checked():
     config = {"bpe": {"merges": 10000, "code": ""}, "clean": {"ratio": 1.5}, "split": {"test_sets": ["a"]}}
-    out = recipe_config.apply_overrides(config, ["bpe.merges=50", "clean_ratio=2", "code=x.code",
-                                                 'split.test_sets=["b", "c"]'])
+    out = recipe_config.apply_overrides(
+        config, ["bpe.merges=50", "clean_ratio=2", "code=x.code", 'split.test_sets=["b", "c"]']
+    )
     assert out["bpe"]["merges"] == 50 and out["clean"]["ratio"] == 2.0 and out["bpe"]["code"] == "x.code"
     assert out["split"]["test_sets"] == ["b", "c"] and config["bpe"]["merges"] == 10000
     with pytest.raises(RecipeError, match="bpe.merge: unknown key"):
@@ -108,6 +125,7 @@ def test_every_config_key_is_read_from_the_toml():
 
 
 # -- whole runs -------------------------------------------------------------------
+
 
 def independent_counts(raw):
     """Split sizes recomputed here from the fabricated text: tag rule, Moses
@@ -143,11 +161,24 @@ def prepared(tmp_path_factory):
     out, data_bin = str(root / "out"), str(root / "data-bin")
     env = dict(os.environ, IWSLT14_ARCHIVE=archive)
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", "prepare-iwslt14.sh"), "--set", "bpe.merges=50",
-         "--workers", "2", "--out-dir", out, "--data-bin", data_bin],
-        cwd=str(root), env=env, capture_output=True, text=True)
-    return {"root": root, "archive": archive, "raw": raw, "out": out, "data_bin": data_bin,
-            "result": result}
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "prepare-iwslt14.sh"),
+            "--set",
+            "bpe.merges=50",
+            "--workers",
+            "2",
+            "--out-dir",
+            out,
+            "--data-bin",
+            data_bin,
+        ],
+        cwd=str(root),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return {"root": root, "archive": archive, "raw": raw, "out": out, "data_bin": data_bin, "result": result}
 
 
 def read(path):
@@ -169,8 +200,12 @@ def test_full_run_split_counts_match_the_rules(prepared):
 
 @pytest.mark.slow
 def test_full_run_text_is_tag_free_lowercased_tokenized_and_bpe_split(prepared):
-    text = "\n".join(line for split in SPLITS for l in ("de", "en")
-                     for line in read(os.path.join(prepared["out"], f"{split}.{l}")))
+    text = "\n".join(
+        line
+        for split in SPLITS
+        for l in ("de", "en")
+        for line in read(os.path.join(prepared["out"], f"{split}.{l}"))
+    )
     for leftover in ("<url>", "talkid", "<title>", "</title>", "description>", "&lt;", "<seg"):
         assert leftover not in text
     assert text == text.lower()
@@ -186,8 +221,14 @@ def test_full_run_text_is_tag_free_lowercased_tokenized_and_bpe_split(prepared):
 @pytest.mark.slow
 def test_full_run_data_bin_is_binarized_with_a_joined_dictionary(prepared):
     data_bin = prepared["data_bin"]
-    for name in ("dict.de.txt", "dict.en.txt", "train.de-en.de.bin", "train.de-en.en.idx",
-                 "valid.de-en.de.bin", "test.de-en.en.bin"):
+    for name in (
+        "dict.de.txt",
+        "dict.en.txt",
+        "train.de-en.de.bin",
+        "train.de-en.en.idx",
+        "valid.de-en.de.bin",
+        "test.de-en.en.bin",
+    ):
         assert os.path.isfile(os.path.join(data_bin, name)), name
     assert read(os.path.join(data_bin, "dict.de.txt")) == read(os.path.join(data_bin, "dict.en.txt"))
     assert not os.path.exists(data_bin + ".tmp")
@@ -222,8 +263,19 @@ def test_rerun_after_interruption_redoes_the_unfinished_stage_and_gives_the_same
 
 @pytest.mark.slow
 def test_rerun_of_a_finished_run_skips_every_stage(prepared, capsys):
-    assert run_recipe("--archive", prepared["archive"], "--out-dir", prepared["out"],
-                      "--data-bin", prepared["data_bin"], "--workers", "2") == 0
+    assert (
+        run_recipe(
+            "--archive",
+            prepared["archive"],
+            "--out-dir",
+            prepared["out"],
+            "--data-bin",
+            prepared["data_bin"],
+            "--workers",
+            "2",
+        )
+        == 0
+    )
     assert capsys.readouterr().out.count("already done, skipping") == 8
 
 
@@ -235,14 +287,26 @@ def test_from_tokenized_starts_at_bpe(prepared, tmp_path):
         for l in ("de", "en"):
             shutil.copyfile(os.path.join(prepared["out"], "tmp", f"{split}.{l}"), tokenized / f"{split}.{l}")
     out, data_bin = str(tmp_path / "out"), str(tmp_path / "bin")
-    assert run_recipe("--from-tokenized", str(tokenized), "--out-dir", out, "--data-bin", data_bin,
-                      "--bpe-code", os.path.join(prepared["out"], "code")) == 0
+    assert (
+        run_recipe(
+            "--from-tokenized",
+            str(tokenized),
+            "--out-dir",
+            out,
+            "--data-bin",
+            data_bin,
+            "--bpe-code",
+            os.path.join(prepared["out"], "code"),
+        )
+        == 0
+    )
     for split in SPLITS:
         assert read(os.path.join(out, f"{split}.de")) == read(os.path.join(prepared["out"], f"{split}.de"))
     assert os.path.isfile(os.path.join(data_bin, "train.de-en.en.bin"))
 
 
 # -- user errors: one line, exit status 2 --------------------------------------------
+
 
 def expect_error(capsys, args, *fragments):
     assert run_recipe(*args) == 2
@@ -254,15 +318,24 @@ def expect_error(capsys, args, *fragments):
 
 
 def test_missing_archive(tmp_path, capsys):
-    expect_error(capsys, ["--archive", str(tmp_path / "nope.tgz"), "--out-dir", str(tmp_path / "o")],
-                 "nope.tgz not found", "--archive PATH")
+    expect_error(
+        capsys,
+        ["--archive", str(tmp_path / "nope.tgz"), "--out-dir", str(tmp_path / "o")],
+        "nope.tgz not found",
+        "--archive PATH",
+    )
 
 
 def test_not_gzip_archive(tmp_path, capsys):
     bad = tmp_path / "de-en.tgz"
     bad.write_text("<html>404 Not Found</html>")
-    expect_error(capsys, ["--archive", str(bad), "--out-dir", str(tmp_path / "o")],
-                 "not a gzip file", "HTML page", "--archive PATH")
+    expect_error(
+        capsys,
+        ["--archive", str(bad), "--out-dir", str(tmp_path / "o")],
+        "not a gzip file",
+        "HTML page",
+        "--archive PATH",
+    )
 
 
 def test_truncated_archive(tmp_path, capsys):
@@ -283,8 +356,11 @@ def test_archive_lacking_a_member(tmp_path, capsys):
     members.pop("de-en/IWSLT14.TED.tst2012.de-en.en.xml")
     bad = str(tmp_path / "de-en.tgz")
     fabricate_corpora.write_tgz(bad, members)
-    expect_error(capsys, ["--archive", bad, "--out-dir", str(tmp_path / "o")],
-                 "lacks de-en/IWSLT14.TED.tst2012.de-en.en.xml")
+    expect_error(
+        capsys,
+        ["--archive", bad, "--out-dir", str(tmp_path / "o")],
+        "lacks de-en/IWSLT14.TED.tst2012.de-en.en.xml",
+    )
 
 
 def test_real_layout_is_what_the_fabricated_archive_holds(tmp_path):
@@ -300,11 +376,17 @@ def test_output_dir_of_another_config_is_refused(tmp_path, capsys):
     (out / ".prepare").mkdir(parents=True)
     config = recipe_config.load(recipe_config.default_config_path("prepare-iwslt14"))
     (out / ".prepare" / "prepare-config.json").write_text(
-        __import__("json").dumps(output_dirs.fingerprint(config)))
+        __import__("json").dumps(output_dirs.fingerprint(config))
+    )
     archive = str(tmp_path / "de-en.tgz")
     fabricate_corpora.make_iwslt_archive(archive)
-    expect_error(capsys, ["--archive", archive, "--out-dir", str(out), "--data-bin", str(tmp_path / "b")],
-                 "different config", "bpe.merges: 10000 -> 50", "--force")
+    expect_error(
+        capsys,
+        ["--archive", archive, "--out-dir", str(out), "--data-bin", str(tmp_path / "b")],
+        "different config",
+        "bpe.merges: 10000 -> 50",
+        "--force",
+    )
 
 
 def test_foreign_non_empty_dirs_are_refused(tmp_path, capsys):
@@ -312,18 +394,22 @@ def test_foreign_non_empty_dirs_are_refused(tmp_path, capsys):
     fabricate_corpora.make_iwslt_archive(archive)
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "notes.txt").write_text("mine")
-    expect_error(capsys, ["--archive", archive, "--out-dir", str(tmp_path / "o")],
-                 "not made by this recipe")
+    expect_error(capsys, ["--archive", archive, "--out-dir", str(tmp_path / "o")], "not made by this recipe")
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "dict.de.txt").write_text("x 1\n")
-    expect_error(capsys, ["--archive", archive, "--out-dir", str(tmp_path / "o2"), "--data-bin",
-                          str(tmp_path / "b")], "--data-bin", "not made by this recipe")
+    expect_error(
+        capsys,
+        ["--archive", archive, "--out-dir", str(tmp_path / "o2"), "--data-bin", str(tmp_path / "b")],
+        "--data-bin",
+        "not made by this recipe",
+    )
 
 
 def test_bad_override_and_bad_from_tokenized(tmp_path, capsys):
     expect_error(capsys, ["--set", "bpe.mergez=5"], "--set bpe.mergez: unknown key")
-    expect_error(capsys, ["--from-tokenized", str(tmp_path), "--out-dir", str(tmp_path / "o")],
-                 "lacks train.de")
+    expect_error(
+        capsys, ["--from-tokenized", str(tmp_path), "--out-dir", str(tmp_path / "o")], "lacks train.de"
+    )
 
 
 def test_help_documents_the_override_syntax(capsys):

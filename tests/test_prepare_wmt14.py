@@ -12,24 +12,28 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
 
-from rdrop_fairseq.recipes import prepare_wmt14  # noqa: E402
-from rdrop_fairseq.recipes.config import REPO_ROOT as REPO  # noqa: E402
-from rdrop_fairseq.recipes.parallel_lines import map_lines  # noqa: E402
-from rdrop_fairseq.recipes.recipe_base import SPLITS  # noqa: E402
-from rdrop_fairseq.recipes.text_pipeline import (LineProcessor, extract_segments,  # noqa: E402
-                                                 remove_non_printing)
-
+from rdrop_recipes import prepare_wmt14  # noqa: E402
+from rdrop_recipes.config import REPO_ROOT as REPO  # noqa: E402
+from rdrop_recipes.parallel_lines import map_lines  # noqa: E402
+from rdrop_recipes.recipe_base import SPLITS  # noqa: E402
+from rdrop_recipes.text_pipeline import LineProcessor, extract_segments, remove_non_printing  # noqa: E402
 
 # -- pure rules ----------------------------------------------------------------
 
+
 def test_sgml_segments():
-    sgm = ['<refset trglang="de" setid="newstest2014" srclang="any">',
-           '<doc sysid="ref" docid="1-x" genre="news" origlang="de">',
-           '<seg id="1">Gutach: Noch mehr Sicherheit f\u00fcr Fu\u00dfg\u00e4nger</seg>',
-           '<seg id="2">  Es ist Bill\u2019s Ampel.  </seg>',
-           "</doc>", "</refset>"]
-    assert list(extract_segments(sgm)) == ["Gutach: Noch mehr Sicherheit f\u00fcr Fu\u00dfg\u00e4nger",
-                                           "Es ist Bill's Ampel."]
+    sgm = [
+        '<refset trglang="de" setid="newstest2014" srclang="any">',
+        '<doc sysid="ref" docid="1-x" genre="news" origlang="de">',
+        '<seg id="1">Gutach: Noch mehr Sicherheit f\u00fcr Fu\u00dfg\u00e4nger</seg>',
+        '<seg id="2">  Es ist Bill\u2019s Ampel.  </seg>',
+        "</doc>",
+        "</refset>",
+    ]
+    assert list(extract_segments(sgm)) == [
+        "Gutach: Noch mehr Sicherheit f\u00fcr Fu\u00dfg\u00e4nger",
+        "Es ist Bill's Ampel.",
+    ]
 
 
 def test_remove_non_printing_turns_category_c_into_spaces():
@@ -38,8 +42,9 @@ def test_remove_non_printing_turns_category_c_into_spaces():
 
 
 def test_wmt_line_processor_normalizes_then_splits_hyphens_aggressively():
-    de = LineProcessor("de", normalize_punctuation=True, remove_non_printing=True,
-                       aggressive_dash_splits=True).build()
+    de = LineProcessor(
+        "de", normalize_punctuation=True, remove_non_printing=True, aggressive_dash_splits=True
+    ).build()
     assert de("\u201eDas E-Mail-Konto\u201c \u2013 gut.") == "&quot; Das E @-@ Mail @-@ Konto &quot; - gut ."
     en = LineProcessor("en", aggressive_dash_splits=True).build()
     assert en("It's a state-of-the-art test.") == "It &apos;s a state @-@ of @-@ the @-@ art test ."
@@ -65,14 +70,22 @@ def test_every_config_key_is_read_from_the_toml():
 
 # -- locating archives ------------------------------------------------------------
 
+
 def test_sources_archive_flags_dir_trees_and_downloads(tmp_path):
     fabricate_corpora.wmt_archives(str(tmp_path / "a"))
     tree = tmp_path / "tree"
     with tarfile.open(str(tmp_path / "a" / "test-full.tgz")) as archive:
         archive.extractall(str(tree), filter="data")
-    config, _ = prepare_wmt14.configure([
-        "--archive-dir", str(tree), "--archive", str(tmp_path / "a" / "dev.tgz"),
-        "--out-dir", str(tmp_path / "o")])
+    config, _ = prepare_wmt14.configure(
+        [
+            "--archive-dir",
+            str(tree),
+            "--archive",
+            str(tmp_path / "a" / "dev.tgz"),
+            "--out-dir",
+            str(tmp_path / "o"),
+        ]
+    )
     sources = prepare_wmt14.Wmt14Recipe(config).sources
     assert sources["test"].kind == "tree" and sources["dev"].kind == "archive"
     assert sources["europarl"].kind == "download"
@@ -81,16 +94,32 @@ def test_sources_archive_flags_dir_trees_and_downloads(tmp_path):
 
 # -- whole runs ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("wmt14")
     raw = fabricate_corpora.wmt_archives(str(root / "archives"))
     out, data_bin = str(root / "out"), str(root / "data-bin")
     result = subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", "prepare-wmt14en2de.sh"), "--archive-dir",
-         str(root / "archives"), "--no-download", "--bpe-merges", "80", "--workers", "2",
-         "--out-dir", out, "--data-bin", data_bin],
-        cwd=str(root), capture_output=True, text=True)
+        [
+            "bash",
+            os.path.join(REPO, "scripts", "prepare-wmt14en2de.sh"),
+            "--archive-dir",
+            str(root / "archives"),
+            "--no-download",
+            "--bpe-merges",
+            "80",
+            "--workers",
+            "2",
+            "--out-dir",
+            out,
+            "--data-bin",
+            data_bin,
+        ],
+        cwd=str(root),
+        capture_output=True,
+        text=True,
+    )
     return {"root": root, "raw": raw, "out": out, "data_bin": data_bin, "result": result}
 
 
@@ -127,8 +156,8 @@ def test_full_run_normalizes_splits_hyphens_and_keeps_case(prepared):
     out = prepared["out"]
     train_de = read(os.path.join(out, "tmp", "train.de"))
     train_en = read(os.path.join(out, "tmp", "train.en"))
-    assert "&quot; So &quot; ist es - gut ." in train_de          # „“ and – normalized
-    assert "A test with control characters ." in train_en       # \a -> space, then collapsed
+    assert "&quot; So &quot; ist es - gut ." in train_de  # „“ and – normalized
+    assert "A test with control characters ." in train_en  # \a -> space, then collapsed
     assert any("E @-@ Mail @-@ Konto" in line for line in train_de)  # -a
     test_de = read(os.path.join(out, "tmp", "test.de"))
     assert test_de[0] == "Es ist Bill &apos; s Fu\u00dfg\u00e4nger @-@ Ampel ."  # U+2019 fix, no lowercasing
@@ -137,7 +166,13 @@ def test_full_run_normalizes_splits_hyphens_and_keeps_case(prepared):
 
 @pytest.mark.slow
 def test_full_run_data_bin(prepared):
-    for name in ("dict.en.txt", "dict.de.txt", "train.en-de.en.bin", "valid.en-de.de.idx", "test.en-de.de.bin"):
+    for name in (
+        "dict.en.txt",
+        "dict.de.txt",
+        "train.en-de.en.bin",
+        "valid.en-de.de.idx",
+        "test.en-de.de.bin",
+    ):
         assert os.path.isfile(os.path.join(prepared["data_bin"], name)), name
 
 
@@ -152,14 +187,31 @@ def test_rerun_after_interruption_gives_the_same_output(prepared, tmp_path):
     with open(os.path.join(out, "train.en.tmp"), "w") as half:
         half.write("half")
     archives = str(prepared["root"] / "archives")
-    assert prepare_wmt14.main(["--archive-dir", archives, "--no-download", "--bpe-merges", "80",
-                               "--workers", "1", "--out-dir", out, "--data-bin", data_bin]) == 0
+    assert (
+        prepare_wmt14.main(
+            [
+                "--archive-dir",
+                archives,
+                "--no-download",
+                "--bpe-merges",
+                "80",
+                "--workers",
+                "1",
+                "--out-dir",
+                out,
+                "--data-bin",
+                data_bin,
+            ]
+        )
+        == 0
+    )
     assert {p: read(os.path.join(out, p)) for p in texts} == texts
     assert read(os.path.join(data_bin, "dict.en.txt")) == dictionary
     assert not os.path.exists(os.path.join(out, "train.en.tmp"))
 
 
 # -- user errors -----------------------------------------------------------------------
+
 
 def expect_error(capsys, args, *fragments):
     assert prepare_wmt14.main(args) == 2
@@ -171,30 +223,54 @@ def expect_error(capsys, args, *fragments):
 
 def test_missing_archive_without_download(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    expect_error(capsys, ["--archive-dir", str(tmp_path / "empty"), "--no-download",
-                          "--out-dir", str(tmp_path / "o")],
-                 "training-parallel-europarl-v7.tgz not found", "--archive-dir")
+    expect_error(
+        capsys,
+        ["--archive-dir", str(tmp_path / "empty"), "--no-download", "--out-dir", str(tmp_path / "o")],
+        "training-parallel-europarl-v7.tgz not found",
+        "--archive-dir",
+    )
 
 
 def test_unknown_archive_name(tmp_path, capsys):
     path = tmp_path / "europarl.tgz"
     path.write_bytes(b"")
-    expect_error(capsys, ["--archive", str(path), "--out-dir", str(tmp_path / "o")],
-                 "unknown file name", "training-parallel-nc-v9.tgz")
+    expect_error(
+        capsys,
+        ["--archive", str(path), "--out-dir", str(tmp_path / "o")],
+        "unknown file name",
+        "training-parallel-nc-v9.tgz",
+    )
 
 
 def test_corrupt_archive(tmp_path, capsys):
     archives = tmp_path / "a"
     fabricate_corpora.wmt_archives(str(archives))
     (archives / "dev.tgz").write_bytes(b"<!DOCTYPE html><html>moved</html>")
-    expect_error(capsys, ["--archive-dir", str(archives), "--no-download", "--out-dir", str(tmp_path / "o")],
-                 "dev.tgz is not a gzip file", "dev.tgz again")
+    expect_error(
+        capsys,
+        ["--archive-dir", str(archives), "--no-download", "--out-dir", str(tmp_path / "o")],
+        "dev.tgz is not a gzip file",
+        "dev.tgz again",
+    )
 
 
 def test_archive_missing_the_sgml(tmp_path, capsys):
     archives = tmp_path / "a"
     fabricate_corpora.wmt_archives(str(archives))
     fabricate_corpora.write_tgz(str(archives / "test-full.tgz"), {"test-full/readme.txt": "nothing\n"})
-    expect_error(capsys, ["--archive-dir", str(archives), "--no-download", "--workers", "1",
-                          "--out-dir", str(tmp_path / "o"), "--data-bin", str(tmp_path / "b")],
-                 "lacks test-full/newstest2014-deen-", "test-full.tgz")
+    expect_error(
+        capsys,
+        [
+            "--archive-dir",
+            str(archives),
+            "--no-download",
+            "--workers",
+            "1",
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--data-bin",
+            str(tmp_path / "b"),
+        ],
+        "lacks test-full/newstest2014-deen-",
+        "test-full.tgz",
+    )

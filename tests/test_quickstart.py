@@ -16,9 +16,14 @@ def test_quickstart_writes_scores(tmp_path):
     out = tmp_path / "qs"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TORCH_FORCE")}
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(["bash", os.path.join(REPO, "scripts", "quickstart.sh"), "--out", str(out),
-                           "--updates", "24"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        ["bash", os.path.join(REPO, "scripts", "quickstart.sh"), "--out", str(out), "--updates", "24"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     scores = json.loads((out / "scores.json").read_text())
     generate_log = (out / "generate.log").read_text()

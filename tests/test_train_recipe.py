@@ -8,16 +8,31 @@ import sys
 
 import pytest
 
-from rdrop_fairseq.recipes import train
-from rdrop_fairseq.recipes.errors import RecipeError
+from rdrop_recipes import train
+from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IWSLT = os.path.join(REPO, "configs", "train-iwslt14.toml")
 WMT = os.path.join(REPO, "configs", "train-wmt14.toml")
 CPU = train.Hardware("cpu")
-TINY_ARCH = ["--encoder-layers", "2", "--decoder-layers", "2", "--encoder-embed-dim", "64",
-             "--decoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128", "--decoder-ffn-embed-dim",
-             "128", "--encoder-attention-heads", "4", "--decoder-attention-heads", "4"]
+TINY_ARCH = [
+    "--encoder-layers",
+    "2",
+    "--decoder-layers",
+    "2",
+    "--encoder-embed-dim",
+    "64",
+    "--decoder-embed-dim",
+    "64",
+    "--encoder-ffn-embed-dim",
+    "128",
+    "--decoder-ffn-embed-dim",
+    "128",
+    "--encoder-attention-heads",
+    "4",
+    "--decoder-attention-heads",
+    "4",
+]
 
 
 @pytest.fixture
@@ -41,27 +56,45 @@ def test_iwslt_command_has_the_paper_hyperparameters(data_dir):
     cmd = plan_for(["--config", IWSLT, "--data", data_dir]).command
     assert cmd[1:4] == ["-m", "fairseq_cli.train", data_dir]
     expected = {
-        "--arch": "transformer_iwslt_de_en", "--task": "rdrop_translation",
-        "--criterion": "reg_label_smoothed_cross_entropy", "--reg-alpha": "5.0",
-        "--adam-betas": "(0.9, 0.98)", "--lr": "0.0005", "--lr-scheduler": "inverse_sqrt",
-        "--warmup-updates": "4000", "--warmup-init-lr": "1e-07", "--label-smoothing": "0.1",
-        "--dropout": "0.3", "--weight-decay": "0.0001", "--max-tokens": "4096",
+        "--arch": "transformer_iwslt_de_en",
+        "--task": "rdrop_translation",
+        "--criterion": "reg_label_smoothed_cross_entropy",
+        "--reg-alpha": "5.0",
+        "--adam-betas": "(0.9, 0.98)",
+        "--lr": "0.0005",
+        "--lr-scheduler": "inverse_sqrt",
+        "--warmup-updates": "4000",
+        "--warmup-init-lr": "1e-07",
+        "--label-smoothing": "0.1",
+        "--dropout": "0.3",
+        "--weight-decay": "0.0001",
+        "--max-tokens": "4096",
         "--eval-bleu-args": '{"beam": 5, "max_len_a": 1.2, "max_len_b": 10}',
-        "--eval-bleu-detok": "moses", "--best-checkpoint-metric": "bleu",
-        "--user-dir": train.PLUGIN_DIR, "--distributed-world-size": "1",
+        "--eval-bleu-detok": "moses",
+        "--best-checkpoint-metric": "bleu",
+        "--user-dir": train.PLUGIN_DIR,
+        "--distributed-world-size": "1",
     }
     for flag, want in expected.items():
         assert value(cmd, flag) == want, flag
-    for switch in ("--share-all-embeddings", "--eval-bleu", "--eval-bleu-remove-bpe",
-                   "--maximize-best-checkpoint-metric", "--cpu"):
+    for switch in (
+        "--share-all-embeddings",
+        "--eval-bleu",
+        "--eval-bleu-remove-bpe",
+        "--maximize-best-checkpoint-metric",
+        "--cpu",
+    ):
         assert switch in cmd
     assert "--fp16" not in cmd and "--bf16" not in cmd
 
 
-@pytest.mark.parametrize("hardware,flag", [
-    (train.Hardware("cuda", 1, bf16=True), "--bf16"),
-    (train.Hardware("cuda", 1, bf16=False), "--fp16"),
-])
+@pytest.mark.parametrize(
+    "hardware,flag",
+    [
+        (train.Hardware("cuda", 1, bf16=True), "--bf16"),
+        (train.Hardware("cuda", 1, bf16=False), "--fp16"),
+    ],
+)
 def test_half_precision_follows_the_gpu(data_dir, hardware, flag):
     cmd = plan_for(["--config", IWSLT, "--data", data_dir], hardware).command
     assert flag in cmd and "--cpu" not in cmd
@@ -90,9 +123,24 @@ def test_variants(data_dir):
 
 
 def test_ablation_flags_pass_through_and_need_rdrop(data_dir):
-    cmd = plan_for(["--config", IWSLT, "--data", data_dir, "--reg-passes", "3", "--reg-every", "2",
-                    "--reg-kl-direction", "unidirectional", "--reg-dropouts", "0.1,0.3",
-                    "--reg-alpha", "1"]).command
+    cmd = plan_for(
+        [
+            "--config",
+            IWSLT,
+            "--data",
+            data_dir,
+            "--reg-passes",
+            "3",
+            "--reg-every",
+            "2",
+            "--reg-kl-direction",
+            "unidirectional",
+            "--reg-dropouts",
+            "0.1,0.3",
+            "--reg-alpha",
+            "1",
+        ]
+    ).command
     assert value(cmd, "--reg-passes") == "3" and value(cmd, "--reg-every") == "2"
     assert value(cmd, "--reg-kl-direction") == "unidirectional"
     assert value(cmd, "--reg-dropouts") == "0.1,0.3" and value(cmd, "--reg-alpha") == "1.0"
@@ -101,8 +149,25 @@ def test_ablation_flags_pass_through_and_need_rdrop(data_dir):
 
 
 def test_overrides_and_passthrough(data_dir, tmp_path):
-    plan = plan_for(["--config", IWSLT, "--data", data_dir, "--set", "lr=7e-4", "--set", "dropout=false",
-                     "--set", "seed=3", "--save-dir", str(tmp_path / "ck"), "--", "--max-epoch", "2"])
+    plan = plan_for(
+        [
+            "--config",
+            IWSLT,
+            "--data",
+            data_dir,
+            "--set",
+            "lr=7e-4",
+            "--set",
+            "dropout=false",
+            "--set",
+            "seed=3",
+            "--save-dir",
+            str(tmp_path / "ck"),
+            "--",
+            "--max-epoch",
+            "2",
+        ]
+    )
     cmd = plan.command
     assert value(cmd, "--lr") == "0.0007" and value(cmd, "--seed") == "3"
     assert "--dropout" not in cmd
@@ -111,8 +176,9 @@ def test_overrides_and_passthrough(data_dir, tmp_path):
     assert "--log-file" not in cmd  # fairseq's would repeat each line once per epoch so far
     assert plan.log_file == str(tmp_path / "ck" / "train.log")
     # --set beats the variant too
-    cmd = plan_for(["--config", IWSLT, "--data", data_dir, "--variant", "doubled-batch",
-                    "--set", "max_tokens=2048"]).command
+    cmd = plan_for(
+        ["--config", IWSLT, "--data", data_dir, "--variant", "doubled-batch", "--set", "max_tokens=2048"]
+    ).command
     assert value(cmd, "--max-tokens") == "2048"
     with pytest.raises(RecipeError, match="unknown key"):
         plan_for(["--config", IWSLT, "--data", data_dir, "--set", "learning_rate=1"])
@@ -138,16 +204,34 @@ def test_wmt_command_on_one_node_and_on_two(data_dir):
     cmd = plan.command
     assert value(cmd, "--arch") == "transformer_vaswani_wmt_en_de_big"
     assert value(cmd, "--update-freq") == "16" and value(cmd, "--max-tokens") == "4096"
-    for flag, want in {"--lr": "0.001", "--warmup-updates": "6000", "--dropout": "0.1",
-                       "--attention-dropout": "0.1", "--activation-dropout": "0.1"}.items():
+    for flag, want in {
+        "--lr": "0.001",
+        "--warmup-updates": "6000",
+        "--dropout": "0.1",
+        "--attention-dropout": "0.1",
+        "--activation-dropout": "0.1",
+    }.items():
         assert value(cmd, flag) == want
     assert "--fp16" in cmd and cmd[0] == sys.executable
 
     doubled = plan_for(["--config", WMT, "--data", data_dir, "--variant", "doubled-batch"], node).command
     assert value(doubled, "--max-tokens") == "8192" and value(doubled, "--update-freq") == "16"
 
-    two = plan_for(["--config", WMT, "--data", data_dir, "--nnodes", "2", "--node-rank", "1",
-                    "--master-addr", "10.0.0.1"], node).command
+    two = plan_for(
+        [
+            "--config",
+            WMT,
+            "--data",
+            data_dir,
+            "--nnodes",
+            "2",
+            "--node-rank",
+            "1",
+            "--master-addr",
+            "10.0.0.1",
+        ],
+        node,
+    ).command
     assert two[:2] == ["torchrun", "--nnodes"] and value(two, "--nproc_per_node") == "8"
     assert value(two, "--node_rank") == "1" and value(two, "-m") == "fairseq_cli.train"
     assert value(two, "--distributed-world-size") == "16" and value(two, "--update-freq") == "8"
@@ -159,16 +243,23 @@ def test_wmt_command_on_one_node_and_on_two(data_dir):
 
 
 def run_script(script, *args, env=None):
-    return subprocess.run(["bash", os.path.join(REPO, "scripts", script), *args], cwd=REPO,
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["bash", os.path.join(REPO, "scripts", script), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def test_missing_data_folder_is_one_clear_line(tmp_path):
     proc = run_script("train-iwslt14.sh", "--data", str(tmp_path / "absent"), "--dry-run")
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
-    assert last == (f"train: error: data folder '{tmp_path / 'absent'}' not found; "
-                    "run scripts/prepare-iwslt14.sh first or pass --data DIR")
+    assert last == (
+        f"train: error: data folder '{tmp_path / 'absent'}' not found; "
+        "run scripts/prepare-iwslt14.sh first or pass --data DIR"
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -183,17 +274,62 @@ def test_dry_run_through_the_script_prints_and_runs_nothing(data_dir, tmp_path):
 def test_train_iwslt_script_end_to_end_on_the_toy_corpus(tmp_path):
     raw, binarized, save = tmp_path / "raw", tmp_path / "bin", tmp_path / "ck"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-m", "rdrop_fairseq.recipes.toy_data", str(raw), "--train", "500"],
-                   check=True, capture_output=True, env=env)
-    subprocess.run(["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
-                    "--trainpref", f"{raw}/train", "--validpref", f"{raw}/valid", "--destdir", str(binarized),
-                    "--workers", "1"], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "500"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [
+            "fairseq-preprocess",
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--joined-dictionary",
+            "--trainpref",
+            f"{raw}/train",
+            "--validpref",
+            f"{raw}/valid",
+            "--destdir",
+            str(binarized),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     proc = run_script(
-        "train-iwslt14.sh", "--data", str(binarized), "--save-dir", str(save),
-        "--set", "source_lang=src", "--set", "target_lang=tgt", "--set", "arch=transformer",
-        "--set", "max_update=12", "--set", "warmup_updates=4", "--set", "lr=5e-3",
-        "--set", "log_interval=2", "--set", "max_tokens=1024", "--set", "dropout=0.1",
-        "--", *TINY_ARCH, "--no-epoch-checkpoints", env=env)
+        "train-iwslt14.sh",
+        "--data",
+        str(binarized),
+        "--save-dir",
+        str(save),
+        "--set",
+        "source_lang=src",
+        "--set",
+        "target_lang=tgt",
+        "--set",
+        "arch=transformer",
+        "--set",
+        "max_update=12",
+        "--set",
+        "warmup_updates=4",
+        "--set",
+        "lr=5e-3",
+        "--set",
+        "log_interval=2",
+        "--set",
+        "max_tokens=1024",
+        "--set",
+        "dropout=0.1",
+        "--",
+        *TINY_ARCH,
+        "--no-epoch-checkpoints",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train: " in proc.stdout and "fairseq_cli.train" in proc.stdout
     assert (save / "checkpoint_best.pt").is_file() and (save / "checkpoint_last.pt").is_file()

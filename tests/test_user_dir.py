@@ -14,11 +14,32 @@ BIN = os.path.dirname(sys.executable)
 
 def plugin_answers(user_dir, cwd):
     proc = subprocess.run(
-        [f"{BIN}/fairseq-train", "no-such-data", "--user-dir", user_dir, "--task", "rdrop_translation",
-         "--criterion", "reg_label_smoothed_cross_entropy", "--reg-alpha", "5", "--arch", "transformer", "--max-tokens", "100",
-         "--cpu"],
-        cwd=cwd, capture_output=True, text=True, timeout=300)
-    return proc.returncode != 0 and "rdrop_fairseq: error: data folder 'no-such-data' does not exist" in proc.stderr
+        [
+            f"{BIN}/fairseq-train",
+            "no-such-data",
+            "--user-dir",
+            user_dir,
+            "--task",
+            "rdrop_translation",
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+            "--reg-alpha",
+            "5",
+            "--arch",
+            "transformer",
+            "--max-tokens",
+            "100",
+            "--cpu",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return (
+        proc.returncode != 0
+        and "rdrop_fairseq: error: data folder 'no-such-data' does not exist" in proc.stderr
+    )
 
 
 @pytest.mark.slow

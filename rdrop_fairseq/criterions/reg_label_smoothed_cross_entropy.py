@@ -22,7 +22,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 from fairseq.dataclass import ChoiceEnum
 from fairseq.logging import metrics
 
-from ..consistency import BIDIRECTIONAL, DIRECTIONS, consistency_divergence
+from ..consistency import BIDIRECTIONAL, DIRECTIONS, check_copies, consistency_divergence
 from ..errors import RDropConfigError
 from ..fused_head import fused_rdrop_loss
 from .dropout_rates import DropoutRates
@@ -34,33 +34,44 @@ LOSS_IMPLS = ("fused", "reference")
 class RegLabelSmoothedCrossEntropyConfig(LabelSmoothedCrossEntropyCriterionConfig):
     reg_alpha: float = field(
         default=5.0,
-        metadata={"help": "weight alpha of the consistency (KL) term; 5 is the paper's NMT value, "
-                  "0 keeps the duplicated batch without the KL term"},
+        metadata={
+            "help": "weight alpha of the consistency (KL) term; 5 is the paper's NMT value, "
+            "0 keeps the duplicated batch without the KL term"
+        },
     )
     reg_kl_direction: ChoiceEnum(DIRECTIONS) = field(
         default=BIDIRECTIONAL,
-        metadata={"help": "bidirectional: alpha/2*[KL(P1||P2)+KL(P2||P1)] (paper); "
-                  "unidirectional: alpha*KL(P1||P2), gradients through both passes"},
+        metadata={
+            "help": "bidirectional: alpha/2*[KL(P1||P2)+KL(P2||P1)] (paper); "
+            "unidirectional: alpha*KL(P1||P2), gradients through both passes"
+        },
     )
     reg_passes: int = field(
         default=2,
-        metadata={"help": "m sub-models per sentence (paper sec. 4.3); KL term is "
-                  "alpha/(m(m-1)) * sum_{i!=j} KL(Pi||Pj)"},
+        metadata={
+            "help": "m sub-models per sentence (paper sec. 4.3); KL term is "
+            "alpha/(m(m-1)) * sum_{i!=j} KL(Pi||Pj)"
+        },
     )
     reg_every: int = field(
         default=1,
-        metadata={"help": "apply R-Drop on every k-th update only, plain LS-CE on the others "
-                  "(paper sec. 4.2)"},
+        metadata={
+            "help": "apply R-Drop on every k-th update only, plain LS-CE on the others (paper sec. 4.2)"
+        },
     )
     reg_dropouts: Optional[str] = field(
         default=None,
-        metadata={"help": "two comma-separated dropout rates 'p1,p2' for the two sub-models "
-                  "(paper sec. 4.4; two forward passes); replaces --dropout in training"},
+        metadata={
+            "help": "two comma-separated dropout rates 'p1,p2' for the two sub-models "
+            "(paper sec. 4.4; two forward passes); replaces --dropout in training"
+        },
     )
     reg_loss_impl: ChoiceEnum(LOSS_IMPLS) = field(
         default="fused",
-        metadata={"help": "fused: chunked fp32 loss head with hand-written backward (lean); "
-                  "reference: autograd over fp32 log-softmax (for checking)"},
+        metadata={
+            "help": "fused: chunked fp32 loss head with hand-written backward (lean); "
+            "reference: autograd over fp32 log-softmax (for checking)"
+        },
     )
 
 
@@ -71,17 +82,9 @@ def validate_config(alpha, passes, every, direction, dropouts):
             f"--reg-alpha must be a finite number >= 0 (got {alpha}); the paper uses 5 for "
             "translation, and 0 keeps the duplicated batch without the KL term"
         )
-    if passes < 2:
-        raise RDropConfigError(f"--reg-passes must be >= 2 (got {passes}); R-Drop compares sub-models")
+    check_copies(passes, str(direction))
     if every < 1:
         raise RDropConfigError(f"--reg-every must be >= 1 (got {every}); 1 applies R-Drop on every update")
-    if direction not in DIRECTIONS:
-        raise RDropConfigError(f"--reg-kl-direction must be one of {DIRECTIONS} (got {direction})")
-    if str(direction) != BIDIRECTIONAL and passes != 2:
-        raise RDropConfigError(
-            "--reg-kl-direction unidirectional is defined for two passes only; drop --reg-passes "
-            f"{passes} or use the bidirectional KL"
-        )
     rates = DropoutRates.parse(dropouts)
     if rates is not None and passes != 2:
         raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
@@ -176,8 +179,12 @@ class RegLabelSmoothedCrossEntropyCriterion(LabelSmoothedCrossEntropyCriterion):
         flat_target = target.reshape(-1)
         if self.loss_impl == "fused" and getattr(model.decoder, "adaptive_softmax", None) is None:
             return fused_rdrop_loss(
-                logits.view(-1, logits.size(-1)), flat_target, self.copies, self.eps,
-                self.padding_idx, self.direction,
+                logits.view(-1, logits.size(-1)),
+                flat_target,
+                self.copies,
+                self.eps,
+                self.padding_idx,
+                self.direction,
             )
         lprobs = model.get_normalized_probs((logits, extra), log_probs=True)
         lprobs = lprobs.view(-1, lprobs.size(-1))

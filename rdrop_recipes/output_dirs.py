@@ -51,10 +51,13 @@ def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
     if old is not None and old != wanted:
         raise PrepareError(
             f"output dir {out_dir} was prepared with a different config "
-            f"({_differences(old, wanted)}); use another --out-dir or add --force to redo it")
+            f"({_differences(old, wanted)}); use another --out-dir or add --force to redo it"
+        )
     if old is None and os.path.isdir(out_dir) and os.listdir(out_dir):
-        raise PrepareError(f"output dir {out_dir} exists and was not made by this recipe; "
-                           f"use an empty --out-dir or add --force to write into it")
+        raise PrepareError(
+            f"output dir {out_dir} exists and was not made by this recipe; "
+            f"use an empty --out-dir or add --force to write into it"
+        )
 
 
 def claim_output_dir(out_dir: str, config: dict, force: bool) -> str:
@@ -78,12 +81,16 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
         return
     old = _read_stamp(os.path.join(data_bin, STAMP))
     if old is None:
-        raise PrepareError(f"--data-bin {data_bin} exists and was not made by this recipe; "
-                           f"choose another --data-bin or add --force to replace it")
+        raise PrepareError(
+            f"--data-bin {data_bin} exists and was not made by this recipe; "
+            f"choose another --data-bin or add --force to replace it"
+        )
     if old != fingerprint(config):
-        raise PrepareError(f"--data-bin {data_bin} holds data of a different config "
-                           f"({_differences(old, fingerprint(config))}); choose another "
-                           f"--data-bin or add --force to replace it")
+        raise PrepareError(
+            f"--data-bin {data_bin} holds data of a different config "
+            f"({_differences(old, fingerprint(config))}); choose another "
+            f"--data-bin or add --force to replace it"
+        )
 
 
 def stamp_data_bin(data_bin: str, config: dict) -> None:

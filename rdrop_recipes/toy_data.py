@@ -6,7 +6,7 @@ swapped, so a model must learn both lexicon and a little reordering. A tiny
 transformer learns it on a CPU in a few hundred updates, which makes BLEU a
 meaningful check that training, checkpointing and decoding really work.
 
-    python -m rdrop_fairseq.recipes.toy_data OUT_DIR [--train 2000 --seed 1]
+    python -m rdrop_recipes.toy_data OUT_DIR [--train 2000 --seed 1]
 writes OUT_DIR/{train,valid,test}.{src,tgt}.
 """
 
@@ -39,8 +39,16 @@ def make_split(rng: random.Random, count: int, vocab: int, min_len: int, max_len
     return pairs
 
 
-def write_corpus(out_dir: str, train: int = 2000, valid: int = 100, test: int = 100,
-                 vocab: int = 24, min_len: int = 3, max_len: int = 10, seed: int = 1) -> dict:
+def write_corpus(
+    out_dir: str,
+    train: int = 2000,
+    valid: int = 100,
+    test: int = 100,
+    vocab: int = 24,
+    min_len: int = 3,
+    max_len: int = 10,
+    seed: int = 1,
+) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     rng = random.Random(seed)
     counts = {}

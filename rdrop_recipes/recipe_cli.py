@@ -23,19 +23,27 @@ COMMON_FLAGS: Dict[str, str] = {
 
 
 def common_parser(prog: str, description: str, recipe: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=recipe_config.default_config_path(recipe),
-                        help="TOML with every parameter (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        default=recipe_config.default_config_path(recipe),
+        help="TOML with every parameter (default: %(default)s)",
+    )
     recipe_config.add_set_option(parser, "bpe.merges=8000")
     parser.add_argument("--out-dir", help="text output and intermediates (paths.out_dir)")
     parser.add_argument("--data-bin", help="fairseq-preprocess output dir (paths.data_bin)")
-    parser.add_argument("--workers", type=int,
-                        help=f"worker processes (run.workers; 0 = all {default_workers()} cores)")
+    parser.add_argument(
+        "--workers", type=int, help=f"worker processes (run.workers; 0 = all {default_workers()} cores)"
+    )
     parser.add_argument("--bpe-merges", type=int, help="number of joint BPE merges (bpe.merges)")
     parser.add_argument("--bpe-code", help="apply this BPE code instead of learning one (bpe.code)")
-    parser.add_argument("--force", action="store_true",
-                        help="redo every stage even if the output dir holds another config's data")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="redo every stage even if the output dir holds another config's data",
+    )
     return parser
 
 
@@ -50,8 +58,12 @@ def resolve_config(args: argparse.Namespace, flags: Dict[str, str]) -> dict:
     return config
 
 
-def run_main(prog: str, configure: Callable[[Optional[Sequence[str]]], Tuple[dict, bool]],
-             recipe_class: type, argv: Optional[Sequence[str]] = None) -> int:
+def run_main(
+    prog: str,
+    configure: Callable[[Optional[Sequence[str]]], Tuple[dict, bool]],
+    recipe_class: type,
+    argv: Optional[Sequence[str]] = None,
+) -> int:
     """Run a recipe: ``configure(argv)`` gives (config, force)."""
     try:
         config, force = configure(argv)
@@ -59,7 +71,9 @@ def run_main(prog: str, configure: Callable[[Optional[Sequence[str]]], Tuple[dic
     except RecipeError as err:
         return report(prog, err)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; run the same command again to continue "
-              f"(finished stages are kept)", file=sys.stderr)
+        print(
+            f"{prog}: interrupted; run the same command again to continue (finished stages are kept)",
+            file=sys.stderr,
+        )
         return 130
     return 0

@@ -4,7 +4,7 @@ does, without perl or git, on all cores.
     scripts/prepare-wmt14en2de.sh [--archive-dir DIR] [--archive FILE ...] [--no-download]
                                   [--out-dir DIR] [--data-bin DIR] [--workers N]
                                   [--bpe-merges N] [--set KEY=VALUE ...]
-    python -m rdrop_fairseq.recipes.prepare_wmt14 ...    (the same)
+    python -m rdrop_recipes.prepare_wmt14 ...    (the same)
 
 Train is Europarl v7 + Common Crawl + News Commentary v9 (4.5M pairs), each
 line punctuation-normalised (sacremoses' port of normalize-punctuation.perl),
@@ -52,6 +52,7 @@ ARCHIVE_DIR_ENV = "WMT14_ARCHIVE_DIR"
 @dataclass(frozen=True)
 class Source:
     """Where one archive's members come from: a tarball (local or to download) or an extracted tree."""
+
     key: str
     kind: str  # "archive" | "download" | "tree"
     path: str
@@ -74,14 +75,14 @@ class Wmt14Recipe(BpeRecipe):
             needed.setdefault(cfg["archive"], []).extend([cfg["src_sgm"], cfg["tgt_sgm"]])
         unknown = sorted(set(needed) - set(self.config["archives"]))
         if unknown:
-            raise PrepareError(f"archive key(s) {', '.join(unknown)} used but not defined in [archives]; "
-                               f"fix the config")
+            raise PrepareError(
+                f"archive key(s) {', '.join(unknown)} used but not defined in [archives]; fix the config"
+            )
         return needed
 
     def fix_hint(self, key: str) -> str:
         spec = self.config["archives"][key]
-        return (f"download {spec['url']} again and pass it with --archive PATH "
-                f"or put it in --archive-dir DIR")
+        return f"download {spec['url']} again and pass it with --archive PATH or put it in --archive-dir DIR"
 
     def locate_sources(self) -> Dict[str, Source]:
         spec = self.config["archives"]
@@ -90,8 +91,10 @@ class Wmt14Recipe(BpeRecipe):
         for path in dl["archive_files"]:
             name = os.path.basename(path)
             if name not in {s["file"] for s in spec.values()}:
-                raise PrepareError(f"--archive {path}: unknown file name; expected one of "
-                                   f"{', '.join(s['file'] for s in spec.values())} (rename it)")
+                raise PrepareError(
+                    f"--archive {path}: unknown file name; expected one of "
+                    f"{', '.join(s['file'] for s in spec.values())} (rename it)"
+                )
             by_name[name] = path
         folder = dl["archive_dir"]
         if folder and not os.path.isdir(folder):
@@ -110,9 +113,13 @@ class Wmt14Recipe(BpeRecipe):
             elif dl["allow_download"]:
                 sources[key] = Source(key, "download", os.path.join(self.orig, file))
             else:
-                where = f"in {folder} (as archive or extracted tree)" if folder else "(no --archive-dir given)"
-                raise PrepareError(f"{file} not found {where} and downloads are off; "
-                                   f"pass --archive PATH or --archive-dir DIR, or drop --no-download")
+                where = (
+                    f"in {folder} (as archive or extracted tree)" if folder else "(no --archive-dir given)"
+                )
+                raise PrepareError(
+                    f"{file} not found {where} and downloads are off; "
+                    f"pass --archive PATH or --archive-dir DIR, or drop --no-download"
+                )
         return sources
 
     def member_path(self, key: str, member: str) -> str:
@@ -133,18 +140,25 @@ class Wmt14Recipe(BpeRecipe):
                 self.say(f"{key}: using the extracted files in {source.path}")
                 continue
             if source.kind == "download" and not os.path.isfile(source.path):
-                archives.download(self.config["archives"][key]["url"], source.path,
-                                  self.fix_hint(key), self.out)
+                archives.download(
+                    self.config["archives"][key]["url"], source.path, self.fix_hint(key), self.out
+                )
             self.say(f"{key}: reading {source.path}")
-            archives.extract_members(source.path, {m: os.path.join(self.orig, m) for m in members},
-                                     self.fix_hint(key))
+            archives.extract_members(
+                source.path, {m: os.path.join(self.orig, m) for m in members}, self.fix_hint(key)
+            )
 
     def processor(self, lang: str, normalize: bool) -> LineProcessor:
         tok = self.config["tokenize"]
-        return LineProcessor(lang=lang, normalize_punctuation=normalize, perl_parity=tok["perl_parity"],
-                             remove_non_printing=normalize, escape=tok["escape"],
-                             aggressive_dash_splits=tok["aggressive_dash_splits"],
-                             lowercase=tok["lowercase"])
+        return LineProcessor(
+            lang=lang,
+            normalize_punctuation=normalize,
+            perl_parity=tok["perl_parity"],
+            remove_non_printing=normalize,
+            escape=tok["escape"],
+            aggressive_dash_splits=tok["aggressive_dash_splits"],
+            lowercase=tok["lowercase"],
+        )
 
     def tokenize_train(self) -> None:
         counts: Dict[str, List[int]] = {}
@@ -159,13 +173,17 @@ class Wmt14Recipe(BpeRecipe):
                     counts[lang].append(n)
 
             progress = Progress(f"normalize+tokenize train.{l}", self.every)
-            write_lines(self.tmp_file(f"train.{l}"),
-                        map_lines(self.processor(l, normalize=True), lines(), self.workers, progress))
+            write_lines(
+                self.tmp_file(f"train.{l}"),
+                map_lines(self.processor(l, normalize=True), lines(), self.workers, progress),
+            )
             progress.close()
         for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
             if n_src != n_tgt:
-                raise PrepareError(f"{prefix}: {n_src:,} {self.src} lines but {n_tgt:,} {self.tgt} lines; "
-                                   f"the archive is damaged: {self.fix_hint(key)}")
+                raise PrepareError(
+                    f"{prefix}: {n_src:,} {self.src} lines but {n_tgt:,} {self.tgt} lines; "
+                    f"the archive is damaged: {self.fix_hint(key)}"
+                )
             self.say(f"{prefix}: {n_src:,} pairs")
 
     def tokenize_sgm(self) -> None:
@@ -174,15 +192,21 @@ class Wmt14Recipe(BpeRecipe):
             cfg = self.config[split]
             counts = []
             for l, member in zip(self.langs, (cfg["src_sgm"], cfg["tgt_sgm"])):
-                segments = extract_segments(read_lines(self.member_path(cfg["archive"], member)),
-                                            apostrophe_fix=fix)
-                counts.append(write_lines(self.tmp_file(f"{split}.{l}"),
-                                          map_lines(self.processor(l, normalize=cfg["normalize"]),
-                                                    segments, 1)))
+                segments = extract_segments(
+                    read_lines(self.member_path(cfg["archive"], member)), apostrophe_fix=fix
+                )
+                counts.append(
+                    write_lines(
+                        self.tmp_file(f"{split}.{l}"),
+                        map_lines(self.processor(l, normalize=cfg["normalize"]), segments, 1),
+                    )
+                )
             if counts[0] != counts[1] or counts[0] == 0:
-                raise PrepareError(f"{split}: {counts[0]} {self.src} but {counts[1]} {self.tgt} segments "
-                                   f"in {cfg['src_sgm']} / {cfg['tgt_sgm']}; "
-                                   f"{self.fix_hint(cfg['archive'])}")
+                raise PrepareError(
+                    f"{split}: {counts[0]} {self.src} but {counts[1]} {self.tgt} segments "
+                    f"in {cfg['src_sgm']} / {cfg['tgt_sgm']}; "
+                    f"{self.fix_hint(cfg['archive'])}"
+                )
             self.say(f"{split}: {counts[0]:,} segments")
 
     def clean(self) -> None:
@@ -208,10 +232,18 @@ class Wmt14Recipe(BpeRecipe):
         p = Pipeline(state_dir, stream=self.out)
         members = [self.member_path(key, m) for key, ms in self.needed_members().items() for m in ms]
         p.add("extract", "fetch and extract the WMT14 archives", members, self.extract)
-        p.add("tokenize-train", "normalize, tokenize (-a) train",
-              [self.tmp_file(f"train.{l}") for l in self.langs], self.tokenize_train)
-        p.add("tokenize-sgm", "extract and tokenize newstest2013 (valid) and newstest2014 (test)",
-              [self.tmp_file(f"{s}.{l}") for s in ("valid", "test") for l in self.langs], self.tokenize_sgm)
+        p.add(
+            "tokenize-train",
+            "normalize, tokenize (-a) train",
+            [self.tmp_file(f"train.{l}") for l in self.langs],
+            self.tokenize_train,
+        )
+        p.add(
+            "tokenize-sgm",
+            "extract and tokenize newstest2013 (valid) and newstest2014 (test)",
+            [self.tmp_file(f"{s}.{l}") for s in ("valid", "test") for l in self.langs],
+            self.tokenize_sgm,
+        )
         self.add_bpe_and_binarize(p, self.tmp, "bpe.")
         p.add("clean", "clean BPE'd train (clean-corpus-n)", self.split_files(self.out_dir), self.clean)
         self.add_binarize(p)
@@ -224,13 +256,26 @@ class Wmt14Recipe(BpeRecipe):
 
 def build_parser():
     parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
-    parser.add_argument("--archive-dir", metavar="DIR",
-                        help=f"folder with the archives or their extracted trees (download.archive_dir; "
-                             f"default ${ARCHIVE_DIR_ENV})")
-    parser.add_argument("--archive", dest="archive_files", action="append", metavar="PATH",
-                        help="one archive, recognised by its file name (download.archive_files; repeatable)")
-    parser.add_argument("--no-download", dest="allow_download", action="store_false", default=None,
-                        help="fail instead of downloading what is not found locally")
+    parser.add_argument(
+        "--archive-dir",
+        metavar="DIR",
+        help=f"folder with the archives or their extracted trees (download.archive_dir; "
+        f"default ${ARCHIVE_DIR_ENV})",
+    )
+    parser.add_argument(
+        "--archive",
+        dest="archive_files",
+        action="append",
+        metavar="PATH",
+        help="one archive, recognised by its file name (download.archive_files; repeatable)",
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="allow_download",
+        action="store_false",
+        default=None,
+        help="fail instead of downloading what is not found locally",
+    )
     return parser
 
 
@@ -238,9 +283,14 @@ def configure(argv: Optional[Sequence[str]]) -> Tuple[dict, bool]:
     args = build_parser().parse_args(argv)
     if args.archive_dir is None and os.environ.get(ARCHIVE_DIR_ENV):
         args.archive_dir = os.environ[ARCHIVE_DIR_ENV]
-    config = recipe_cli.resolve_config(args, {"archive_dir": "download.archive_dir",
-                                              "archive_files": "download.archive_files",
-                                              "allow_download": "download.allow_download"})
+    config = recipe_cli.resolve_config(
+        args,
+        {
+            "archive_dir": "download.archive_dir",
+            "archive_files": "download.archive_files",
+            "allow_download": "download.allow_download",
+        },
+    )
     return config, args.force
 
 

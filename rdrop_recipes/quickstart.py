@@ -1,7 +1,7 @@
 """The quickstart: a short R-Drop training and a BLEU evaluation on a synthetic
 corpus written on the fly, on the CPU, in a few minutes.
 
-    python -m rdrop_fairseq.recipes.quickstart [--out runs/quickstart] [--updates 400]
+    python -m rdrop_recipes.quickstart [--out runs/quickstart] [--updates 400]
 
 Steps: write the corpus -> fairseq-preprocess -> fairseq-train with
 ``--task rdrop_translation --criterion reg_label_smoothed_cross_entropy
@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 
-import rdrop_fairseq
-from rdrop_fairseq.recipes import toy_data
+from . import toy_data
+from .plugin_dir import PLUGIN_DIR
 
 TINY_TRANSFORMER = (
     "--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "
@@ -41,8 +41,10 @@ def step(title, cmd, cwd, log_path):
         proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         tail = open(log_path).read().splitlines()[-15:]
-        sys.exit(f"quickstart: error: {title} failed (exit {proc.returncode}); last lines of {log_path}:\n"
-                 + "\n".join(tail))
+        sys.exit(
+            f"quickstart: error: {title} failed (exit {proc.returncode}); last lines of {log_path}:\n"
+            + "\n".join(tail)
+        )
     print(f"    done in {time.time() - started:.0f}s (log: {log_path})", flush=True)
     return open(log_path).read()
 
@@ -61,37 +63,118 @@ def main(argv=None):
     counts = toy_data.write_corpus(os.path.join(out, "raw"))
     print(f"==> synthetic corpus: {counts} in {out}/raw")
 
-    step("binarize", [fairseq_cli("fairseq-preprocess"), "--source-lang", "src", "--target-lang", "tgt",
-                      "--trainpref", "raw/train", "--validpref", "raw/valid", "--testpref", "raw/test",
-                      "--destdir", "bin", "--joined-dictionary", "--workers", "1"],
-         out, os.path.join(out, "preprocess.log"))
+    step(
+        "binarize",
+        [
+            fairseq_cli("fairseq-preprocess"),
+            "--source-lang",
+            "src",
+            "--target-lang",
+            "tgt",
+            "--trainpref",
+            "raw/train",
+            "--validpref",
+            "raw/valid",
+            "--testpref",
+            "raw/test",
+            "--destdir",
+            "bin",
+            "--joined-dictionary",
+            "--workers",
+            "1",
+        ],
+        out,
+        os.path.join(out, "preprocess.log"),
+    )
     train_log = step(
         f"train R-Drop (alpha {args.alpha}) for {args.updates} updates on the CPU",
-        [fairseq_cli("fairseq-train"), "bin", "--user-dir", rdrop_fairseq.USER_DIR,
-         "--task", "rdrop_translation", "--criterion", "reg_label_smoothed_cross_entropy",
-         "--reg-alpha", str(args.alpha), "--label-smoothing", "0.1", *TINY_TRANSFORMER,
-         "--dropout", "0.1", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "3e-3",
-         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "40", "--max-tokens", "2000",
-         "--max-update", str(args.updates), "--log-format", "simple", "--log-interval", "50",
-         "--eval-bleu", "--eval-bleu-args", '{"beam": 1}', "--best-checkpoint-metric", "bleu",
-         "--maximize-best-checkpoint-metric", "--validate-interval", "10", "--save-dir", "checkpoints", "--no-epoch-checkpoints",
-         "--cpu", "--seed", "1"],
-        out, os.path.join(out, "train.log"))
+        [
+            fairseq_cli("fairseq-train"),
+            "bin",
+            "--user-dir",
+            PLUGIN_DIR,
+            "--task",
+            "rdrop_translation",
+            "--criterion",
+            "reg_label_smoothed_cross_entropy",
+            "--reg-alpha",
+            str(args.alpha),
+            "--label-smoothing",
+            "0.1",
+            *TINY_TRANSFORMER,
+            "--dropout",
+            "0.1",
+            "--optimizer",
+            "adam",
+            "--adam-betas",
+            "(0.9,0.98)",
+            "--lr",
+            "3e-3",
+            "--lr-scheduler",
+            "inverse_sqrt",
+            "--warmup-updates",
+            "40",
+            "--max-tokens",
+            "2000",
+            "--max-update",
+            str(args.updates),
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "50",
+            "--eval-bleu",
+            "--eval-bleu-args",
+            '{"beam": 1}',
+            "--best-checkpoint-metric",
+            "bleu",
+            "--maximize-best-checkpoint-metric",
+            "--validate-interval",
+            "10",
+            "--save-dir",
+            "checkpoints",
+            "--no-epoch-checkpoints",
+            "--cpu",
+            "--seed",
+            "1",
+        ],
+        out,
+        os.path.join(out, "train.log"),
+    )
     # one line per validation and the last epoch's summary, not one per epoch
     epoch_lines = [line for line in train_log.splitlines() if "| train |" in line]
     shown = [line for line in train_log.splitlines() if "| valid |" in line] + epoch_lines[-1:]
     for line in shown:
         print("    " + line.split("| INFO | ")[-1])
-    gen_log = step("beam search (beam 5) on the test set",
-                   [fairseq_cli("fairseq-generate"), "bin", "--user-dir", rdrop_fairseq.USER_DIR,
-                    "--path", "checkpoints/checkpoint_best.pt", "--beam", "5", "--batch-size", "128",
-                    "--required-batch-size-multiple", "1", "--cpu"],
-                   out, os.path.join(out, "generate.log"))
+    gen_log = step(
+        "beam search (beam 5) on the test set",
+        [
+            fairseq_cli("fairseq-generate"),
+            "bin",
+            "--user-dir",
+            PLUGIN_DIR,
+            "--path",
+            "checkpoints/checkpoint_best.pt",
+            "--beam",
+            "5",
+            "--batch-size",
+            "128",
+            "--required-batch-size-multiple",
+            "1",
+            "--cpu",
+        ],
+        out,
+        os.path.join(out, "generate.log"),
+    )
     match = re.search(r"Generate test with beam=5: BLEU4 = ([\d.]+).*", gen_log)
     if match is None:
         sys.exit("quickstart: error: fairseq-generate printed no BLEU; see generate.log")
-    scores = {"bleu": float(match.group(1)), "fairseq_line": match.group(0), "updates": args.updates,
-              "alpha": args.alpha, "sentences": counts["test"]}
+    scores = {
+        "bleu": float(match.group(1)),
+        "fairseq_line": match.group(0),
+        "updates": args.updates,
+        "alpha": args.alpha,
+        "sentences": counts["test"],
+    }
     tmp = os.path.join(out, "scores.json.tmp")
     with open(tmp, "w") as f:
         json.dump(scores, f, indent=2)

@@ -106,8 +106,7 @@ class Pipeline:
     def run(self) -> None:
         out = self.stream or sys.stdout
         os.makedirs(self.state_dir, exist_ok=True)
-        first_todo = next((i for i, s in enumerate(self.stages) if not self.is_done(s)),
-                          len(self.stages))
+        first_todo = next((i for i, s in enumerate(self.stages) if not self.is_done(s)), len(self.stages))
         for stage in self.stages[first_todo:]:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.marker(stage))
@@ -123,6 +122,5 @@ class Pipeline:
             if missing:  # a bug in the recipe, not a user error: fail loudly
                 raise RuntimeError(f"stage {stage.name} did not produce {missing}")
             with atomic_text(self.marker(stage)) as handle:
-                json.dump({"stage": stage.name, "seconds": round(time.monotonic() - start, 1)},
-                          handle)
+                json.dump({"stage": stage.name, "seconds": round(time.monotonic() - start, 1)}, handle)
             print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)

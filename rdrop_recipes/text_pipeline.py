@@ -34,8 +34,9 @@ def strip_tags(line: str, tags: Sequence[str]) -> str:
     return line
 
 
-def filter_train_lines(lines: Iterable[str], drop_markers: Sequence[str],
-                       tags: Sequence[str]) -> Iterator[str]:
+def filter_train_lines(
+    lines: Iterable[str], drop_markers: Sequence[str], tags: Sequence[str]
+) -> Iterator[str]:
     for line in lines:
         if keep_train_line(line, drop_markers):
             yield strip_tags(line, tags)
@@ -154,8 +155,9 @@ class LineProcessor:
             escape, aggressive = self.escape, self.aggressive_dash_splits
 
             def tokenize(line: str) -> str:
-                return tokenizer.tokenize(line, return_str=True, escape=escape,
-                                          aggressive_dash_splits=aggressive)
+                return tokenizer.tokenize(
+                    line, return_str=True, escape=escape, aggressive_dash_splits=aggressive
+                )
 
             steps.append(tokenize)
         if self.lowercase:

@@ -13,8 +13,14 @@ from .atomic_stages import TMP_SUFFIX, atomic_text, read_lines, write_lines
 from .parallel_lines import Progress, map_lines
 
 
-def learn(train_files: Sequence[str], code_path: str, merges: int, min_frequency: int,
-          workers: int, joined_path: str) -> None:
+def learn(
+    train_files: Sequence[str],
+    code_path: str,
+    merges: int,
+    min_frequency: int,
+    workers: int,
+    joined_path: str,
+) -> None:
     """Learn ``merges`` merges on ``train_files`` concatenated in the given order
     (the order the shell recipes ``cat`` them, so ties break the same way).
 
@@ -47,7 +53,6 @@ class BpeApplier:
 
 def apply(code_path: str, src_path: str, dest_path: str, workers: int, progress_every: int) -> int:
     progress = Progress(f"bpe {os.path.basename(dest_path)}", progress_every)
-    count = write_lines(dest_path, map_lines(BpeApplier(code_path), read_lines(src_path),
-                                             workers, progress))
+    count = write_lines(dest_path, map_lines(BpeApplier(code_path), read_lines(src_path), workers, progress))
     progress.close()
     return count

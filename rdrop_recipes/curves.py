@@ -2,7 +2,7 @@
 paper's Figure 2): train NLL loss, valid loss, KL and valid BLEU against
 updates (top row) and against wall-clock time (bottom row).
 
-    python -m rdrop_fairseq.recipes.curves LOG_OR_SAVE_DIR [...] --out curves.png [--labels a,b]
+    python -m rdrop_recipes.curves LOG_OR_SAVE_DIR [...] --out curves.png [--labels a,b]
 
 Reads what fairseq writes with --log-format simple, tqdm or json, whether the
 lines carry the console prefix (``2024-01-01 12:00:00 | INFO | train_inner |``)
@@ -26,15 +26,19 @@ _SUMMARY = re.compile(r"^epoch \d+ \| (.*)$")
 # Train panel: nll_loss, not loss: R-Drop's loss sums the cross-entropy of both copies
 # plus alpha*KL per token of one copy, about twice a baseline's, while nll_loss is per
 # token of every copy in both criteria. Valid loss is single-copy LS-CE in both.
-PANELS = (("train", "nll_loss", "train NLL loss (per token)"), ("valid", "loss", "valid loss"),
-          ("train", "kl_loss", "train KL (kl_loss)"), ("valid", "bleu", "valid BLEU"))
+PANELS = (
+    ("train", "nll_loss", "train NLL loss (per token)"),
+    ("valid", "loss", "valid loss"),
+    ("train", "kl_loss", "train KL (kl_loss)"),
+    ("valid", "bleu", "valid BLEU"),
+)
 
 
 @dataclass
 class Run:
     label: str
     path: str
-    train: Dict[int, dict] = field(default_factory=dict)    # num_updates -> metrics
+    train: Dict[int, dict] = field(default_factory=dict)  # num_updates -> metrics
     summary: Dict[int, dict] = field(default_factory=dict)  # end-of-epoch train records
     valid: Dict[int, dict] = field(default_factory=dict)
     valid_subset: Optional[str] = None
@@ -122,7 +126,7 @@ def parse_line(line):
             return ("train", None, _numbers(record.items())) if tag in (None, "train_inner") else None
         for prefix, kind in (("valid_", "valid"), ("train_", "summary")):
             if prefix + "num_updates" in record:
-                pairs = [(k[len(prefix):], v) for k, v in record.items() if k.startswith(prefix)]
+                pairs = [(k[len(prefix) :], v) for k, v in record.items() if k.startswith(prefix)]
                 return kind, "valid" if kind == "valid" else None, _numbers(pairs)
         return None
     match = _VALID.match(line)
@@ -210,12 +214,26 @@ def plot(runs, out, title=None):
                 xs = [x / scale if axis == "wall" else x for x, _ in points]
                 ys = [y for _, y in points]
                 marker = "o" if split == "valid" or len(points) < 30 else None
-                ax.plot(xs, ys, color=colors[i % len(colors)], marker=marker, markersize=3,
-                        linewidth=1.4, label=run.label)
+                ax.plot(
+                    xs,
+                    ys,
+                    color=colors[i % len(colors)],
+                    marker=marker,
+                    markersize=3,
+                    linewidth=1.4,
+                    label=run.label,
+                )
                 drawn = True
             if not drawn:
-                ax.text(0.5, 0.5, "not in these logs", ha="center", va="center",
-                        transform=ax.transAxes, color="gray")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not in these logs",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="gray",
+                )
             ax.set_title(name, fontsize=11)
             ax.set_xlabel("updates" if axis == "updates" else f"wall-clock time ({unit})")
             ax.grid(True, alpha=0.3)
@@ -226,8 +244,14 @@ def plot(runs, out, title=None):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), frameon=False,
-               bbox_to_anchor=(0.5, 0.965))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(len(labels), 6),
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.965),
+    )
     fig.suptitle(title or "training curves", fontsize=13, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -248,8 +272,11 @@ def main(argv=None):
         raise RecipeError(f"--labels names {len(labels)} runs but {len(args.logs)} logs were given")
     runs = [parse_log(path, label) for path, label in zip(args.logs, labels)]
     for run in runs:
-        print(f"plot-curves: {run.label}: {len(run.train_records())} train and {len(run.valid)} valid "
-              f"records from {run.path}", flush=True)
+        print(
+            f"plot-curves: {run.label}: {len(run.train_records())} train and {len(run.valid)} valid "
+            f"records from {run.path}",
+            flush=True,
+        )
     plot(runs, args.out, args.title)
     print(f"plot-curves: wrote {args.out}", flush=True)
     return 0

@@ -1,7 +1,7 @@
 """Average the model parameters of several fairseq checkpoints into one.
 
-    python -m rdrop_fairseq.recipes.average_checkpoints --inputs a.pt b.pt --output avg.pt
-    python -m rdrop_fairseq.recipes.average_checkpoints --dir CKPT_DIR --last 5 --output avg.pt
+    python -m rdrop_recipes.average_checkpoints --inputs a.pt b.pt --output avg.pt
+    python -m rdrop_recipes.average_checkpoints --dir CKPT_DIR --last 5 --output avg.pt
 
 ``--last N`` takes the N newest ``checkpoint_<epoch>_<updates>.pt`` by update
 number (what --save-interval-updates writes), or, where a folder has none,
@@ -85,8 +85,10 @@ def average_state_dicts(state_dicts):
     for i, sd in enumerate(state_dicts[1:], 1):
         if set(sd) != set(first_keys):
             missing = sorted(set(first_keys) ^ set(sd))[:3]
-            raise RecipeError(f"checkpoint {i} has other parameters than the first ({missing}...); "
-                              "only checkpoints of one model can be averaged")
+            raise RecipeError(
+                f"checkpoint {i} has other parameters than the first ({missing}...); "
+                "only checkpoints of one model can be averaged"
+            )
     averaged = {}
     newest = state_dicts[-1]
     for key in first_keys:
@@ -97,8 +99,10 @@ def average_state_dicts(state_dicts):
         total = torch.zeros(reference.shape, dtype=torch.float64)
         for sd in state_dicts:
             if sd[key].shape != reference.shape:
-                raise RecipeError(f"parameter {key} has shape {tuple(sd[key].shape)} in one checkpoint "
-                                  f"and {tuple(reference.shape)} in another")
+                raise RecipeError(
+                    f"parameter {key} has shape {tuple(sd[key].shape)} in one checkpoint "
+                    f"and {tuple(reference.shape)} in another"
+                )
             total += sd[key].to(torch.float64)
         averaged[key] = (total / len(state_dicts)).to(reference.dtype)
     return averaged

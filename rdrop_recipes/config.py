@@ -34,11 +34,13 @@ from .errors import RecipeError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # what a --set of a default of this type may be, and how it is named in the error
-_ACCEPTS = ((bool, (bool,), "true or false"),
-            (int, (int,), "an integer"),
-            (float, (int, float), "a number"),
-            (list, (list,), "a list"),
-            (dict, (dict,), "a table"))
+_ACCEPTS = (
+    (bool, (bool,), "true or false"),
+    (int, (int,), "an integer"),
+    (float, (int, float), "a number"),
+    (list, (list,), "a list"),
+    (dict, (dict,), "a table"),
+)
 
 
 def default_config_path(recipe):
@@ -56,9 +58,15 @@ def load(path):
 
 
 def add_set_option(parser, example):
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"override one config value, e.g. --set {example} (repeatable); KEY is "
-                             "table.key, table_key or a key only one table has")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one config value, e.g. --set {example} (repeatable); KEY is "
+        "table.key, table_key or a key only one table has",
+    )
 
 
 def apply_overrides(config, assignments, flag_tables=()):
@@ -98,16 +106,18 @@ def resolve_key(config, key, flag_tables=()):
         return _dotted(config, key)
     tables = [(name, table) for name, table in config.items() if isinstance(table, dict)]
     bare = [[name, key] for name, table in tables if _is_leaf(table, key)]
-    joined = [[name, key[len(name) + 1:]] for name, table in tables
-              if key.startswith(name + "_") and _is_leaf(table, key[len(name) + 1:])]
+    joined = [
+        [name, key[len(name) + 1 :]]
+        for name, table in tables
+        if key.startswith(name + "_") and _is_leaf(table, key[len(name) + 1 :])
+    ]
     candidates = bare + joined
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
         names = " or ".join(".".join(path) for path in candidates)
         raise RecipeError(f"--set {key}: ambiguous key; say which: {names}")
-    known = ", ".join(f"{name}.{leaf}" for name, table in tables for leaf in table
-                      if _is_leaf(table, leaf))
+    known = ", ".join(f"{name}.{leaf}" for name, table in tables for leaf in table if _is_leaf(table, leaf))
     hint = "; flags the config does not name go after '--'" if flag_tables else ""
     raise RecipeError(f"--set {key}: unknown key (known: {known}){hint}")
 

@@ -66,9 +66,13 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[List[str]]:
         yield chunk
 
 
-def map_lines(factory, lines: Iterable[str], workers: int,
-              progress: Optional[Progress] = None,
-              chunk_lines: int = CHUNK_LINES) -> Iterator[str]:
+def map_lines(
+    factory,
+    lines: Iterable[str],
+    workers: int,
+    progress: Optional[Progress] = None,
+    chunk_lines: int = CHUNK_LINES,
+) -> Iterator[str]:
     """Yield ``factory.build()(line)`` for every line, in input order.
 
     ``factory`` is a picklable object with a ``build()`` returning the

@@ -18,25 +18,48 @@ from .errors import PrepareError
 from .output_dirs import stamp_data_bin
 
 
-def preprocess(text_dir: str, data_bin: str, src: str, tgt: str, workers: int,
-               joined_dictionary: bool, extra_args: Sequence[str], config: dict) -> None:
+def preprocess(
+    text_dir: str,
+    data_bin: str,
+    src: str,
+    tgt: str,
+    workers: int,
+    joined_dictionary: bool,
+    extra_args: Sequence[str],
+    config: dict,
+) -> None:
     tmp = data_bin.rstrip("/") + TMP_SUFFIX
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
-    command = [sys.executable, "-m", "fairseq_cli.preprocess",
-               "--source-lang", src, "--target-lang", tgt,
-               "--trainpref", os.path.join(text_dir, "train"),
-               "--validpref", os.path.join(text_dir, "valid"),
-               "--testpref", os.path.join(text_dir, "test"),
-               "--destdir", tmp, "--workers", str(max(1, workers))]
+    command = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.preprocess",
+        "--source-lang",
+        src,
+        "--target-lang",
+        tgt,
+        "--trainpref",
+        os.path.join(text_dir, "train"),
+        "--validpref",
+        os.path.join(text_dir, "valid"),
+        "--testpref",
+        os.path.join(text_dir, "test"),
+        "--destdir",
+        tmp,
+        "--workers",
+        str(max(1, workers)),
+    ]
     if joined_dictionary:
         command.append("--joined-dictionary")
     command += list(extra_args)
     print("    " + " ".join(command[2:]), flush=True)
     result = subprocess.run(command)
     if result.returncode != 0:
-        raise PrepareError(f"fairseq-preprocess failed with exit status {result.returncode} "
-                           f"(its messages are above); fix that and re-run: finished stages are kept")
+        raise PrepareError(
+            f"fairseq-preprocess failed with exit status {result.returncode} "
+            f"(its messages are above); fix that and re-run: finished stages are kept"
+        )
     stamp_data_bin(tmp, config)
     os.makedirs(os.path.dirname(os.path.abspath(data_bin)), exist_ok=True)
     replace_dir(tmp, data_bin)

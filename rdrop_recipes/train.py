@@ -1,7 +1,7 @@
 """Build the fairseq-train command of a recipe from its TOML config, print it,
 run it. Behind ``scripts/train-iwslt14.sh`` and ``scripts/train-wmt14.sh``.
 
-    python -m rdrop_fairseq.recipes.train --config configs/train-iwslt14.toml \
+    python -m rdrop_recipes.train --config configs/train-iwslt14.toml \
         [--variant rdrop|baseline|doubled-batch|no-kl] [--data DIR] [--save-dir DIR]
         [--reg-alpha A --reg-passes M --reg-kl-direction D --reg-every K --reg-dropouts P1,P2]
         [--set key=value ...] [--device auto|cpu|cuda] [--dry-run] [-- fairseq flags]
@@ -17,9 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from .. import USER_DIR as PLUGIN_DIR
 from . import config as recipe_config
 from .errors import RecipeError, exits_cleanly
+from .plugin_dir import PLUGIN_DIR
 
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given
@@ -93,7 +93,7 @@ def parse_with_passthrough(parser, argv):
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
-    args.extra = argv[cut + 1:]
+    args.extra = argv[cut + 1 :]
     return args
 
 
@@ -138,8 +138,9 @@ def resolve(args):
         section = "distributed" if key in cfg.get("distributed", {}) else "fairseq"
         cfg.setdefault(section, {})[key] = value
     # --set wins over the variant as well: apply the fairseq-level overrides again
-    cfg = recipe_config.apply_overrides(cfg, [s for s in args.assignments if not s.startswith("variants.")],
-                                        FLAG_TABLES)
+    cfg = recipe_config.apply_overrides(
+        cfg, [s for s in args.assignments if not s.startswith("variants.")], FLAG_TABLES
+    )
     cfg["recipe"]["variant"] = variant
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k) for k in ABLATION_FLAGS if getattr(args, k) is not None}
@@ -178,8 +179,9 @@ def build_plan(args, hardware=None):
         world_size = max(1, gpus_per_node) * args.nnodes if hardware.device == "cuda" else 1
         update_freq = distributed.get("update_freq", "auto")
         if update_freq == "auto":
-            update_freq = update_freq_for(int(distributed["tokens_per_update"]), world_size,
-                                          int(fairseq["max_tokens"]))
+            update_freq = update_freq_for(
+                int(distributed["tokens_per_update"]), world_size, int(fairseq["max_tokens"])
+            )
         plan.update_freq = int(update_freq)
         fairseq["update_freq"] = plan.update_freq
         plan.notes.append(
@@ -200,14 +202,28 @@ def build_plan(args, hardware=None):
 
     if args.nnodes > 1:
         if hardware.device != "cuda":
-            raise RecipeError("--nnodes > 1 trains on GPUs; this machine has none (or --device cpu was given)")
+            raise RecipeError(
+                "--nnodes > 1 trains on GPUs; this machine has none (or --device cpu was given)"
+            )
         if not args.master_addr:
             raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
         gpus_per_node = args.gpus_per_node or hardware.gpus_per_node
         # torchrun starts the processes; fairseq reads RANK/WORLD_SIZE/MASTER_* itself
-        launcher = ["torchrun", "--nnodes", str(args.nnodes), "--nproc_per_node", str(gpus_per_node),
-                    "--node_rank", str(args.node_rank), "--master_addr", args.master_addr,
-                    "--master_port", str(args.master_port), "-m", "fairseq_cli.train"]
+        launcher = [
+            "torchrun",
+            "--nnodes",
+            str(args.nnodes),
+            "--nproc_per_node",
+            str(gpus_per_node),
+            "--node_rank",
+            str(args.node_rank),
+            "--master_addr",
+            args.master_addr,
+            "--master_port",
+            str(args.master_port),
+            "-m",
+            "fairseq_cli.train",
+        ]
         fairseq_args += ["--distributed-world-size", str(world_size)]
         plan.command = launcher + fairseq_args + args.extra
     else:
@@ -222,8 +238,9 @@ def run_logged(command, log_file):
         return subprocess.call(command)
     print(f"train: log in {log_file}", flush=True)
     with open(log_file, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1, errors="replace")
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace"
+        )
         try:
             for line in proc.stdout:
                 sys.stdout.write(line)

@@ -3,7 +3,7 @@ without perl or git.
 
     scripts/prepare-iwslt14.sh [--archive de-en.tgz] [--out-dir DIR] [--data-bin DIR]
                                [--workers N] [--bpe-merges N] [--set KEY=VALUE ...]
-    python -m rdrop_fairseq.recipes.prepare_iwslt14 ...    (the same)
+    python -m rdrop_recipes.prepare_iwslt14 ...    (the same)
 
 From ``de-en.tgz`` of the IWSLT 2014-01 release (downloaded from fairseq's
 mirror unless ``--archive PATH`` or env ``IWSLT14_ARCHIVE`` names a local
@@ -44,8 +44,10 @@ from .text_pipeline import CleanRule, LineProcessor, every_nth, extract_segments
 PROG = "prepare-iwslt14"
 RECIPE = "prepare-iwslt14"
 ARCHIVE_ENV = "IWSLT14_ARCHIVE"
-ARCHIVE_FIX = (f"download http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz again "
-               f"and pass it with --archive PATH (or ${ARCHIVE_ENV})")
+ARCHIVE_FIX = (
+    f"download http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz again "
+    f"and pass it with --archive PATH (or ${ARCHIVE_ENV})"
+)
 
 
 class Iwslt14Recipe(BpeRecipe):
@@ -60,14 +62,19 @@ class Iwslt14Recipe(BpeRecipe):
     def archive_members(self) -> Dict[str, str]:
         """Member name in de-en.tgz -> where it is extracted."""
         names = [f"{self.prefix}.{l}" for l in self.langs]
-        names += [f"{name}.{self.pair}.{l}.xml" for name in self.config["split"]["test_sets"]
-                  for l in self.langs]
+        names += [
+            f"{name}.{self.pair}.{l}.xml" for name in self.config["split"]["test_sets"] for l in self.langs
+        ]
         return {f"{self.folder}/{n}": os.path.join(self.orig, self.folder, n) for n in names}
 
     def processor(self, lang: str, lowercase: bool) -> LineProcessor:
         tok = self.config["tokenize"]
-        return LineProcessor(lang=lang, escape=tok["escape"],
-                             aggressive_dash_splits=tok["aggressive_dash_splits"], lowercase=lowercase)
+        return LineProcessor(
+            lang=lang,
+            escape=tok["escape"],
+            aggressive_dash_splits=tok["aggressive_dash_splits"],
+            lowercase=lowercase,
+        )
 
     # -- stages ------------------------------------------------------------------
     def extract(self) -> None:
@@ -85,8 +92,10 @@ class Iwslt14Recipe(BpeRecipe):
             source = os.path.join(self.orig, self.folder, f"{self.prefix}.{l}")
             lines = filter_train_lines(read_lines(source), flt["drop_lines_with"], flt["strip_tags"])
             progress = Progress(f"tokenize train.{l}", self.every)
-            write_lines(self.tmp_file(f"{self.prefix}.tok.{l}"),
-                        map_lines(self.processor(l, lowercase=False), lines, self.workers, progress))
+            write_lines(
+                self.tmp_file(f"{self.prefix}.tok.{l}"),
+                map_lines(self.processor(l, lowercase=False), lines, self.workers, progress),
+            )
             progress.close()
 
     def clean_train(self) -> None:
@@ -113,11 +122,17 @@ class Iwslt14Recipe(BpeRecipe):
             for l in self.langs:
                 xml = os.path.join(self.orig, self.folder, f"{name}.{self.pair}.{l}.xml")
                 segments = extract_segments(read_lines(xml), apostrophe_fix=fix)
-                counts.append(write_lines(self.tmp_file(f"{name}.{self.pair}.{l}"),
-                                          map_lines(self.processor(l, lowercase=lower), segments, 1)))
+                counts.append(
+                    write_lines(
+                        self.tmp_file(f"{name}.{self.pair}.{l}"),
+                        map_lines(self.processor(l, lowercase=lower), segments, 1),
+                    )
+                )
             if counts[0] != counts[1]:
-                raise PrepareError(f"{name}: {counts[0]} {self.src} but {counts[1]} {self.tgt} "
-                                   f"segments; the archive is damaged: {ARCHIVE_FIX}")
+                raise PrepareError(
+                    f"{name}: {counts[0]} {self.src} but {counts[1]} {self.tgt} "
+                    f"segments; the archive is damaged: {ARCHIVE_FIX}"
+                )
             self.say(f"{name}: {counts[0]:,} segments")
 
     def split(self) -> None:
@@ -126,8 +141,11 @@ class Iwslt14Recipe(BpeRecipe):
             train, valid = every_nth(read_lines(self.tmp_file(f"{self.prefix}.{l}")), n)
             write_lines(self.tmp_file(f"train.{l}"), train)
             write_lines(self.tmp_file(f"valid.{l}"), valid)
-            test = (line for name in self.config["split"]["test_sets"]
-                    for line in read_lines(self.tmp_file(f"{name}.{self.pair}.{l}")))
+            test = (
+                line
+                for name in self.config["split"]["test_sets"]
+                for line in read_lines(self.tmp_file(f"{name}.{self.pair}.{l}"))
+            )
             write_lines(self.tmp_file(f"test.{l}"), test)
         self.report_counts(self.tmp)
 
@@ -138,12 +156,16 @@ class Iwslt14Recipe(BpeRecipe):
             for l in self.langs:
                 path = os.path.join(source, f"{split}.{l}")
                 if not os.path.isfile(path):
-                    raise PrepareError(f"--from-tokenized {source} lacks {split}.{l}; it must hold "
-                                       f"{{train,valid,test}}.{{{self.src},{self.tgt}}}")
+                    raise PrepareError(
+                        f"--from-tokenized {source} lacks {split}.{l}; it must hold "
+                        f"{{train,valid,test}}.{{{self.src},{self.tgt}}}"
+                    )
                 counts.append(count_lines(path))
             if counts[0] != counts[1]:
-                raise PrepareError(f"--from-tokenized {source}: {split}.{self.src} has {counts[0]} "
-                                   f"lines but {split}.{self.tgt} {counts[1]}; give an aligned corpus")
+                raise PrepareError(
+                    f"--from-tokenized {source}: {split}.{self.src} has {counts[0]} "
+                    f"lines but {split}.{self.tgt} {counts[1]}; give an aligned corpus"
+                )
         for split in SPLITS:
             for l in self.langs:
                 dest = self.tmp_file(f"{split}.{l}")
@@ -156,16 +178,28 @@ class Iwslt14Recipe(BpeRecipe):
         p = Pipeline(state_dir, stream=self.out)
         both = lambda pattern: [self.tmp_file(pattern.format(l=l)) for l in self.langs]  # noqa: E731
         if self.config["input"]["from_tokenized"]:
-            p.add("import", f"copy tokenized text from {self.config['input']['from_tokenized']}",
-                  self.split_files(self.tmp), self.import_tokenized)
+            p.add(
+                "import",
+                f"copy tokenized text from {self.config['input']['from_tokenized']}",
+                self.split_files(self.tmp),
+                self.import_tokenized,
+            )
         else:
-            p.add("extract", "extract the IWSLT14 archive", list(self.archive_members().values()),
-                  self.extract)
-            p.add("tokenize-train", "filter tags and tokenize train", both(self.prefix + ".tok.{l}"),
-                  self.tokenize_train)
+            p.add(
+                "extract", "extract the IWSLT14 archive", list(self.archive_members().values()), self.extract
+            )
+            p.add(
+                "tokenize-train",
+                "filter tags and tokenize train",
+                both(self.prefix + ".tok.{l}"),
+                self.tokenize_train,
+            )
             p.add("clean-train", "clean and lowercase train", both(self.prefix + ".{l}"), self.clean_train)
-            tests = [self.tmp_file(f"{name}.{self.pair}.{l}")
-                     for name in self.config["split"]["test_sets"] for l in self.langs]
+            tests = [
+                self.tmp_file(f"{name}.{self.pair}.{l}")
+                for name in self.config["split"]["test_sets"]
+                for l in self.langs
+            ]
             p.add("tokenize-test", "extract, tokenize and lowercase dev/test XML", tests, self.tokenize_test)
             p.add("split", "split train/valid, concatenate test", self.split_files(self.tmp), self.split)
         self.add_bpe_and_binarize(p, self.out_dir)
@@ -175,10 +209,14 @@ class Iwslt14Recipe(BpeRecipe):
 
 def build_parser():
     parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
-    parser.add_argument("--archive", help=f"local de-en.tgz (download.archive; default ${ARCHIVE_ENV} "
-                                          f"or a download)")
-    parser.add_argument("--from-tokenized", metavar="DIR",
-                        help="start at BPE from DIR/{train,valid,test}.{de,en} (input.from_tokenized)")
+    parser.add_argument(
+        "--archive", help=f"local de-en.tgz (download.archive; default ${ARCHIVE_ENV} or a download)"
+    )
+    parser.add_argument(
+        "--from-tokenized",
+        metavar="DIR",
+        help="start at BPE from DIR/{train,valid,test}.{de,en} (input.from_tokenized)",
+    )
     return parser
 
 
@@ -186,8 +224,9 @@ def configure(argv: Optional[Sequence[str]]) -> tuple:
     args = build_parser().parse_args(argv)
     if args.archive is None and os.environ.get(ARCHIVE_ENV):
         args.archive = os.environ[ARCHIVE_ENV]
-    config = recipe_cli.resolve_config(args, {"archive": "download.archive",
-                                              "from_tokenized": "input.from_tokenized"})
+    config = recipe_cli.resolve_config(
+        args, {"archive": "download.archive", "from_tokenized": "input.from_tokenized"}
+    )
     archive = config["download"]["archive"]
     if archive and not config["input"]["from_tokenized"]:
         archives.check_gzip(archive, ARCHIVE_FIX)

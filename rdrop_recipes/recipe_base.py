@@ -39,8 +39,9 @@ class BpeRecipe:
         print(f"    {text}", file=self.out, flush=True)
 
     def report_counts(self, directory: str, prefix: str = "") -> Dict[str, int]:
-        counts = {split: count_lines(os.path.join(directory, f"{prefix}{split}.{self.src}"))
-                  for split in SPLITS}
+        counts = {
+            split: count_lines(os.path.join(directory, f"{prefix}{split}.{self.src}")) for split in SPLITS
+        }
         self.say(" / ".join(f"{split} {n:,}" for split, n in counts.items()) + " sentence pairs")
         return counts
 
@@ -56,30 +57,56 @@ class BpeRecipe:
             os.replace(self.code + ".tmp", self.code)
             return
         self.say(f"learning {bpe['merges']:,} merges on train.{self.src} + train.{self.tgt}")
-        joint_bpe.learn([self.tmp_file(f"train.{l}") for l in self.langs], self.code, bpe["merges"],
-                        bpe["min_frequency"], self.workers, self.tmp_file("train.joined"))
+        joint_bpe.learn(
+            [self.tmp_file(f"train.{l}") for l in self.langs],
+            self.code,
+            bpe["merges"],
+            bpe["min_frequency"],
+            self.workers,
+            self.tmp_file("train.joined"),
+        )
 
     def apply_bpe(self, dest_dir: str, prefix: str = "") -> None:
         for l in self.langs:
             for split in SPLITS:
-                joint_bpe.apply(self.code, self.tmp_file(f"{split}.{l}"),
-                                os.path.join(dest_dir, f"{prefix}{split}.{l}"), self.workers, self.every)
+                joint_bpe.apply(
+                    self.code,
+                    self.tmp_file(f"{split}.{l}"),
+                    os.path.join(dest_dir, f"{prefix}{split}.{l}"),
+                    self.workers,
+                    self.every,
+                )
 
     def binarize(self) -> None:
         cfg = self.config["binarize"]
-        binarize.preprocess(self.out_dir, self.config["paths"]["data_bin"], self.src, self.tgt,
-                            self.workers, cfg["joined_dictionary"], cfg["extra_args"], self.config)
+        binarize.preprocess(
+            self.out_dir,
+            self.config["paths"]["data_bin"],
+            self.src,
+            self.tgt,
+            self.workers,
+            cfg["joined_dictionary"],
+            cfg["extra_args"],
+            self.config,
+        )
 
     def add_bpe_and_binarize(self, p: Pipeline, bpe_dest: str, bpe_prefix: str = "") -> None:
         p.add("learn-bpe", "joint BPE code", [self.code], self.learn_bpe)
-        p.add("apply-bpe", "apply BPE to all splits", self.split_files(bpe_dest, bpe_prefix),
-              lambda: self.apply_bpe(bpe_dest, bpe_prefix))
+        p.add(
+            "apply-bpe",
+            "apply BPE to all splits",
+            self.split_files(bpe_dest, bpe_prefix),
+            lambda: self.apply_bpe(bpe_dest, bpe_prefix),
+        )
 
     def add_binarize(self, p: Pipeline) -> None:
-        p.add("binarize", "fairseq-preprocess" + (" --joined-dictionary" if self.config["binarize"]
-                                                  ["joined_dictionary"] else ""),
-              [os.path.join(self.config["paths"]["data_bin"], f"dict.{l}.txt") for l in self.langs],
-              self.binarize)
+        p.add(
+            "binarize",
+            "fairseq-preprocess"
+            + (" --joined-dictionary" if self.config["binarize"]["joined_dictionary"] else ""),
+            [os.path.join(self.config["paths"]["data_bin"], f"dict.{l}.txt") for l in self.langs],
+            self.binarize,
+        )
 
     # -- driver ----------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:
@@ -91,6 +118,10 @@ class BpeRecipe:
         state_dir = output_dirs.claim_output_dir(self.out_dir, self.config, force)
         os.makedirs(self.tmp, exist_ok=True)
         self.pipeline(state_dir).run()
-        print(f"{self.prog}: finished; text in {self.out_dir}, binarized data in "
-              f"{self.config['paths']['data_bin']}", file=self.out, flush=True)
+        print(
+            f"{self.prog}: finished; text in {self.out_dir}, binarized data in "
+            f"{self.config['paths']['data_bin']}",
+            file=self.out,
+            flush=True,
+        )
         return self.report_counts(self.out_dir)

@@ -1,6 +1,6 @@
 """Beam search on a test set and BLEU, into a fresh results folder per run.
 
-    python -m rdrop_fairseq.recipes.evaluate --config configs/evaluate-iwslt14.toml \
+    python -m rdrop_recipes.evaluate --config configs/evaluate-iwslt14.toml \
         [--checkpoint PATH|GLOB|DIR ...] [--average-last N] [--data DIR] [--name NAME]
         [--results-dir DIR] [--set key=value ...] [--device auto|cpu|cuda] [-- generate flags]
 
@@ -25,9 +25,16 @@ import time
 
 from . import config as recipe_config
 from . import scoring
-from .average_checkpoints import average_checkpoints, expand, last_checkpoints, oldest_to_newest, write_checkpoint
+from .average_checkpoints import (
+    average_checkpoints,
+    expand,
+    last_checkpoints,
+    oldest_to_newest,
+    write_checkpoint,
+)
 from .errors import RecipeError, exits_cleanly
-from .train import PLUGIN_DIR, parse_with_passthrough
+from .plugin_dir import PLUGIN_DIR
+from .train import parse_with_passthrough
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -71,14 +78,16 @@ def resolve_checkpoints(specs, average_last):
             else:
                 best = os.path.join(spec, "checkpoint_best.pt")
                 if not os.path.isfile(best):
-                    raise RecipeError(f"{spec!r} has no checkpoint_best.pt; pass a checkpoint file "
-                                      "or --average-last N")
+                    raise RecipeError(
+                        f"{spec!r} has no checkpoint_best.pt; pass a checkpoint file or --average-last N"
+                    )
                 paths.append(best)
         elif glob.has_magic(spec):
             paths += expand([spec])
         elif not os.path.isfile(spec):
-            raise RecipeError(f"checkpoint {spec!r} not found; train first (scripts/train-*.sh) "
-                              "or pass --checkpoint PATH")
+            raise RecipeError(
+                f"checkpoint {spec!r} not found; train first (scripts/train-*.sh) or pass --checkpoint PATH"
+            )
         else:
             paths.append(spec)
     paths = oldest_to_newest(list(dict.fromkeys(paths)))
@@ -102,7 +111,8 @@ def stale_partials(results_dir):
 def completed_runs(results_dir):
     """Finished runs: visible folders holding a scores.json."""
     return sorted(
-        p for p in glob.glob(os.path.join(results_dir, "*"))
+        p
+        for p in glob.glob(os.path.join(results_dir, "*"))
         if os.path.isdir(p) and os.path.isfile(os.path.join(p, "scores.json"))
     )
 
@@ -138,8 +148,16 @@ def device_flags(device):
 
 def generate(cfg, checkpoint, workdir, extra):
     recipe = cfg["recipe"]
-    command = [sys.executable, "-m", "fairseq_cli.generate", recipe["data"], "--user-dir", PLUGIN_DIR,
-               "--path", checkpoint]
+    command = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.generate",
+        recipe["data"],
+        "--user-dir",
+        PLUGIN_DIR,
+        "--path",
+        checkpoint,
+    ]
     command += recipe_config.to_flags(cfg.get("generate", {}))
     command += device_flags(recipe.get("device", "auto")) + list(extra)
     print("evaluate: " + shlex.join(command), flush=True)
@@ -161,7 +179,9 @@ def score(cfg, lines, workdir):
     except ValueError as err:
         raise RecipeError(f"cannot read fairseq-generate output: {err}") from None
     if not hyps:
-        raise RecipeError(f"fairseq-generate printed no hypotheses; see {os.path.join(workdir, 'generate.log')}")
+        raise RecipeError(
+            f"fairseq-generate printed no hypotheses; see {os.path.join(workdir, 'generate.log')}"
+        )
     write_lines(os.path.join(workdir, "hypotheses.txt"), hyps)
     write_lines(os.path.join(workdir, "references.txt"), refs)
     scores = {"sentences": len(hyps)}
@@ -172,7 +192,9 @@ def score(cfg, lines, workdir):
         write_lines(os.path.join(workdir, "hypotheses.compound-split.txt"), hyps_cs)
         write_lines(os.path.join(workdir, "references.compound-split.txt"), refs_cs)
         scores["bleu"] = scoring.tokenized_bleu(hyps_cs, refs_cs, lowercase)
-        scores["bleu"]["kind"] = "tokenized BLEU with compound splitting" + (", lowercased" if lowercase else "")
+        scores["bleu"]["kind"] = "tokenized BLEU with compound splitting" + (
+            ", lowercased" if lowercase else ""
+        )
     else:
         scores["bleu"] = scoring.tokenized_bleu(hyps, refs, lowercase)
         scores["bleu"]["kind"] = "tokenized BLEU" + (", lowercased" if lowercase else "")
@@ -227,8 +249,10 @@ def main(argv=None):
     results_dir = recipe.get("results_dir", "results")
     os.makedirs(results_dir, exist_ok=True)
     for leftover in stale_partials(results_dir):
-        print(f"evaluate: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
-              flush=True)
+        print(
+            f"evaluate: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
+            flush=True,
+        )
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
     os.makedirs(partial)
@@ -264,8 +288,11 @@ def main(argv=None):
     final = publish(partial, results_dir, name, stamp)
     print(f"evaluate: {scores['bleu']['kind']}: {scores['bleu']['score']}", flush=True)
     if "sacrebleu" in scores:
-        print(f"evaluate: sacreBLEU (detokenized): {scores['sacrebleu']['score']} "
-              f"{scores['sacrebleu']['signature']}", flush=True)
+        print(
+            f"evaluate: sacreBLEU (detokenized): {scores['sacrebleu']['score']} "
+            f"{scores['sacrebleu']['signature']}",
+            flush=True,
+        )
     print(f"evaluate: results in {final}", flush=True)
     return 0
 

@@ -1,0 +1,20 @@
+"""Where the plugin lives, found without importing it.
+
+The recipes reach the plugin only through fairseq's command line
+(``--user-dir PLUGIN_DIR``); importing ``rdrop_fairseq`` would import fairseq
+and install the plugin's hooks just to learn a path. ``find_spec`` of a
+top-level package locates it without running its ``__init__``.
+"""
+
+import importlib.util
+import os
+
+
+def plugin_dir() -> str:
+    spec = importlib.util.find_spec("rdrop_fairseq")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("rdrop_fairseq is not installed; run scripts/install.sh")
+    return os.path.abspath(list(spec.submodule_search_locations)[0])
+
+
+PLUGIN_DIR = plugin_dir()
