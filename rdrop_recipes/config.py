@@ -32,7 +32,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 from .errors import RecipeError
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what a --set of a default of this type may be, and how it is named in the error
 _ACCEPTS = (
     (bool, (bool,), "true or false"),
