@@ -1,8 +1,10 @@
 """R-Drop for fairseq: ``--user-dir rdrop_fairseq --task rdrop_translation
---criterion reg_label_smoothed_cross_entropy --reg-alpha 5``.
+--criterion reg_label_smoothed_cross_entropy --reg-alpha 5`` (and the
+language-modeling task ``rdrop_language_modeling``).
 
-The tensor math (``consistency``, ``fused_head``) imports without fairseq;
-registration with fairseq happens only where fairseq is installed.
+The tensor math (``consistency``, ``fused_head``, ``adaptive_softmax_loss``)
+imports without fairseq; registration with fairseq happens only where fairseq
+is installed.
 """
 
 import os
@@ -18,7 +20,7 @@ except ModuleNotFoundError as missing:  # pragma: no cover - depends on the envi
 else:
     from . import checkpoint_compat, criterions  # noqa: F401
     from .errors import install_excepthook
-    from .tasks import rdrop_translation  # noqa: F401  (fairseq imports tasks/ only for --user-dir)
+    from .tasks import rdrop_language_modeling, rdrop_translation  # noqa: F401  (fairseq imports tasks/ only for --user-dir)
 
     checkpoint_compat.install()
     install_excepthook()

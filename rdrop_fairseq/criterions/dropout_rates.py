@@ -56,11 +56,11 @@ class DropoutRates:
             for module, old in zip(modules, saved):
                 module.p = old
 
-    def forward_two_passes(self, model, net_input):
+    def forward_two_passes(self, model, net_input, **model_kwargs):
         modules = main_dropout_modules(model)
         outputs = []
         for p in self.rates:
             with self.rate(modules, p):
-                outputs.append(model(**net_input))
+                outputs.append(model(**net_input, **model_kwargs))
         logits = torch.cat([out[0] for out in outputs], dim=0)
         return logits, outputs[0][1]

@@ -1,0 +1,81 @@
+"""The R-Drop options, defined once and mixed into every R-Drop criterion's
+config, and validated once (``validate``).
+
+Each task family's criterion config inherits these fields next to its base
+criterion's; a family may override a default (e.g. ``reg_alpha``) by
+redefining the field.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+
+from ..consistency import BIDIRECTIONAL, DIRECTIONS, check_copies
+from ..errors import RDropConfigError
+from .dropout_rates import DropoutRates
+
+LOSS_IMPLS = ("fused", "reference")
+
+
+@dataclass
+class RDropOptions(FairseqDataclass):
+    reg_alpha: float = field(
+        default=5.0,
+        metadata={
+            "help": "weight alpha of the consistency (KL) term; 5 is the paper's NMT value, "
+            "0 keeps the duplicated batch without the KL term"
+        },
+    )
+    reg_kl_direction: ChoiceEnum(DIRECTIONS) = field(
+        default=BIDIRECTIONAL,
+        metadata={
+            "help": "bidirectional: alpha/2*[KL(P1||P2)+KL(P2||P1)] (paper); "
+            "unidirectional: alpha*KL(P1||P2), gradients through both passes"
+        },
+    )
+    reg_passes: int = field(
+        default=2,
+        metadata={
+            "help": "copies of each sentence in the one forward pass (sub-models, paper sec. 4.3); "
+            "KL term is alpha/(m(m-1)) * sum_{i!=j} KL(Pi||Pj)"
+        },
+    )
+    reg_every: int = field(
+        default=1,
+        metadata={
+            "help": "apply R-Drop on every k-th update only, the plain loss on the others (paper sec. 4.2)"
+        },
+    )
+    reg_dropouts: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "two comma-separated dropout rates 'p1,p2' for the two sub-models "
+            "(paper sec. 4.4; two forward passes); replaces --dropout in training"
+        },
+    )
+    reg_loss_impl: ChoiceEnum(LOSS_IMPLS) = field(
+        default="fused",
+        metadata={
+            "help": "fused: chunked fp32 loss head with hand-written backward (lean); "
+            "reference: autograd over fp32 log-softmax (for checking)"
+        },
+    )
+
+
+def validate(alpha, copies, every, direction, dropouts) -> Optional[DropoutRates]:
+    """Reject what cannot be what the user meant, with the flag to change;
+    return the parsed two-rate setting (None without ``--reg-dropouts``)."""
+    if alpha is None or not math.isfinite(alpha) or alpha < 0:
+        raise RDropConfigError(
+            f"--reg-alpha must be a finite number >= 0 (got {alpha}); the paper uses 5 for "
+            "translation, and 0 keeps the duplicated batch without the KL term"
+        )
+    check_copies(copies, str(direction))
+    if every < 1:
+        raise RDropConfigError(f"--reg-every must be >= 1 (got {every}); 1 applies R-Drop on every update")
+    rates = DropoutRates.parse(dropouts)
+    if rates is not None and copies != 2:
+        raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
+    return rates
