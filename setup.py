@@ -27,7 +27,16 @@ setup(
         "matplotlib",
         "numpy",
         'tomli; python_version < "3.11"',
+        # fairseq --tensorboard-logdir writes through torch.utils.tensorboard, which needs
+        # tensorboard (also the viewer); importing fairseq's tasks imports tensorboardX
+        # (tasks/text_to_speech.py) and logs "Please install tensorboardX" on every command
+        "tensorboard",
+        "tensorboardX",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-timeout", "ruff>=0.6"]},
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout", "ruff>=0.6"],
+        # fairseq-train --wandb-project NAME logs to Weights & Biases
+        "wandb": ["wandb"],
+    },
     entry_points={"console_scripts": ["rdrop-fairseq-user-dir = rdrop_fairseq.user_dir:main"]},
 )

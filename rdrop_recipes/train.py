@@ -197,6 +197,9 @@ def build_plan(args, hardware=None):
         # not fairseq's --log-file: fairseq 0.12 adds one more handler to that file per
         # epoch, so epoch k writes every line k times; we copy the console output instead
         plan.log_file = os.path.join(save_dir, recipe["log_file"])
+    if recipe.get("tensorboard"):
+        # fairseq's own TensorBoard logging (train_inner/, train/, valid/ under this folder)
+        fairseq_args += ["--tensorboard-logdir", os.path.join(save_dir, recipe["tensorboard"])]
     fairseq_args += recipe_config.to_flags(fairseq)
     fairseq_args += precision_flags(recipe.get("precision", "auto"), hardware)
 
