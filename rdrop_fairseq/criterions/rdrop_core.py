@@ -12,8 +12,10 @@ import math
 import torch
 from fairseq.logging import metrics
 
+from ..cutoff import NONE
 from ..errors import RDropConfigError
 from ..tasks.update_number import PassesUpdateNumber
+from .input_cutoff import InputCutoff
 from .rdrop_options import validate
 
 
@@ -27,7 +29,17 @@ def repeat_batch(net_input, copies):
 
 class RDropCore:
     def init_rdrop(
-        self, task, name, reg_alpha, reg_kl_direction, reg_passes, reg_every, reg_dropouts, reg_loss_impl
+        self,
+        task,
+        name,
+        reg_alpha,
+        reg_kl_direction,
+        reg_passes,
+        reg_every,
+        reg_dropouts,
+        reg_loss_impl,
+        reg_cutoff_type=NONE,
+        reg_cutoff_rate=None,
     ):
         if not isinstance(task, PassesUpdateNumber):
             # The task tells the criterion which update it is on (--reg-every) and
@@ -36,13 +48,18 @@ class RDropCore:
                 f"--criterion {name} needs {self.rdrop_task_hint} (got task {type(task).__name__}); "
                 "each takes every option of the fairseq task of the same name without rdrop_"
             )
-        self.dropout_rates = validate(reg_alpha, reg_passes, reg_every, reg_kl_direction, reg_dropouts)
+        self.dropout_rates = validate(
+            reg_alpha, reg_passes, reg_every, reg_kl_direction, reg_dropouts, reg_cutoff_type, reg_cutoff_rate
+        )
         self.alpha = float(reg_alpha)
         self.direction = str(reg_kl_direction)
         self.copies = int(reg_passes)
         self.every = int(reg_every)
         self.loss_impl = str(reg_loss_impl)
         self.update_num = 0
+        self.cutoff = InputCutoff.for_task(
+            task, reg_cutoff_type, reg_cutoff_rate or 0.0, self.copies, getattr(self, "padding_idx", 1)
+        )
 
     rdrop_task_hint = "an R-Drop task"
 
@@ -56,7 +73,9 @@ class RDropCore:
         """The model's output over all copies, copy k in batch rows k*B .. (k+1)*B."""
         if self.dropout_rates is not None:
             return self.dropout_rates.forward_two_passes(model, net_input, **model_kwargs)
-        return model(**repeat_batch(net_input, self.copies), **model_kwargs)
+        batch = repeat_batch(net_input, self.copies)
+        with self.cutoff.applied(model, batch.get("src_tokens")):  # --reg-cutoff-type
+            return model(**batch, **model_kwargs)
 
     def with_consistency(self, task_loss, divergence):
         return task_loss + self.alpha * divergence if self.alpha != 0 else task_loss

@@ -13,6 +13,7 @@ from typing import Optional
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
 from ..consistency import BIDIRECTIONAL, DIRECTIONS, check_copies
+from ..cutoff import CUTOFF_TYPES, NONE
 from ..errors import RDropConfigError
 from .dropout_rates import DropoutRates
 
@@ -62,9 +63,26 @@ class RDropOptions(FairseqDataclass):
             "reference: autograd over fp32 log-softmax (for checking)"
         },
     )
+    reg_cutoff_type: ChoiceEnum(CUTOFF_TYPES) = field(
+        default=NONE,
+        metadata={
+            "help": "Cutoff (Shen et al. 2020) on the source embeddings of every copy but the first: "
+            "token (whole tokens), span (one contiguous span per sentence), dimension (embedding "
+            "dimensions per sentence); none: plain R-Drop"
+        },
+    )
+    reg_cutoff_rate: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "fraction cut with --reg-cutoff-type, in [0, 1) (e.g. 0.05, SimCut's p); "
+            "0 is plain R-Drop, bit for bit"
+        },
+    )
 
 
-def validate(alpha, copies, every, direction, dropouts) -> Optional[DropoutRates]:
+def validate(
+    alpha, copies, every, direction, dropouts, cutoff_type=NONE, cutoff_rate=None
+) -> Optional[DropoutRates]:
     """Reject what cannot be what the user meant, with the flag to change;
     return the parsed two-rate setting (None without ``--reg-dropouts``)."""
     if alpha is None or not math.isfinite(alpha) or alpha < 0:
@@ -78,4 +96,27 @@ def validate(alpha, copies, every, direction, dropouts) -> Optional[DropoutRates
     rates = DropoutRates.parse(dropouts)
     if rates is not None and copies != 2:
         raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
+    check_cutoff(cutoff_type, cutoff_rate, rates is not None)
     return rates
+
+
+def check_cutoff(kind, rate, two_passes) -> None:
+    kind = str(kind)
+    if kind != NONE and rate is None:
+        raise RDropConfigError(
+            f"--reg-cutoff-type {kind} needs --reg-cutoff-rate P in [0, 1) (0.05 in SimCut and Cutoff's NMT runs)"
+        )
+    if rate is None:
+        return
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and 0 <= rate < 1):
+        raise RDropConfigError(f"--reg-cutoff-rate must be in [0, 1) (got {rate}); e.g. 0.05")
+    if kind == NONE and rate > 0:
+        raise RDropConfigError(
+            f"--reg-cutoff-rate {rate} cuts nothing without --reg-cutoff-type token|span|dimension"
+        )
+    if kind != NONE and rate > 0 and two_passes:
+        # the cut copy is told apart from the clean one by its rows in the one
+        # concatenated batch; --reg-dropouts runs two separate passes instead
+        raise RDropConfigError(
+            "--reg-cutoff-type works in the one concatenated forward; drop --reg-dropouts to use it"
+        )

@@ -52,6 +52,8 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
         reg_every=1,
         reg_dropouts=None,
         reg_loss_impl="fused",
+        reg_cutoff_type="none",
+        reg_cutoff_rate=None,
     ):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         self.init_rdrop(
@@ -63,6 +65,8 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
             reg_every,
             reg_dropouts,
             reg_loss_impl,
+            reg_cutoff_type,
+            reg_cutoff_rate,
         )
 
     def forward(self, model, sample, reduce=True):
