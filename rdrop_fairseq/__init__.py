@@ -20,7 +20,11 @@ except ModuleNotFoundError as missing:  # pragma: no cover - depends on the envi
 else:
     from . import checkpoint_compat, criterions  # noqa: F401
     from .errors import install_excepthook
-    from .tasks import rdrop_language_modeling, rdrop_translation  # noqa: F401  (fairseq imports tasks/ only for --user-dir)
+    from .tasks import (  # noqa: F401  (fairseq imports tasks/ only for --user-dir)
+        rdrop_language_modeling,
+        rdrop_sentence_prediction,
+        rdrop_translation,
+    )
 
     checkpoint_compat.install()
     install_excepthook()
