@@ -116,6 +116,9 @@ def parse_args(argv):
     parser.add_argument("--master-port", type=int, default=29500)
     parser.add_argument("--gpus-per-node", type=int, help="default: the GPUs torch sees here")
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    from . import slurm  # here, not on top: slurm builds on this module
+
+    slurm.add_arguments(parser)
     return parse_with_passthrough(parser, argv)
 
 
@@ -262,6 +265,10 @@ def run_logged(command, log_file):
 @exits_cleanly("train")
 def main(argv=None):
     args = parse_args(argv)
+    from . import slurm
+
+    if slurm.requested(args):
+        return slurm.run(args)
     plan = build_plan(args)
     print(f"train: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
     for note in plan.notes:

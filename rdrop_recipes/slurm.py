@@ -1,0 +1,255 @@
+"""A training recipe as an sbatch script: N nodes x G GPUs on a SLURM cluster,
+trained by fairseq's own distributed training.
+
+    scripts/train-wmt14.sh --slurm-nodes 2 --gpus-per-node 8 [--slurm-time 3-00:00:00]
+        [--slurm-partition P] [--slurm-account A] [--slurm-option=--constraint=a100 ...]
+        [--submit] [--dry-run] [other train options] [-- fairseq flags]
+
+writes ``<save_dir>/train.sbatch`` (``--dry-run`` prints it; ``--submit`` also runs
+``sbatch`` on it). The script runs one ``srun`` task per GPU, each the same
+``python -m fairseq_cli.train`` command the recipe runs on one machine, plus
+``--distributed-world-size N*G --distributed-port PORT``: fairseq then reads
+SLURM_JOB_NODELIST (through ``scontrol show hostnames``), SLURM_NNODES,
+SLURM_NTASKS, SLURM_PROCID and SLURM_LOCALID itself. ``--update-freq`` comes
+from the total GPU count exactly as on one machine.
+
+Requeue: ``#SBATCH --requeue`` lets SLURM put a preempted job back in the queue,
+and ``--signal=B:USR1@300`` warns the script five minutes before the time limit,
+when it requeues itself. Every start runs the same command with the same
+``--save-dir``, so fairseq resumes from ``checkpoint_last.pt`` (its
+``--restore-file`` default); what was trained since the last saved checkpoint
+is trained again. SLURM appends every start's output to the run's ``train.log``.
+
+Also ``python -m rdrop_recipes.slurm --precision-flag``: the recipe's precision
+"auto" (``--bf16`` or ``--fp16``) for the GPU of the node it runs on; the script
+calls it on the cluster, since the machine that writes the script may have no GPU.
+"""
+
+import argparse
+import copy
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+from . import train
+from .atomic_stages import atomic_open
+from .errors import RecipeError, exits_cleanly
+
+SCRIPT_NAME = "train.sbatch"
+# seconds before the time limit at which SLURM signals the script to requeue itself
+REQUEUE_WARNING_S = 300
+# the rendezvous port is derived from the job id: the same after a requeue, and two
+# jobs sharing a node do not collide
+PORT_BASE, PORT_SPAN = 20000, 20000
+SLURM_OPTIONS = ("slurm_nodes", "slurm_time", "slurm_partition", "slurm_account", "slurm_option", "submit")
+
+
+def add_arguments(parser):
+    group = parser.add_argument_group("SLURM (write an sbatch script instead of training here)")
+    group.add_argument(
+        "--slurm-nodes",
+        type=int,
+        metavar="N",
+        help="write <save_dir>/train.sbatch for N nodes x --gpus-per-node GPUs; run nothing here",
+    )
+    group.add_argument("--slurm-time", metavar="D-HH:MM:SS", help="#SBATCH --time")
+    group.add_argument("--slurm-partition", metavar="P", help="#SBATCH --partition")
+    group.add_argument("--slurm-account", metavar="A", help="#SBATCH --account")
+    group.add_argument(
+        "--slurm-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="one more #SBATCH line, e.g. --slurm-option=--constraint=a100 (repeatable)",
+    )
+    group.add_argument("--submit", action="store_true", help="with --slurm-nodes: run sbatch on the script")
+
+
+def requested(args):
+    return any(getattr(args, name, None) for name in SLURM_OPTIONS)
+
+
+def check_args(args, cfg):
+    given = [name for name in SLURM_OPTIONS if name != "slurm_nodes" and getattr(args, name)]
+    if args.slurm_nodes is None:
+        names = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise RecipeError(f"{names} need(s) --slurm-nodes N (and --gpus-per-node G)")
+    if args.slurm_nodes < 1:
+        raise RecipeError(f"--slurm-nodes must be >= 1 (got {args.slurm_nodes})")
+    if args.gpus_per_node is None:
+        raise RecipeError(
+            "--slurm-nodes needs --gpus-per-node G, the GPUs of one cluster node (this machine cannot see them)"
+        )
+    if args.gpus_per_node < 1:
+        raise RecipeError(f"--gpus-per-node must be >= 1 (got {args.gpus_per_node})")
+    if args.nnodes > 1:
+        raise RecipeError("--slurm-nodes and --nnodes are two launchers (srun and torchrun); give one")
+    if cfg["recipe"].get("device") == "cpu":
+        raise RecipeError("--slurm-nodes trains on GPUs; drop --device cpu")
+    total = args.slurm_nodes * args.gpus_per_node
+    if cfg.get("distributed") is None and total > 1:
+        raise RecipeError(
+            f"this recipe trains on one GPU (its config has no [distributed] table), not {total}; "
+            "use --slurm-nodes 1 --gpus-per-node 1"
+        )
+
+
+def plan_job(args):
+    """The job: ``(plan, script_text, script_path)``.
+
+    ``plan`` is the one-machine plan of the same recipe, built as if this machine
+    had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own.
+    """
+    cfg = train.resolve(args)
+    check_args(args, cfg)
+    total = args.slurm_nodes * args.gpus_per_node
+    precision = cfg["recipe"].get("precision", "auto")
+    one_machine = copy.copy(args)
+    one_machine.nnodes, one_machine.gpus_per_node = 1, total
+    if precision == "auto":
+        # decided on the cluster (see precision_flag): no flag in the command here
+        one_machine.assignments = list(args.assignments) + ["recipe.precision=fp32"]
+    plan = train.build_plan(one_machine, train.Hardware("cuda", total))
+
+    fairseq = plan.command[: len(plan.command) - len(args.extra)]
+    shell_words = [shlex.join(fairseq)]
+    if precision == "auto":
+        shell_words.append("${PRECISION}")
+    if "--distributed-world-size" not in fairseq:
+        shell_words.append(f"--distributed-world-size {total}")
+    if total > 1:
+        shell_words.append('--distributed-port "${PORT}"')
+    if args.extra:
+        shell_words.append(shlex.join(args.extra))
+
+    save_dir = os.path.abspath(plan.save_dir)
+    log = os.path.abspath(plan.log_file) if plan.log_file else os.path.join(save_dir, "slurm-%j.out")
+    if any(ch.isspace() for ch in log):
+        raise RecipeError(
+            f"#SBATCH --output cannot hold a path with spaces ({log!r}); use --save-dir without one"
+        )
+    script = render(args, cfg, plan, " ".join(shell_words), total, log, precision == "auto")
+    return plan, script, os.path.join(save_dir, SCRIPT_NAME)
+
+
+def render(args, cfg, plan, command, total, log, runtime_precision):
+    name = cfg["recipe"].get("name", "run")
+    python = plan.command[0]
+    sbatch = [
+        f"--job-name=rdrop-{name}-{plan.variant}",
+        f"--nodes={args.slurm_nodes}",
+        # one task per GPU: fairseq takes its rank from SLURM_PROCID, its GPU from SLURM_LOCALID
+        f"--ntasks-per-node={args.gpus_per_node}",
+        f"--gpus-per-node={args.gpus_per_node}",
+        f"--output={log}",
+        "--open-mode=append",
+        "--requeue",
+        f"--signal=B:USR1@{REQUEUE_WARNING_S}",
+    ]
+    for flag, value in (("time", args.slurm_time), ("partition", args.slurm_partition)):
+        if value:
+            sbatch.append(f"--{flag}={value}")
+    if args.slurm_account:
+        sbatch.append(f"--account={args.slurm_account}")
+    sbatch += args.slurm_option
+    lines = [
+        "#!/bin/bash",
+        f"# R-Drop recipe {name}, variant {plan.variant}: {args.slurm_nodes} node(s) x "
+        f"{args.gpus_per_node} GPU(s) = {total} worker(s). Written by rdrop_recipes.train;",
+        "# write it again rather than edit it. Submit: sbatch "
+        + shlex.quote(os.path.join(os.path.abspath(plan.save_dir), SCRIPT_NAME)),
+        *[f"#SBATCH {option}" for option in sbatch],
+        "",
+        # relative paths of the recipe (data, save dir) are relative to where it was written
+        f"cd {shlex.quote(os.getcwd())}",
+        f"PORT=$(({PORT_BASE} + SLURM_JOB_ID % {PORT_SPAN}))",
+    ]
+    if runtime_precision:
+        lines.append(f"PRECISION=$({shlex.quote(python)} -m rdrop_recipes.slurm --precision-flag) || exit 2")
+    lines += [
+        'echo "slurm: job ${SLURM_JOB_ID}, start $((${SLURM_RESTART_COUNT:-0} + 1)), nodes '
+        '${SLURM_JOB_NODELIST}, port ${PORT}"',
+        "# near the time limit: back into the queue; the next start resumes from",
+        "# checkpoint_last.pt in the same --save-dir (fairseq's --restore-file default)",
+        'trap \'echo "slurm: time limit near, requeueing job ${SLURM_JOB_ID}"; '
+        'scontrol requeue "${SLURM_JOB_ID}"\' USR1',
+        f"srun --kill-on-bad-exit=1 {command} &",
+        # bash runs the trap only between commands: wait in the background-job form
+        "wait $!",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_script(path, text):
+    """Write ``text`` to ``path`` atomically; an older, different script is kept
+    beside it as ``path.~N~`` (the user may have edited it)."""
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return None
+        n = 1
+        while os.path.exists(f"{path}.~{n}~"):
+            n += 1
+        kept = f"{path}.~{n}~"
+        os.replace(path, kept)
+    else:
+        kept = None
+    with atomic_open(path) as handle:
+        handle.write(text)
+    os.chmod(path, 0o755)
+    return kept
+
+
+def submit(path):
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise RecipeError(
+            f"--submit: sbatch not found on PATH; run on the cluster's login node, or submit {path}"
+        )
+    proc = subprocess.run([sbatch, path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RecipeError(f"sbatch {path} failed (exit {proc.returncode}): {detail}")
+    return proc.stdout.strip()
+
+
+def run(args):
+    """``train --slurm-nodes ...``: print the job, write (and submit) its script."""
+    plan, script, path = plan_job(args)
+    print(f"train: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
+    for note in plan.notes:
+        print(f"train: {note}", flush=True)
+    if args.dry_run:
+        print(f"train: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
+        return 0
+    os.makedirs(plan.save_dir, exist_ok=True)
+    kept = write_script(path, script)
+    if kept:
+        print(f"train: the previous script is kept as {kept}", flush=True)
+    print(f"train: wrote {path}", flush=True)
+    if args.submit:
+        print(f"train: {submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
+    else:
+        print(f"train: submit with: sbatch {shlex.quote(path)}", flush=True)
+    return 0
+
+
+def precision_flag():
+    """The recipe's precision "auto" on this node's GPU (``--bf16`` or ``--fp16``)."""
+    return " ".join(train.precision_flags("auto", train.detect_hardware("cuda")))
+
+
+@exits_cleanly("slurm")
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="slurm", description=__doc__.splitlines()[0])
+    parser.add_argument("--precision-flag", action="store_true", required=True, help=precision_flag.__doc__)
+    parser.parse_args(argv)
+    print(precision_flag())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
