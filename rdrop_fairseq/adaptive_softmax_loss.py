@@ -103,8 +103,8 @@ def adaptive_rdrop_loss(
 
     def chunk(x, t):
         flat = x.reshape(copies * t.numel(), -1)
-        head_lp = F.log_softmax(head(flat).float(), dim=-1)
-        tail_lps = [F.log_softmax(tail(flat).float(), dim=-1) for tail in tails]
+        head_lp = F.log_softmax(_at_least_fp32(head(flat)), dim=-1)
+        tail_lps = [F.log_softmax(_at_least_fp32(tail(flat)), dim=-1) for tail in tails]
         weight = t.ne(ignore_index).float()
         rows = t.repeat(copies)
         nll, smooth = nll_and_smooth(head_lp, tail_lps, rows, cutoff)
@@ -116,7 +116,7 @@ def adaptive_rdrop_loss(
             div = ls.new_zeros(())
         return ls.sum(), nll.sum(), div
 
-    totals = [hidden.new_zeros((), dtype=torch.float32) for _ in range(3)]
+    totals = [0.0, 0.0, 0.0]
     for r0 in range(0, n, step):
         x, t = stacked[:, r0 : r0 + step], target[r0 : r0 + step]
         if torch.is_grad_enabled() and x.requires_grad:
@@ -125,3 +125,8 @@ def adaptive_rdrop_loss(
             parts = chunk(x, t)
         totals = [total + part for total, part in zip(totals, parts)]
     return tuple(totals)
+
+
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """fp16/bf16 logits become fp32 (as fused_head computes); fp32/fp64 stay."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()

@@ -1,0 +1,144 @@
+"""The factorised adaptive-softmax loss against the full-vocabulary one: the
+distributions are assembled by hand, p(v) = h(v) or h(c)·t_c(v), and fed to the
+reference formulas (``consistency`` and fairseq's label smoothing)."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rdrop_fairseq.adaptive_softmax_loss import adaptive_rdrop_loss, factorised_divergence, nll_and_smooth
+from rdrop_fairseq.consistency import consistency_divergence
+
+CUTOFF = [5, 9, 16]  # shortlist 5, clusters of 4 and 7 words: V = 16
+PAD = 1
+
+
+def full_log_probs(head_lp, tail_lps, cutoff=CUTOFF):
+    shortlist = cutoff[0]
+    parts = [head_lp[:, :shortlist]]
+    for c, tail_lp in enumerate(tail_lps):
+        parts.append(head_lp[:, shortlist + c : shortlist + c + 1] + tail_lp)
+    return torch.cat(parts, dim=-1)
+
+
+def random_parts(rows, generator, cutoff=CUTOFF):
+    head = torch.randn(rows, cutoff[0] + len(cutoff) - 1, generator=generator, dtype=torch.float64)
+    tails = [
+        torch.randn(rows, cutoff[c + 1] - cutoff[c], generator=generator, dtype=torch.float64)
+        for c in range(len(cutoff) - 1)
+    ]
+    return F.log_softmax(head * 2, -1), [F.log_softmax(t * 2, -1) for t in tails]
+
+
+@pytest.mark.parametrize(
+    "copies,direction", [(2, "bidirectional"), (2, "unidirectional"), (3, "bidirectional")]
+)
+def test_factorised_divergence_equals_full_vocabulary(copies, direction):
+    g = torch.Generator().manual_seed(copies)
+    n = 7
+    head_lp, tail_lps = random_parts(copies * n, g)
+    full = full_log_probs(head_lp, tail_lps)
+    assert torch.allclose(full.exp().sum(-1), torch.ones(copies * n, dtype=torch.float64))
+    expected = consistency_divergence(full, copies, direction)
+    got = factorised_divergence(head_lp, tail_lps, CUTOFF[0], copies, direction)
+    assert torch.allclose(got, expected, atol=1e-12)
+    # and against the definition, pair by pair, with F.kl_div
+    lp = full.view(copies, n, -1)
+    pairs = [(0, 1)] if direction == "unidirectional" else list(itertools.permutations(range(copies), 2))
+    by_pairs = sum(F.kl_div(lp[j], lp[i], log_target=True, reduction="none").sum(-1) for i, j in pairs)
+    assert torch.allclose(got, by_pairs / (1 if direction == "unidirectional" else copies * (copies - 1)))
+
+
+def test_nll_and_smooth_equal_full_vocabulary():
+    g = torch.Generator().manual_seed(0)
+    head_lp, tail_lps = random_parts(16, g)
+    full = full_log_probs(head_lp, tail_lps)
+    target = torch.arange(16)  # every word once: shortlist and both clusters
+    nll, smooth = nll_and_smooth(head_lp, tail_lps, target, CUTOFF)
+    assert torch.allclose(nll, -full.gather(-1, target[:, None]).squeeze(-1))
+    assert torch.allclose(smooth, -full.sum(-1))
+
+
+class Adaptive(torch.nn.Module):
+    """A tiny head and tails, as fairseq's AdaptiveSoftmax projects them."""
+
+    def __init__(self, dim=6, cutoff=CUTOFF):
+        super().__init__()
+        self.head = torch.nn.Linear(dim, cutoff[0] + len(cutoff) - 1, bias=False)
+        self.tail = torch.nn.ModuleList(
+            torch.nn.Sequential(
+                torch.nn.Linear(dim, 3, bias=False), torch.nn.Linear(3, cutoff[c + 1] - cutoff[c])
+            )
+            for c in range(len(cutoff) - 1)
+        )
+
+    def full_lprobs(self, x):
+        return full_log_probs(F.log_softmax(self.head(x), -1), [F.log_softmax(t(x), -1) for t in self.tail])
+
+
+@pytest.mark.parametrize(
+    "copies,direction,eps", [(2, "bidirectional", 0.0), (2, "unidirectional", 0.1), (3, "bidirectional", 0.1)]
+)
+def test_loss_and_gradient_equal_full_vocabulary(copies, direction, eps):
+    torch.manual_seed(0)
+    module = Adaptive().double()
+    n = 9
+    target = torch.tensor([0, 4, 5, 8, 9, 15, PAD, 12, PAD])
+    hidden = torch.randn(copies * n, 6, dtype=torch.float64, requires_grad=True)
+    ls, nll, div = adaptive_rdrop_loss(
+        hidden, target, module.head, list(module.tail), CUTOFF, copies, eps, PAD, direction
+    )
+    (ls + 5 * div).backward()
+    got_grad = hidden.grad.clone()
+    hidden.grad = None
+
+    full = module.full_lprobs(hidden)
+    keep = target.ne(PAD)
+    rows = target.repeat(copies)
+    nll_rows = -full.gather(-1, rows[:, None]).squeeze(-1) * keep.repeat(copies)
+    eps_i = eps / (CUTOFF[-1] - 1)
+    ls_rows = (1 - eps - eps_i) * nll_rows - eps_i * full.sum(-1) * keep.repeat(copies)
+    ref_div = consistency_divergence(full, copies, direction, keep).sum()
+    (ls_rows.sum() + 5 * ref_div).backward()
+    assert torch.allclose(ls, ls_rows.sum()) and torch.allclose(nll, nll_rows.sum())
+    assert torch.allclose(div, ref_div)
+    assert torch.allclose(got_grad, hidden.grad)
+    assert got_grad.view(copies, n, -1)[:, ~keep].abs().max() == 0  # padding gets no gradient
+
+
+def test_chunked_checkpointed_equals_one_chunk(monkeypatch):
+    """Several checkpointed row chunks give the one-chunk loss and gradient."""
+    import rdrop_fairseq.adaptive_softmax_loss as module_under_test
+
+    torch.manual_seed(1)
+    module = Adaptive().double()
+    target = torch.randint(0, 16, (11,))
+    hidden = torch.randn(22, 6, dtype=torch.float64, requires_grad=True)
+
+    def run():
+        hidden.grad = None
+        parts = adaptive_rdrop_loss(
+            hidden, target, module.head, list(module.tail), CUTOFF, 2, 0.1, PAD, "bidirectional"
+        )
+        sum(parts).backward()
+        return torch.stack(parts).detach(), hidden.grad.clone()
+
+    whole, whole_grad = run()
+    monkeypatch.setattr(module_under_test, "_CHUNK_ELEMENTS", 2 * 9 * 3)  # 3 rows per chunk
+    chunked, chunked_grad = run()
+    assert torch.allclose(whole, chunked) and torch.allclose(whole_grad, chunked_grad)
+
+
+def test_one_copy_is_the_plain_loss_with_zero_divergence():
+    torch.manual_seed(2)
+    module = Adaptive().double()
+    target = torch.tensor([3, 7, 14, PAD])
+    hidden = torch.randn(4, 6, dtype=torch.float64)
+    ls, nll, div = adaptive_rdrop_loss(
+        hidden, target, module.head, list(module.tail), CUTOFF, 1, 0.0, PAD, "bidirectional"
+    )
+    full = module.full_lprobs(hidden)
+    expected = F.nll_loss(full, target, ignore_index=PAD, reduction="sum")
+    assert torch.allclose(nll, expected) and torch.allclose(ls, expected) and div.item() == 0
