@@ -1,0 +1,97 @@
+"""Update cost of R-Drop + Cutoff: each --reg-cutoff-type against default R-Drop.
+
+All configurations are the same fairseq training update (``fairseq_setup``:
+``Trainer.train_step`` on one fabricated batch) of ``--criterion
+reg_label_smoothed_cross_entropy --reg-alpha 5``, with and without
+``--reg-cutoff-type token|span|dimension --reg-cutoff-rate 0.05``. They live in
+this one process and run interleaved round-robin, so the ratios compare
+numbers of the same minutes. Target: every type <= 1.02x default R-Drop.
+
+    python benchmarks/bench_cutoff.py                     # CPU, small transformer, T=1024
+    python benchmarks/bench_cutoff.py --quick
+    python benchmarks/bench_cutoff.py --device cuda --dtype fp16 --preset iwslt
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fairseq_setup as fs  # noqa: E402
+from common import machine_line, markdown_table, median, round_robin, start  # noqa: E402
+
+TYPES = ("token", "span", "dimension")
+TARGET = 1.02
+BASE = "rdrop"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--dtype", default=None, choices=["fp32", "fp16", "bf16"], help="fp32 on CPU, fp16 on CUDA"
+    )
+    p.add_argument(
+        "--preset", default=None, choices=sorted(fs.PRESETS), help="cpu-small on CPU, iwslt on CUDA"
+    )
+    p.add_argument("--tokens", type=int, default=None, help="T: target tokens per batch")
+    p.add_argument("--rate", type=float, default=0.05, help="--reg-cutoff-rate (0.05: SimCut, Cutoff NMT)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--per-round", type=int, default=2, help="consecutive updates per config per round")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    cuda = args.device.startswith("cuda")
+    args.dtype = args.dtype or ("fp16" if cuda else "fp32")
+    args.preset = args.preset or ("iwslt" if cuda else "cpu-small")
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else (30 if cuda else 15)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = start(args)
+    arch, vocab, tokens, sent_len = fs.PRESETS[args.preset]
+    tokens = args.tokens or (256 if args.quick else tokens)
+    print(
+        f"# R-Drop + Cutoff update cost: preset {args.preset} ({' '.join(arch)}), V={vocab}, T={tokens} "
+        f"target tokens ({sent_len}-token sentences), {args.dtype}, alpha 5, dropout 0.3, cutoff rate {args.rate}",
+        flush=True,
+    )
+    print(f"# machine: {machine_line(device)}", flush=True)
+    t0 = time.perf_counter()
+    flags = {BASE: []}
+    flags.update({t: ["--reg-cutoff-type", t, "--reg-cutoff-rate", str(args.rate)] for t in TYPES})
+    setups = {
+        name: fs.build(
+            "rdrop@T", arch, vocab, tokens, sent_len, device=args.device, dtype=args.dtype, extra=extra
+        )
+        for name, extra in flags.items()
+    }
+    times = round_robin(
+        {name: s.update for name, s in setups.items()}, device, args.warmup, args.rounds, args.per_round
+    )
+    med = {name: median(v) for name, v in times.items()}
+    rows = []
+    for name in flags:
+        ratio = med[name] / med[BASE]
+        best = min(times[name]) / min(times[BASE])
+        status = "" if name == BASE else ("met" if ratio <= TARGET else "MISSED")
+        rows.append([name, med[name] * 1e3, ratio, best, status])
+    print()
+    print(
+        markdown_table(
+            ["--reg-cutoff-type", "ms/update (median)", "time / R-Drop", "(ratio of minima)", f"<= {TARGET}"],
+            rows,
+        )
+    )
+    spread = "; ".join(f"{n} {min(v) * 1e3:.0f}/{max(v) * 1e3:.0f} ({len(v)})" for n, v in times.items())
+    print(f"\nraw spread (min/max ms, samples): {spread}")
+    print(f"total wall time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
