@@ -237,3 +237,40 @@ def wmt_archives(directory: str, per_corpus: int = 40, seed: int = 1) -> Dict[st
         },
     )
     return {"train": corpora, "valid": valid, "test": test}
+
+
+# -- WikiText-103 ------------------------------------------------------------------
+
+WIKITEXT_SPLITS = ("train", "valid", "test")
+WIKITEXT_EXTRA = ["<unk>", "@-@", "@,@", "@.@", ",", ".", "(", ")", "Zürich", "—", "1984"]
+
+
+def wikitext_lines(rng: random.Random, articles: int) -> List[str]:
+    """Lines as in ``wiki.*.tokens``: a leading space, `` = Title = `` headings,
+    `` = = Section = = ``, paragraphs of space-separated tokens, blank lines of one space."""
+    vocab = EN_WORDS + WIKITEXT_EXTRA
+    lines = [" "]
+    for article in range(articles):
+        lines += [f" = Article {article} = ", " "]
+        for section in range(2):
+            lines += [f" = = Section {section} = = ", " "]
+            for _ in range(2):
+                words = [rng.choice(vocab) for _ in range(rng.randint(4, 30))]
+                lines += [" " + " ".join(words) + " ", " "]
+    return lines
+
+
+def make_wikitext103_zip(
+    path: str, articles: Tuple[int, int, int] = (40, 10, 10), seed: int = 0
+) -> Dict[str, str]:
+    """``wikitext-103-v1.zip`` in the release layout (``wikitext-103/wiki.<split>.tokens``,
+    deflated); returns split -> the text written."""
+    import zipfile
+
+    rng = random.Random(seed)
+    texts = {split: "\n".join(wikitext_lines(rng, n)) + "\n" for split, n in zip(WIKITEXT_SPLITS, articles)}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("wikitext-103/", "")
+        for split, text in texts.items():
+            archive.writestr(f"wikitext-103/wiki.{split}.tokens", text)
+    return texts

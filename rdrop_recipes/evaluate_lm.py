@@ -1,0 +1,206 @@
+"""Language-model perplexity with fairseq-eval-lm, into a fresh results folder per run.
+
+    python -m rdrop_recipes.evaluate_lm --config configs/evaluate-wikitext103.toml \\
+        [--checkpoint PATH|GLOB|DIR ...] [--average-last N] [--data DIR] [--subsets valid,test]
+        [--name NAME] [--results-dir DIR] [--set key=value ...] [--device auto|cpu|cuda | --cpu]
+        [-- fairseq-eval-lm flags]
+
+Each subset (valid and test by default) is scored by
+
+    fairseq-eval-lm DATA --user-dir rdrop_fairseq --path CKPT --gen-subset SUBSET [eval_lm table]
+
+with the ``[eval_lm]`` table of the config as flags (the context window of
+fairseq's language-model READMEs). The perplexity is fairseq's: 2 to the
+mean negative log2-likelihood per token, every token of the subset counted
+once, end-of-line tokens included. fairseq-eval-lm silently skips samples
+longer than the model's positions; the number of tokens it scored is
+therefore checked against the subset's size in ``SUBSET.idx``, and a
+shortfall is an error rather than the perplexity of part of the data.
+
+As in ``rdrop_recipes.evaluate``, a run builds
+``<results_dir>/.<name>-<timestamp>.partial/`` (one ``eval-lm.<subset>.log``
+per subset) and renames it to ``<results_dir>/<name>-<timestamp>/`` only once
+``scores.json`` is written; a failed run keeps its partial folder for inspection.
+"""
+
+import argparse
+import datetime
+import os
+import re
+import shlex
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+from . import children
+from . import config as recipe_config
+from .atomic_stages import write_json
+from .average_checkpoints import average_checkpoints, write_checkpoint
+from .data_folders import check_data_folder
+from .errors import RecipeError, exits_cleanly
+from .evaluate import PARTIAL_SUFFIX, default_name, device_flags, publish, resolve_checkpoints, stale_partials
+from .plugin_dir import PLUGIN_DIR
+from .train import parse_with_passthrough
+
+FLAG_TABLE = "eval_lm"
+RESULT = re.compile(r"Loss \(base 2\): ([-+0-9.eEinfa]+), Perplexity: ([-+0-9.eEinfa]+)")
+EVALUATED = re.compile(r"Evaluated ([\d,]+) tokens")
+# fairseq's MMapIndexedDataset index: magic, version <Q, dtype <B, length <Q, then int32 sizes
+INDEX_MAGIC = b"MMIDIDX\x00\x00"
+INDEX_HEADER = struct.Struct("<9sQBQ")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="evaluate-lm", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="configs/evaluate-wikitext103*.toml")
+    parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
+    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
+    parser.add_argument("--data", help="binarized data folder (fairseq-preprocess --only-source output)")
+    parser.add_argument("--subsets", help="comma-separated splits to score (default: the config's)")
+    parser.add_argument("--name", help="results folder name (a timestamp is appended)")
+    parser.add_argument("--results-dir")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    recipe_config.add_set_option(parser, "context_window=0")
+    return parse_with_passthrough(parser, argv)
+
+
+def resolve(args):
+    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, (FLAG_TABLE,))
+    recipe = cfg["recipe"]
+    for key in ("data", "results_dir", "device", "name"):
+        if getattr(args, key, None):
+            recipe[key] = getattr(args, key)
+    if args.checkpoint:
+        recipe["checkpoints"] = args.checkpoint
+    if args.average_last is not None:
+        recipe["average_last"] = args.average_last
+    if args.subsets:
+        recipe["subsets"] = [s for s in args.subsets.split(",") if s]
+    if not recipe.get("subsets"):
+        raise RecipeError("no subset to evaluate; pass --subsets valid,test")
+    return cfg
+
+
+def subset_tokens(data, subset):
+    """Tokens in ``subset`` (end-of-line tokens included), from its mmap index;
+    None where the folder holds another format (then nothing is checked)."""
+    try:
+        with open(os.path.join(data.split(os.pathsep)[0], f"{subset}.idx"), "rb") as handle:
+            magic, _version, _dtype, length = INDEX_HEADER.unpack(handle.read(INDEX_HEADER.size))
+            if magic != INDEX_MAGIC:
+                return None
+            sizes = handle.read(4 * length)
+    except (OSError, struct.error):
+        return None
+    if len(sizes) != 4 * length:
+        return None
+    return sum(struct.unpack(f"<{length}i", sizes))
+
+
+def parse_eval_lm(lines):
+    """(loss base 2, perplexity, tokens scored) from fairseq-eval-lm's log lines."""
+    result = evaluated = None
+    for line in lines:
+        match = RESULT.search(line)
+        if match:
+            result = float(match.group(1)), float(match.group(2))
+        match = EVALUATED.search(line)
+        if match:
+            evaluated = int(match.group(1).replace(",", ""))
+    if result is None or evaluated is None:
+        return None
+    return result[0], result[1], evaluated
+
+
+def eval_lm(cfg, checkpoint, subset, workdir, extra):
+    recipe = cfg["recipe"]
+    command = [sys.executable, "-m", "fairseq_cli.eval_lm", recipe["data"], "--user-dir", PLUGIN_DIR]
+    command += ["--path", checkpoint, "--gen-subset", subset]
+    command += recipe_config.to_flags(cfg.get(FLAG_TABLE, {}))
+    command += device_flags(recipe.get("device", "auto")) + list(extra)
+    print("evaluate-lm: " + shlex.join(command), flush=True)
+    log_path = os.path.join(workdir, f"eval-lm.{subset}.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        code = children.run(command, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        lines = log.readlines()
+    if code:
+        tail = lines[-1].strip() if lines else "(no output)"
+        raise RecipeError(f"fairseq-eval-lm failed with status {code}: {tail} (full log: {log_path})")
+    parsed = parse_eval_lm(lines)
+    if parsed is None:
+        raise RecipeError(f"fairseq-eval-lm printed no perplexity; see {log_path}")
+    loss, perplexity, evaluated = parsed
+    expected = subset_tokens(recipe["data"], subset)
+    if expected is not None and evaluated != expected:
+        raise RecipeError(
+            f"fairseq-eval-lm scored {evaluated:,} of the {expected:,} tokens of {subset!r} (it skips "
+            "samples longer than the model's positions), so this is not the perplexity of the subset; "
+            "use the [eval_lm] settings the model was trained for (tokens_per_sample, context_window, "
+            f"sample_break_mode); log: {log_path}"
+        )
+    scores = {"perplexity": perplexity, "loss_base2": loss, "tokens": evaluated}
+    return command, scores
+
+
+@exits_cleanly("evaluate-lm")
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = resolve(args)
+    recipe = cfg["recipe"]
+    data, subsets = recipe["data"], list(recipe["subsets"])
+    check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))
+    checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
+    name = args.name or default_name(recipe, checkpoints)
+    results_dir = recipe.get("results_dir", "results")
+    os.makedirs(results_dir, exist_ok=True)
+    for leftover in stale_partials(results_dir):
+        print(
+            f"evaluate-lm: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
+            flush=True,
+        )
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
+    os.makedirs(partial)
+    started = time.time()
+    commands, scores = {}, {}
+    try:
+        checkpoint = checkpoints[0]
+        if len(checkpoints) > 1:
+            print(
+                f"evaluate-lm: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True
+            )
+            checkpoint = os.path.join(partial, "averaged.pt")
+            write_checkpoint(average_checkpoints(checkpoints), checkpoint)
+        for subset in subsets:
+            command, scores[subset] = eval_lm(cfg, checkpoint, subset, partial, args.extra)
+            commands[subset] = shlex.join(command)
+            print(f"evaluate-lm: {subset} perplexity {scores[subset]['perplexity']}", flush=True)
+        if checkpoint.startswith(partial):
+            os.remove(checkpoint)
+    except KeyboardInterrupt:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    summary = {
+        "name": name,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "data": os.path.abspath(data),
+        "checkpoints": [os.path.abspath(p) for p in checkpoints],
+        "averaged": len(checkpoints) > 1,
+        "eval_lm": cfg.get(FLAG_TABLE, {}),
+        "commands": commands,
+        "perplexity": {subset: scores[subset]["perplexity"] for subset in subsets},
+        **scores,
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json(os.path.join(partial, "scores.json"), summary)
+    final = publish(partial, results_dir, name, stamp)
+    print(f"evaluate-lm: results in {final}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
