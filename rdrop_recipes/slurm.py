@@ -34,7 +34,7 @@ import subprocess
 import sys
 
 from . import train
-from .atomic_stages import atomic_open
+from .atomic_stages import write_lines
 from .errors import RecipeError, exits_cleanly
 
 SCRIPT_NAME = "train.sbatch"
@@ -197,8 +197,7 @@ def write_script(path, text):
         os.replace(path, kept)
     else:
         kept = None
-    with atomic_open(path) as handle:
-        handle.write(text)
+    write_lines(path, text.splitlines())  # atomic: never a half-written script
     os.chmod(path, 0o755)
     return kept
 
