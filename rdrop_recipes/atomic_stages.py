@@ -25,13 +25,13 @@ TMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
-def atomic_text(path: str) -> Iterator:
-    """Open ``path.tmp`` for writing; it becomes ``path`` only on clean exit."""
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield ``path.tmp`` to write; it becomes ``path`` only on clean exit, and is
+    removed on any error or interruption, so ``path`` is never half-written."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + TMP_SUFFIX
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -39,14 +39,45 @@ def atomic_text(path: str) -> Iterator:
         raise
 
 
+@contextlib.contextmanager
+def atomic_open(path: str, binary: bool = False) -> Iterator:
+    """A handle on ``path.tmp`` (UTF-8 text with ``\\n`` line ends, or ``binary``),
+    renamed to ``path`` only on clean exit."""
+    with atomic_path(path) as tmp:
+        if binary:
+            with open(tmp, "wb") as handle:
+                yield handle
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+                yield handle
+
+
 def write_lines(path: str, lines) -> int:
     count = 0
-    with atomic_text(path) as out:
+    with atomic_open(path) as out:
         for line in lines:
             out.write(line)
             out.write("\n")
             count += 1
     return count
+
+
+def write_json(path: str, value) -> None:
+    with atomic_open(path) as out:
+        json.dump(value, out, indent=2, sort_keys=False)
+        out.write("\n")
+
+
+def copy_file(source: str, dest: str) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def concatenate(sources: Sequence[str], dest: str) -> None:
+    with atomic_open(dest, binary=True) as out:
+        for path in sources:
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
 
 
 def read_lines(path: str) -> Iterator[str]:
@@ -121,6 +152,7 @@ class Pipeline:
             missing = [p for p in stage.outputs if not os.path.exists(p)]
             if missing:  # a bug in the recipe, not a user error: fail loudly
                 raise RuntimeError(f"stage {stage.name} did not produce {missing}")
-            with atomic_text(self.marker(stage)) as handle:
-                json.dump({"stage": stage.name, "seconds": round(time.monotonic() - start, 1)}, handle)
+            write_json(
+                self.marker(stage), {"stage": stage.name, "seconds": round(time.monotonic() - start, 1)}
+            )
             print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)

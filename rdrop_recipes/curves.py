@@ -14,9 +14,11 @@ import argparse
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from .atomic_stages import atomic_path
 from .errors import RecipeError, exits_cleanly
 
 _PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| \w+ \| (\S+) \| (.*)$")
@@ -254,8 +256,8 @@ def plot(runs, out, title=None):
     )
     fig.suptitle(title or "training curves", fontsize=13, y=0.995)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as tmp:  # the format from the final name: the temporary one ends in .tmp
+        fig.savefig(tmp, dpi=110, format=os.path.splitext(out)[1][1:].lower() or "png")
     plt.close(fig)
 
 
@@ -283,4 +285,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from .atomic_stages import TMP_SUFFIX, atomic_text, read_lines, write_lines
+from .atomic_stages import atomic_open, concatenate, read_lines, write_lines
 from .parallel_lines import Progress, map_lines
 
 
@@ -29,13 +29,8 @@ def learn(
     """
     from subword_nmt.learn_bpe import learn_bpe
 
-    with open(joined_path + TMP_SUFFIX, "wb") as joined:
-        for path in train_files:
-            with open(path, "rb") as part:
-                while block := part.read(1 << 20):
-                    joined.write(block)
-    os.replace(joined_path + TMP_SUFFIX, joined_path)
-    with open(joined_path, encoding="utf-8") as infile, atomic_text(code_path) as outfile:
+    concatenate(train_files, joined_path)
+    with open(joined_path, encoding="utf-8") as infile, atomic_open(code_path) as outfile:
         learn_bpe(infile, outfile, merges, min_frequency=min_frequency, num_workers=max(1, workers))
 
 

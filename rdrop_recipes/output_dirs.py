@@ -10,7 +10,7 @@ import json
 import os
 from typing import Dict, Optional
 
-from .atomic_stages import atomic_text
+from .atomic_stages import atomic_open
 from .errors import PrepareError
 
 # where files come from, where they go, how many cores: none changes the data
@@ -23,7 +23,7 @@ def fingerprint(config: dict) -> Dict:
     return {table: values for table, values in config.items() if table not in NOT_FINGERPRINTED}
 
 
-def _differences(old: dict, new: dict) -> str:
+def differences(old: dict, new: dict) -> str:
     diffs = []
     for table in sorted(set(old) | set(new)):
         a, b = old.get(table, {}), new.get(table, {})
@@ -51,7 +51,7 @@ def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
     if old is not None and old != wanted:
         raise PrepareError(
             f"output dir {out_dir} was prepared with a different config "
-            f"({_differences(old, wanted)}); use another --out-dir or add --force to redo it"
+            f"({differences(old, wanted)}); use another --out-dir or add --force to redo it"
         )
     if old is None and os.path.isdir(out_dir) and os.listdir(out_dir):
         raise PrepareError(
@@ -88,7 +88,7 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
     if old != fingerprint(config):
         raise PrepareError(
             f"--data-bin {data_bin} holds data of a different config "
-            f"({_differences(old, fingerprint(config))}); choose another "
+            f"({differences(old, fingerprint(config))}); choose another "
             f"--data-bin or add --force to replace it"
         )
 
@@ -98,5 +98,5 @@ def stamp_data_bin(data_bin: str, config: dict) -> None:
 
 
 def _write_stamp(folder: str, config: dict) -> None:
-    with atomic_text(os.path.join(folder, STAMP)) as handle:
+    with atomic_open(os.path.join(folder, STAMP)) as handle:
         json.dump(fingerprint(config), handle, indent=1, sort_keys=True)

@@ -23,20 +23,20 @@ def default_workers() -> int:
 
 
 class Progress:
-    """A line counter on stdout every ``every`` lines: enough to see a long step move
-    without tqdm's redraws cluttering logs of unattended runs."""
+    """A line counter on stdout every ``progress_every`` lines: enough to see a long
+    step move without tqdm's redraws cluttering logs of unattended runs."""
 
-    def __init__(self, label: str, every: int, stream=None):
-        self.label, self.every = label, max(1, every)
+    def __init__(self, label: str, progress_every: int, stream=None):
+        self.label, self.progress_every = label, max(1, progress_every)
         self.stream = stream or sys.stdout
-        self.count, self._next = 0, self.every
+        self.count, self._next = 0, self.progress_every
         self._start = time.monotonic()
 
     def update(self, n: int) -> None:
         self.count += n
         while self.count >= self._next:
             self._print(f"{self._next:,} lines")
-            self._next += self.every
+            self._next += self.progress_every
 
     def close(self) -> None:
         seconds = time.monotonic() - self._start

@@ -30,12 +30,11 @@ and exit with status 2.
 """
 
 import os
-import shutil
 import sys
 from typing import Dict, Optional, Sequence
 
 from . import archives, recipe_cli
-from .atomic_stages import Pipeline, atomic_text, count_lines, read_lines, read_pairs, write_lines
+from .atomic_stages import Pipeline, atomic_open, copy_file, count_lines, read_lines, read_pairs, write_lines
 from .errors import PrepareError
 from .parallel_lines import Progress, map_lines
 from .recipe_base import SPLITS, BpeRecipe
@@ -91,7 +90,7 @@ class Iwslt14Recipe(BpeRecipe):
         for l in self.langs:
             source = os.path.join(self.orig, self.folder, f"{self.prefix}.{l}")
             lines = filter_train_lines(read_lines(source), flt["drop_lines_with"], flt["strip_tags"])
-            progress = Progress(f"tokenize train.{l}", self.every)
+            progress = Progress(f"tokenize train.{l}", self.progress_every)
             write_lines(
                 self.tmp_file(f"{self.prefix}.tok.{l}"),
                 map_lines(self.processor(l, lowercase=False), lines, self.workers, progress),
@@ -105,7 +104,7 @@ class Iwslt14Recipe(BpeRecipe):
         lower = self.config["tokenize"]["lowercase"]
         kept = 0
         outs = [self.tmp_file(f"{self.prefix}.{l}") for l in self.langs]
-        with atomic_text(outs[0]) as out_src, atomic_text(outs[1]) as out_tgt:
+        with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
             for src, tgt in rule.filter_pairs(pairs):
                 if lower:
                     src, tgt = src.lower(), tgt.lower()
@@ -168,9 +167,7 @@ class Iwslt14Recipe(BpeRecipe):
                 )
         for split in SPLITS:
             for l in self.langs:
-                dest = self.tmp_file(f"{split}.{l}")
-                shutil.copyfile(os.path.join(source, f"{split}.{l}"), dest + ".tmp")
-                os.replace(dest + ".tmp", dest)
+                copy_file(os.path.join(source, f"{split}.{l}"), self.tmp_file(f"{split}.{l}"))
         self.report_counts(self.tmp)
 
     # -- assembly ------------------------------------------------------------------

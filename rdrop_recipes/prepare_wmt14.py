@@ -32,13 +32,12 @@ it stopped. Errors a user can fix print one line and exit with status 2.
 """
 
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import archives, recipe_cli
-from .atomic_stages import Pipeline, atomic_text, count_lines, read_lines, read_pairs, write_lines
+from .atomic_stages import Pipeline, atomic_open, copy_file, count_lines, read_lines, read_pairs, write_lines
 from .errors import PrepareError
 from .parallel_lines import Progress, map_lines
 from .recipe_base import SPLITS, BpeRecipe
@@ -172,7 +171,7 @@ class Wmt14Recipe(BpeRecipe):
                         yield line
                     counts[lang].append(n)
 
-            progress = Progress(f"normalize+tokenize train.{l}", self.every)
+            progress = Progress(f"normalize+tokenize train.{l}", self.progress_every)
             write_lines(
                 self.tmp_file(f"train.{l}"),
                 map_lines(self.processor(l, normalize=True), lines(), self.workers, progress),
@@ -216,11 +215,10 @@ class Wmt14Recipe(BpeRecipe):
             outs = [os.path.join(self.out_dir, f"{split}.{l}") for l in self.langs]
             if not self.config[split]["clean"]:
                 for src, dest in zip(ins, outs):
-                    shutil.copyfile(src, dest + ".tmp")
-                    os.replace(dest + ".tmp", dest)
+                    copy_file(src, dest)
                 continue
             kept = 0
-            with atomic_text(outs[0]) as out_src, atomic_text(outs[1]) as out_tgt:
+            with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
                 for src, tgt in rule.filter_pairs(read_pairs(*ins)):
                     out_src.write(src + "\n")
                     out_tgt.write(tgt + "\n")

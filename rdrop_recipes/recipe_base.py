@@ -3,12 +3,11 @@ a joint BPE code, BPE applied to train/valid/test, fairseq-preprocess, and
 the run loop (output-dir claim, stage pipeline, final counts)."""
 
 import os
-import shutil
 import sys
 from typing import Dict, List
 
 from . import binarize, joint_bpe, output_dirs
-from .atomic_stages import Pipeline, count_lines
+from .atomic_stages import Pipeline, copy_file, count_lines
 from .errors import PrepareError
 
 SPLITS = ("train", "valid", "test")
@@ -26,7 +25,7 @@ class BpeRecipe:
         self.tmp = os.path.join(self.out_dir, "tmp")
         self.orig = os.path.join(self.out_dir, "orig")
         self.workers = config["run"]["workers"]
-        self.every = config["run"]["progress_every"]
+        self.progress_every = config["run"]["progress_every"]
         self.code = os.path.join(self.out_dir, "code")
 
     def tmp_file(self, name: str) -> str:
@@ -53,8 +52,7 @@ class BpeRecipe:
             if not os.path.isfile(bpe["code"]):
                 raise PrepareError(f"BPE code {bpe['code']} not found; fix --bpe-code / bpe.code")
             self.say(f"using the existing code {bpe['code']}")
-            shutil.copyfile(bpe["code"], self.code + ".tmp")
-            os.replace(self.code + ".tmp", self.code)
+            copy_file(bpe["code"], self.code)
             return
         self.say(f"learning {bpe['merges']:,} merges on train.{self.src} + train.{self.tgt}")
         joint_bpe.learn(
@@ -74,7 +72,7 @@ class BpeRecipe:
                     self.tmp_file(f"{split}.{l}"),
                     os.path.join(dest_dir, f"{prefix}{split}.{l}"),
                     self.workers,
-                    self.every,
+                    self.progress_every,
                 )
 
     def binarize(self) -> None:

@@ -15,6 +15,8 @@ import os
 import random
 from typing import List, Tuple
 
+from .atomic_stages import write_lines
+
 SRC_LANG, TGT_LANG = "src", "tgt"
 
 
@@ -55,11 +57,7 @@ def write_corpus(
     for split, count in (("train", train), ("valid", valid), ("test", test)):
         pairs = make_split(rng, count, vocab, min_len, max_len)
         for side, lang in ((0, SRC_LANG), (1, TGT_LANG)):
-            path = os.path.join(out_dir, f"{split}.{lang}")
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.writelines(pair[side] + "\n" for pair in pairs)
-            os.replace(tmp, path)
+            write_lines(os.path.join(out_dir, f"{split}.{lang}"), (pair[side] for pair in pairs))
         counts[split] = len(pairs)
     return counts
 

@@ -37,9 +37,14 @@ TINY_ARCH = [
 
 @pytest.fixture
 def data_dir(tmp_path):
-    # a folder that passes the "is this fairseq-preprocess output" check
+    # a folder that passes the "is this fairseq-preprocess output" check: dictionaries and
+    # the train and valid binaries (empty: nothing here reads them)
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "dict.de.txt").write_text("")
+    for split in ("train", "valid"):
+        for lang in ("de", "en"):
+            for ext in ("bin", "idx"):
+                (tmp_path / "bin" / f"{split}.de-en.{lang}.{ext}").write_bytes(b"")
     return str(tmp_path / "bin")
 
 
