@@ -5,20 +5,24 @@ Every failure a user can cause (wrong path, an HTML error page saved as
 a one-line ``PrepareError`` that says what to do, never a tarfile traceback.
 """
 
+import contextlib
 import errno
+import gzip
 import os
 import shutil
 import sys
 import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 from typing import Dict
 
-from .atomic_stages import TMP_SUFFIX
+from .atomic_stages import atomic_open, atomic_path
 from .errors import PrepareError
 
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def member_name(name: str) -> str:
@@ -46,26 +50,30 @@ def extract_members(path: str, wanted: Dict[str, str], fix: str) -> None:
     """Copy archive members to files: ``wanted`` maps member name -> destination.
 
     One streaming pass over the archive (a multi-GB Common Crawl tarball is
-    never re-read to reach a later member). Each destination appears only
-    once complete; a member missing from the archive is an error.
+    never re-read to reach a later member), read to the very end: gzip's
+    CRC-32 and length sit in its last 8 bytes, after the tar end marker where
+    tarfile stops reading, so without that a flipped bit inside a member goes
+    unnoticed. Every destination stays a temporary file until the whole
+    archive has checked out; a member missing from the archive is an error.
     """
     check_gzip(path, fix)
     found = set()
     try:
-        with tarfile.open(path, "r|gz") as archive:
-            for info in archive:
-                name = member_name(info.name)
-                if name not in wanted or not info.isfile():
-                    continue
-                dest = wanted[name]
-                os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-                source = archive.extractfile(info)
-                with open(dest + TMP_SUFFIX, "wb") as out:
-                    shutil.copyfileobj(source, out, 1 << 20)
-                if os.path.getsize(dest + TMP_SUFFIX) != info.size:
-                    raise EOFError(f"member {name} is short")
-                os.replace(dest + TMP_SUFFIX, dest)
-                found.add(name)
+        with contextlib.ExitStack() as pending:  # renames into place when the block ends cleanly
+            with gzip.open(path, "rb") as stream:
+                with tarfile.open(fileobj=stream, mode="r|") as archive:
+                    for info in archive:
+                        name = member_name(info.name)
+                        if name not in wanted or not info.isfile():
+                            continue
+                        tmp = pending.enter_context(atomic_path(wanted[name]))
+                        with open(tmp, "wb") as out:
+                            shutil.copyfileobj(archive.extractfile(info), out, 1 << 20)
+                            if out.tell() != info.size:
+                                raise EOFError(f"member {name} is short")
+                        found.add(name)
+                while stream.read(1 << 20):  # to the end, where gzip checks CRC and length
+                    pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         if _is_disk_problem(err):
             raise
@@ -75,6 +83,43 @@ def extract_members(path: str, wanted: Dict[str, str], fix: str) -> None:
         raise PrepareError(f"archive {path} lacks {', '.join(missing)}: not the expected release; {fix}")
 
 
+def check_zip(path: str, fix: str) -> None:
+    """A quick look before any stage runs: the file exists, starts like a zip and
+    has its central directory (which a truncated download lacks)."""
+    if not os.path.isfile(path):
+        raise PrepareError(f"archive {path} not found; {fix}")
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head[:4] != ZIP_MAGIC or not zipfile.is_zipfile(path):
+        looks = " (it looks like an HTML page: a failed download?)" if head.lstrip()[:1] == b"<" else ""
+        raise PrepareError(f"archive {path} is not a complete zip file{looks}; {fix}")
+
+
+def extract_zip_members(path: str, wanted: Dict[str, str], fix: str) -> None:
+    """``extract_members`` for a zip: every member is CRC-checked while it is
+    copied (zipfile raises at its end on a mismatch), so a damaged member never
+    reaches its destination, and a missing member fails before any copying."""
+    check_zip(path, fix)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {member_name(info.filename): info for info in archive.infolist() if not info.is_dir()}
+            missing = sorted(set(wanted) - set(members))
+            if missing:
+                raise PrepareError(
+                    f"archive {path} lacks {', '.join(missing)}: not the expected release; {fix}"
+                )
+            for name, dest in wanted.items():
+                info = members[name]
+                with archive.open(info) as source, atomic_open(dest, binary=True) as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+                    if out.tell() != info.file_size:
+                        raise EOFError(f"member {name} is short")
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as err:
+        if _is_disk_problem(err):
+            raise
+        raise PrepareError(f"archive {path} is corrupt or truncated ({err}); {fix}") from None
+
+
 def download(url: str, dest: str, fix: str, stream=None) -> None:
     """Fetch ``url`` to ``dest`` (via ``dest.tmp``) with a progress line per 10 MB."""
     out = stream or sys.stdout
@@ -82,7 +127,7 @@ def download(url: str, dest: str, fix: str, stream=None) -> None:
     print(f"    downloading {url}", file=out, flush=True)
     received, next_report = 0, 10 << 20
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(dest + TMP_SUFFIX, "wb") as fh:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_open(dest, binary=True) as fh:
             while True:
                 block = response.read(1 << 20)
                 if not block:
@@ -96,5 +141,4 @@ def download(url: str, dest: str, fix: str, stream=None) -> None:
         if _is_disk_problem(err):
             raise
         raise PrepareError(f"could not download {url} ({err}); {fix}") from None
-    os.replace(dest + TMP_SUFFIX, dest)
     print(f"    saved {dest} ({received >> 20} MB)", file=out, flush=True)

@@ -18,8 +18,11 @@ import argparse
 import glob
 import os
 import re
+import sys
 from typing import List
 
+from .atomic_stages import atomic_path
+from .checkpoint_files import check_checkpoint
 from .errors import RecipeError, exits_cleanly
 
 _BY_UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
@@ -70,11 +73,13 @@ def oldest_to_newest(paths):
 def load_checkpoint(path):
     import torch
 
-    if not os.path.isfile(path):
-        raise RecipeError(f"checkpoint {path!r} not found")
-    # our own training output: it pickles argparse/omegaconf objects that
-    # torch's weights_only loader refuses, and it is trusted like any fairseq checkpoint
-    return torch.load(path, map_location="cpu", weights_only=False)
+    check_checkpoint(path)
+    try:
+        # our own training output: it pickles argparse/omegaconf objects that
+        # torch's weights_only loader refuses, and it is trusted like any fairseq checkpoint
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - whatever torch's unpickler raises on a damaged file
+        raise RecipeError(f"checkpoint {path!r} cannot be read ({type(err).__name__}: {err})") from None
 
 
 def average_state_dicts(state_dicts):
@@ -130,10 +135,8 @@ def average_checkpoints(paths):
 def write_checkpoint(state, output):
     import torch
 
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    partial = output + ".partial"
-    torch.save(state, partial)
-    os.replace(partial, output)  # a reader never sees half a checkpoint under the final name
+    with atomic_path(output) as tmp:  # a reader never sees half a checkpoint under the final name
+        torch.save(state, tmp)
 
 
 @exits_cleanly("average_checkpoints")
@@ -145,12 +148,17 @@ def main(argv=None):
     parser.add_argument("--last", type=int, default=5, help="how many of the newest in --dir (default 5)")
     parser.add_argument("--by", choices=("auto", "updates", "epochs"), default="auto")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     args = parser.parse_args(argv)
     if args.inputs:
         paths = expand(args.inputs)
     else:
         paths = last_checkpoints(args.dir, args.last, args.by)
     paths = oldest_to_newest(paths)
+    if os.path.realpath(args.output) in {os.path.realpath(p) for p in paths}:
+        raise RecipeError(f"--output {args.output} is one of the inputs; write the average to a new file")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise RecipeError(f"--output {args.output} already exists; choose a new file or add --overwrite")
     print(f"average_checkpoints: averaging {len(paths)} checkpoint(s): {', '.join(paths)}", flush=True)
     write_checkpoint(average_checkpoints(paths), args.output)
     print(f"average_checkpoints: wrote {args.output}", flush=True)
@@ -158,19 +166,32 @@ def main(argv=None):
 
 
 def expand(patterns):
-    """Files named by ``patterns`` (globs allowed), each once, in the order given."""
-    paths = []
+    """Files named by ``patterns`` (globs allowed), each file once, in the order given.
+
+    fairseq's ``checkpoint_best.pt`` and ``checkpoint_last.pt`` are copies of
+    numbered checkpoints: where a glob matches numbered ones too, they are left
+    out, or the same parameters would count twice in the mean. Named
+    explicitly, they are kept.
+    """
+    paths, seen = [], set()
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches:
             raise RecipeError(f"no checkpoint matches {pattern!r}")
+        if glob.has_magic(pattern) and any(checkpoint_order(p) for p in matches):
+            matches = [p for p in matches if checkpoint_order(p) or not _is_copy(p)]
         for path in matches:
             if not os.path.isfile(path):
                 raise RecipeError(f"checkpoint {path!r} not found")
-            if path not in paths:
+            if os.path.realpath(path) not in seen:  # ./a.pt, a.pt and a link to it are one file
+                seen.add(os.path.realpath(path))
                 paths.append(path)
     return paths
 
 
+def _is_copy(path):
+    return os.path.basename(path).startswith(("checkpoint_best", "checkpoint_last", "checkpoint.best_"))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,10 +9,10 @@ dir must never look finished.
 
 import os
 import shutil
-import subprocess
 import sys
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
+from . import children
 from .atomic_stages import TMP_SUFFIX, replace_dir
 from .errors import PrepareError
 from .output_dirs import stamp_data_bin
@@ -21,30 +21,33 @@ from .output_dirs import stamp_data_bin
 def preprocess(
     text_dir: str,
     data_bin: str,
-    src: str,
-    tgt: str,
+    src: Optional[str],
+    tgt: Optional[str],
     workers: int,
     joined_dictionary: bool,
     extra_args: Sequence[str],
     config: dict,
+    prefixes: Optional[Dict[str, str]] = None,
 ) -> None:
+    """``src=None`` binarizes one text per split with ``--only-source``, as
+    language modeling reads it (``dict.txt``, ``train.bin`` ...); ``prefixes``
+    maps train/valid/test to their file prefix (default ``text_dir/<split>``)."""
     tmp = data_bin.rstrip("/") + TMP_SUFFIX
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
+    prefixes = prefixes or {split: os.path.join(text_dir, split) for split in ("train", "valid", "test")}
+    languages = ["--only-source"] if src is None else ["--source-lang", src, "--target-lang", tgt]
     command = [
         sys.executable,
         "-m",
         "fairseq_cli.preprocess",
-        "--source-lang",
-        src,
-        "--target-lang",
-        tgt,
+        *languages,
         "--trainpref",
-        os.path.join(text_dir, "train"),
+        prefixes["train"],
         "--validpref",
-        os.path.join(text_dir, "valid"),
+        prefixes["valid"],
         "--testpref",
-        os.path.join(text_dir, "test"),
+        prefixes["test"],
         "--destdir",
         tmp,
         "--workers",
@@ -54,10 +57,10 @@ def preprocess(
         command.append("--joined-dictionary")
     command += list(extra_args)
     print("    " + " ".join(command[2:]), flush=True)
-    result = subprocess.run(command)
-    if result.returncode != 0:
+    status = children.run(command)
+    if status != 0:
         raise PrepareError(
-            f"fairseq-preprocess failed with exit status {result.returncode} "
+            f"fairseq-preprocess failed with exit status {status} "
             f"(its messages are above); fix that and re-run: finished stages are kept"
         )
     stamp_data_bin(tmp, config)

@@ -1,18 +1,27 @@
-"""One exception for "the user must change something", printed as one line.
+"""How every recipe ends: the one exit mechanism of ``rdrop_recipes``.
 
-Recipes wrap their ``main`` with :func:`exits_cleanly` (the data-preparation
-ones use :func:`report` through ``recipe_cli.run_main``, which returns the
-status instead): a RecipeError becomes ``<prog>: error: <message>`` on stderr
-and exit status 2 (argparse's status for a usage error), so a shell script
-stops with the fix in front of the user instead of a traceback through
-subprocess and fairseq.
+Each recipe's ``main`` is wrapped with :func:`exits_cleanly`, which returns the
+exit status (``sys.exit(main())`` in ``__main__``):
+
+* a :class:`RecipeError` (the user must change something) becomes one line,
+  ``<prog>: error: <message>``, on stderr and status 2 (argparse's status for
+  a usage error), so a shell script stops with the fix in front of the user
+  instead of a traceback through subprocess and fairseq;
+* Ctrl-C (SIGINT) and ``kill`` (SIGTERM) both arrive as a KeyboardInterrupt
+  (SIGTERM as its subclass :class:`Terminated`), so the one cleanup path that
+  removes partial outputs and stops child processes runs for both; they end
+  in ``<prog>: interrupted ...`` and status 130 or 143 (128 + the signal).
 """
 
 import functools
 import os
+import signal
 import sys
+import threading
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class RecipeError(Exception):
@@ -24,27 +33,47 @@ class PrepareError(RecipeError):
     conflicting output dir ...)."""
 
 
-def report(prog, err):
-    """Print ``err`` as the one-line usage error; return the exit status."""
-    message = " ".join(str(err).split())  # one line, whatever the caller wrote
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the recipe is, so it unwinds like Ctrl-C."""
 
 
-def exits_cleanly(prog):
+_RECIPE_PID = None  # the process whose SIGTERM becomes Terminated
+
+
+def _raise_terminated(signum, frame):
+    if os.getpid() != _RECIPE_PID:
+        # a forked worker (multiprocessing.Pool) inherits the handler; Pool.terminate()
+        # stops workers with SIGTERM, which must end them, not raise inside their loop
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated()
+
+
+def exits_cleanly(prog, interrupted_hint=""):
+    """Decorate ``main(argv)``: it returns its status instead of raising."""
+
     def wrap(main):
         @functools.wraps(main)
         def wrapper(argv=None):
+            global _RECIPE_PID
+            in_main_thread = threading.current_thread() is threading.main_thread()
+            _RECIPE_PID = os.getpid()
+            previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
             try:
-                return main(argv)
+                return main(argv) or 0
             except RecipeError as err:
-                sys.exit(report(prog, err))
+                message = " ".join(str(err).split())  # one line, whatever the caller wrote
+                print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+                return EXIT_USAGE
+            except KeyboardInterrupt as err:
+                hint = f"; {interrupted_hint}" if interrupted_hint else ""
+                print(f"{prog}: interrupted{hint}", file=sys.stderr, flush=True)
+                return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
 
         return wrapper
 
     return wrap
-
-
-def require_dir(path, what, fix):
-    if not os.path.isdir(path):
-        raise RecipeError(f"{what} {path!r} does not exist; {fix}")

@@ -14,7 +14,6 @@ Nothing is ever appended to an earlier run's files.
 import argparse
 import datetime
 import glob
-import json
 import os
 import re
 import shlex
@@ -23,8 +22,9 @@ import subprocess
 import sys
 import time
 
+from . import children, scoring
 from . import config as recipe_config
-from . import scoring
+from .atomic_stages import write_json, write_lines
 from .average_checkpoints import (
     average_checkpoints,
     expand,
@@ -32,6 +32,8 @@ from .average_checkpoints import (
     oldest_to_newest,
     write_checkpoint,
 )
+from .checkpoint_files import check_checkpoint
+from .data_folders import check_data_folder
 from .errors import RecipeError, exits_cleanly
 from .plugin_dir import PLUGIN_DIR
 from .train import parse_with_passthrough
@@ -131,11 +133,6 @@ def publish(partial, results_dir, name, stamp):
     raise RecipeError(f"could not find a free results folder name for {name}-{stamp}")
 
 
-def write_lines(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-
-
 def device_flags(device):
     if device == "cpu":
         return ["--cpu"]
@@ -163,13 +160,29 @@ def generate(cfg, checkpoint, workdir, extra):
     print("evaluate: " + shlex.join(command), flush=True)
     log_path = os.path.join(workdir, "generate.log")
     with open(log_path, "w", encoding="utf-8") as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+        code = children.run(command, stdout=log, stderr=subprocess.STDOUT)
     with open(log_path, encoding="utf-8") as log:
         lines = log.readlines()
     if code:
         tail = lines[-1].strip() if lines else "(no output)"
-        raise RecipeError(f"fairseq-generate failed with status {code}: {tail} (full log: {log_path})")
+        raise RecipeError(
+            f"fairseq-generate failed with status {code}: {tail}{plugin_hint(lines)} (full log: {log_path})"
+        )
     return command, lines
+
+
+def plugin_hint(lines):
+    """What to pass when fairseq could not build the plugin's task or criterion."""
+    names = ("rdrop_translation", "reg_label_smoothed_cross_entropy")
+    missing = any(
+        name in line and ("KeyError" in line or "not found" in line) for line in lines for name in names
+    )
+    if missing or any("WeightsUnpickler error" in line for line in lines):
+        return (
+            f"; the checkpoint was trained with the R-Drop plugin: every fairseq command that "
+            f"loads it needs --user-dir {PLUGIN_DIR}"
+        )
+    return ""
 
 
 def score(cfg, lines, workdir):
@@ -241,10 +254,19 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = resolve(args)
     recipe = cfg["recipe"]
-    data = recipe["data"]
-    if not os.path.isdir(data):
-        raise RecipeError(f"data folder {data!r} not found; {recipe.get('prepare_hint', 'pass --data DIR')}")
+    data, gen = recipe["data"], cfg.get("generate", {})
+    check_data_folder(
+        data,
+        [gen.get("gen_subset") or "test"],
+        recipe.get("prepare_hint", "pass --data DIR"),
+        gen.get("source_lang"),
+        gen.get("target_lang"),
+    )
+    if int(recipe.get("average_last") or 0) < 0:
+        raise RecipeError(f"--average-last must be >= 0 (got {recipe['average_last']})")
     checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
+    for path in checkpoints:
+        check_checkpoint(path)
     name = args.name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
     os.makedirs(results_dir, exist_ok=True)
@@ -282,9 +304,7 @@ def main(argv=None):
         **scores,
         "seconds": round(time.time() - started, 1),
     }
-    with open(os.path.join(partial, "scores.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(partial, "scores.json"), summary)
     final = publish(partial, results_dir, name, stamp)
     print(f"evaluate: {scores['bleu']['kind']}: {scores['bleu']['score']}", flush=True)
     if "sacrebleu" in scores:
@@ -298,4 +318,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

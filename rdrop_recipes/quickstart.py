@@ -7,12 +7,14 @@ Steps: write the corpus -> fairseq-preprocess -> fairseq-train with
 ``--task rdrop_translation --criterion reg_label_smoothed_cross_entropy
 --reg-alpha 5`` -> fairseq-generate (beam 5) -> ``scores.json``. Each step
 runs the real fairseq command line (printed first), so the quickstart also
-shows what a real run looks like. A rerun starts from scratch in a fresh
-folder; the results file is written last, atomically.
+shows what a real run looks like. ``--out`` must be a new or empty folder,
+or an earlier quickstart's (marked by ``.rdrop-quickstart``), where a rerun
+replaces the quickstart's own outputs and nothing else; any other folder is
+refused, so nothing of yours is ever deleted. The results file is written
+last, atomically.
 """
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -20,7 +22,9 @@ import subprocess
 import sys
 import time
 
-from . import toy_data
+from . import children, toy_data
+from .atomic_stages import write_json
+from .errors import RecipeError, exits_cleanly
 from .plugin_dir import PLUGIN_DIR
 
 TINY_TRANSFORMER = (
@@ -28,45 +32,77 @@ TINY_TRANSFORMER = (
     "--decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 "
     "--encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings"
 ).split()
+# what a run writes into --out; a re-run into a folder with MARKER removes these and nothing else
+MARKER = ".rdrop-quickstart"
+OUTPUTS = ("scores.json", "raw", "bin", "checkpoints", "preprocess.log", "train.log", "generate.log")
 
 
 def fairseq_cli(name):
-    return os.path.join(os.path.dirname(sys.executable), name)
+    return [sys.executable, "-m", f"fairseq_cli.{name}"]
+
+
+def claim_out_dir(out):
+    """Make ``out`` a fresh quickstart folder without deleting anything the user owns:
+    a new or empty folder is taken and marked; a marked one (an earlier quickstart's)
+    loses only the quickstart's own outputs; any other folder is refused."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise RecipeError(f"--out {out} is a file; pass a folder that does not exist yet")
+    marker = os.path.join(out, MARKER)
+    if os.path.isdir(out) and os.listdir(out) and not os.path.isfile(marker):
+        raise RecipeError(
+            f"--out {out} already holds files the quickstart did not write; "
+            "pass a new or empty folder (nothing was changed)"
+        )
+    os.makedirs(out, exist_ok=True)
+    with open(marker, "w", encoding="utf-8") as handle:
+        handle.write("written by python -m rdrop_recipes.quickstart; a re-run replaces its outputs\n")
+    for name in OUTPUTS:  # scores.json first: a half-redone folder must not look finished
+        path = os.path.join(out, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
 
 
 def step(title, cmd, cwd, log_path):
     print(f"==> {title}\n    {' '.join(cmd)}", flush=True)
     started = time.time()
-    with open(log_path, "w") as log:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        tail = open(log_path).read().splitlines()[-15:]
-        sys.exit(
-            f"quickstart: error: {title} failed (exit {proc.returncode}); last lines of {log_path}:\n"
-            + "\n".join(tail)
-        )
+    with open(log_path, "w", encoding="utf-8") as log:
+        status = children.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        text = log.read()
+    if status != 0:
+        last = (text.strip().splitlines() or ["(no output)"])[-1]
+        raise RecipeError(f"{title} failed (exit {status}): {last} (full log: {log_path})")
     print(f"    done in {time.time() - started:.0f}s (log: {log_path})", flush=True)
-    return open(log_path).read()
+    return text
 
 
+@exits_cleanly("quickstart")
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="R-Drop quickstart on a synthetic corpus (CPU)")
-    parser.add_argument("--out", default="runs/quickstart")
+    parser = argparse.ArgumentParser(
+        prog="quickstart", description="R-Drop quickstart on a synthetic corpus (CPU)"
+    )
+    parser.add_argument(
+        "--out", default="runs/quickstart", help="a new or empty folder (or an earlier run's)"
+    )
     parser.add_argument("--updates", type=int, default=400)
     parser.add_argument("--alpha", type=float, default=5.0)
     args = parser.parse_args(argv)
+    if args.updates < 1:
+        raise RecipeError(f"--updates must be >= 1 (got {args.updates})")
+    if not args.alpha >= 0:
+        raise RecipeError(f"--alpha must be >= 0 (got {args.alpha})")
 
     out = os.path.abspath(args.out)
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
+    claim_out_dir(out)
     counts = toy_data.write_corpus(os.path.join(out, "raw"))
     print(f"==> synthetic corpus: {counts} in {out}/raw")
 
     step(
         "binarize",
         [
-            fairseq_cli("fairseq-preprocess"),
+            *fairseq_cli("preprocess"),
             "--source-lang",
             "src",
             "--target-lang",
@@ -89,7 +125,7 @@ def main(argv=None):
     train_log = step(
         f"train R-Drop (alpha {args.alpha}) for {args.updates} updates on the CPU",
         [
-            fairseq_cli("fairseq-train"),
+            *fairseq_cli("train"),
             "bin",
             "--user-dir",
             PLUGIN_DIR,
@@ -148,7 +184,7 @@ def main(argv=None):
     gen_log = step(
         "beam search (beam 5) on the test set",
         [
-            fairseq_cli("fairseq-generate"),
+            *fairseq_cli("generate"),
             "bin",
             "--user-dir",
             PLUGIN_DIR,
@@ -167,7 +203,7 @@ def main(argv=None):
     )
     match = re.search(r"Generate test with beam=5: BLEU4 = ([\d.]+).*", gen_log)
     if match is None:
-        sys.exit("quickstart: error: fairseq-generate printed no BLEU; see generate.log")
+        raise RecipeError(f"fairseq-generate printed no BLEU; see {out}/generate.log")
     scores = {
         "bleu": float(match.group(1)),
         "fairseq_line": match.group(0),
@@ -175,12 +211,9 @@ def main(argv=None):
         "alpha": args.alpha,
         "sentences": counts["test"],
     }
-    tmp = os.path.join(out, "scores.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(scores, f, indent=2)
-    os.replace(tmp, os.path.join(out, "scores.json"))
+    write_json(os.path.join(out, "scores.json"), scores)
     print(f"==> {match.group(0)}\n==> wrote {out}/scores.json")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,11 +5,10 @@ applied after the ``--set`` list, so a flag wins over a ``--set`` of the same ke
 """
 
 import argparse
-import sys
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from . import config as recipe_config
-from .errors import RecipeError, report
+from .errors import RecipeError, exits_cleanly
 from .parallel_lines import default_workers
 
 # flag destination -> config key; shared by every recipe
@@ -22,7 +21,8 @@ COMMON_FLAGS: Dict[str, str] = {
 }
 
 
-def common_parser(prog: str, description: str, recipe: str) -> argparse.ArgumentParser:
+def common_parser(prog: str, description: str, recipe: str, bpe: bool = True) -> argparse.ArgumentParser:
+    """The flags every recipe has; ``bpe=False`` leaves out the BPE ones (word-level corpora)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -31,14 +31,15 @@ def common_parser(prog: str, description: str, recipe: str) -> argparse.Argument
         default=recipe_config.default_config_path(recipe),
         help="TOML with every parameter (default: %(default)s)",
     )
-    recipe_config.add_set_option(parser, "bpe.merges=8000")
+    recipe_config.add_set_option(parser, "bpe.merges=8000" if bpe else "run.workers=8")
     parser.add_argument("--out-dir", help="text output and intermediates (paths.out_dir)")
     parser.add_argument("--data-bin", help="fairseq-preprocess output dir (paths.data_bin)")
     parser.add_argument(
         "--workers", type=int, help=f"worker processes (run.workers; 0 = all {default_workers()} cores)"
     )
-    parser.add_argument("--bpe-merges", type=int, help="number of joint BPE merges (bpe.merges)")
-    parser.add_argument("--bpe-code", help="apply this BPE code instead of learning one (bpe.code)")
+    if bpe:
+        parser.add_argument("--bpe-merges", type=int, help="number of joint BPE merges (bpe.merges)")
+        parser.add_argument("--bpe-code", help="apply this BPE code instead of learning one (bpe.code)")
     parser.add_argument(
         "--force",
         action="store_true",
@@ -47,13 +48,40 @@ def common_parser(prog: str, description: str, recipe: str) -> argparse.Argument
     return parser
 
 
+# the smallest value that can work, for every count a recipe config may hold: checked
+# before any stage starts (a zero merge count would fail only after the tokenization
+# stages were marked done; valid_every = 1 leaves no training data)
+LOWER_BOUNDS: Dict[str, float] = {
+    "bpe.merges": 1,
+    "bpe.min_frequency": 1,
+    "run.workers": 0,
+    "run.progress_every": 1,
+    "split.valid_every": 2,
+    "clean.ratio": 1.0,
+    "clean.min_tokens": 0,
+    "clean.max_tokens": 1,
+    "clean.max_word_length": 1,
+}
+
+
+def check_bounds(config: dict) -> None:
+    for key, minimum in LOWER_BOUNDS.items():
+        table, _, leaf = key.partition(".")
+        value = config.get(table, {}).get(leaf)
+        if value is not None and not value >= minimum:
+            raise RecipeError(
+                f"{key} = {value} cannot work: it must be >= {minimum}; fix it with --set {key}=N"
+            )
+
+
 def resolve_config(args: argparse.Namespace, flags: Dict[str, str]) -> dict:
     config = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments)
     for dest, key in {**COMMON_FLAGS, **flags}.items():
         value = getattr(args, dest, None)
         if value is not None:
             recipe_config.set_value(config, key, value)
-    if config["run"]["workers"] <= 0:
+    check_bounds(config)
+    if config["run"]["workers"] == 0:
         config["run"]["workers"] = default_workers()
     return config
 
@@ -64,16 +92,11 @@ def run_main(
     recipe_class: type,
     argv: Optional[Sequence[str]] = None,
 ) -> int:
-    """Run a recipe: ``configure(argv)`` gives (config, force)."""
-    try:
+    """Run a recipe: ``configure(argv)`` gives (config, force); returns the exit status."""
+
+    @exits_cleanly(prog, "run the same command again to continue (finished stages are kept)")
+    def main(argv):
         config, force = configure(argv)
         recipe_class(config).run(force)
-    except RecipeError as err:
-        return report(prog, err)
-    except KeyboardInterrupt:
-        print(
-            f"{prog}: interrupted; run the same command again to continue (finished stages are kept)",
-            file=sys.stderr,
-        )
-        return 130
-    return 0
+
+    return main(argv)

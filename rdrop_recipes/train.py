@@ -17,7 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from . import children, run_dirs
 from . import config as recipe_config
+from .data_folders import check_data_folder
 from .errors import RecipeError, exits_cleanly
 from .plugin_dir import PLUGIN_DIR
 
@@ -43,6 +45,7 @@ class Plan:
     update_freq: Optional[int] = None
     log_file: Optional[str] = None
     notes: List[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # what defines the run (run_dirs)
 
 
 def detect_hardware(device="auto"):
@@ -102,9 +105,17 @@ def parse_args(argv):
     parser.add_argument("--config", required=True, help="recipe TOML (configs/train-*.toml)")
     parser.add_argument("--variant", help="rdrop (default) | baseline | doubled-batch | no-kl")
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
-    parser.add_argument("--save-dir", help="checkpoint folder")
+    parser.add_argument(
+        "--save-dir", help="checkpoint folder (default: derived from the settings, see run_dirs.py)"
+    )
+    parser.add_argument(
+        run_dirs.ALLOW_FLAG,
+        action="store_true",
+        help="resume a save dir whose checkpoints were trained with other settings",
+    )
     recipe_config.add_set_option(parser, "lr=7e-4")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
+    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
     parser.add_argument("--reg-alpha", type=float)
     parser.add_argument("--reg-passes", type=int)
     parser.add_argument("--reg-kl-direction", choices=("bidirectional", "unidirectional"))
@@ -122,29 +133,42 @@ def parse_args(argv):
     return parse_with_passthrough(parser, argv)
 
 
+def _shapes_the_variant(cfg, assignment):
+    """A ``--set`` of a variant's definition (``variants.NAME.key``) or of which
+    variant to train: it must act before the variant is applied."""
+    key = assignment.partition("=")[0].strip()
+    try:
+        path = recipe_config.resolve_key(cfg, key, FLAG_TABLES)
+    except RecipeError:
+        return False  # reported when it is applied
+    return path[0] == "variants" or path == ["recipe", "variant"]
+
+
 def resolve(args):
-    """The config with file, variant, --set and command-line options applied, in that order."""
+    """The config: the file, then the variant, then --set, then the dedicated flags,
+    each applied once, so --set wins over the variant and a flag over --set."""
     cfg = recipe_config.load(args.config)
-    cfg = recipe_config.apply_overrides(cfg, args.assignments, FLAG_TABLES)
+    early = [_shapes_the_variant(cfg, a) for a in args.assignments]
+    cfg = recipe_config.apply_overrides(
+        cfg, [a for a, first in zip(args.assignments, early) if first], FLAG_TABLES
+    )
     recipe = cfg.setdefault("recipe", {})
-    if args.variant:
-        recipe["variant"] = args.variant
-    if args.data:
-        recipe["data"] = args.data
-    if args.device:
-        recipe["device"] = args.device
-    variant = recipe.get("variant", "rdrop")
+    variant = args.variant or recipe.get("variant", "rdrop")
     variants = cfg.get("variants", {})
     if variant not in variants:
         raise RecipeError(f"unknown variant {variant!r}; choose one of {', '.join(variants)}")
     for key, value in variants[variant].items():
         section = "distributed" if key in cfg.get("distributed", {}) else "fairseq"
         cfg.setdefault(section, {})[key] = value
-    # --set wins over the variant as well: apply the fairseq-level overrides again
     cfg = recipe_config.apply_overrides(
-        cfg, [s for s in args.assignments if not s.startswith("variants.")], FLAG_TABLES
+        cfg, [a for a, first in zip(args.assignments, early) if not first], FLAG_TABLES
     )
-    cfg["recipe"]["variant"] = variant
+    recipe = cfg["recipe"]
+    recipe["variant"] = variant
+    if args.data:
+        recipe["data"] = args.data
+    if args.device:
+        recipe["device"] = args.device
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k) for k in ABLATION_FLAGS if getattr(args, k) is not None}
     if given and fairseq.get("criterion") != RDROP_CRITERION:
@@ -157,24 +181,49 @@ def resolve(args):
     return cfg
 
 
-def check_data(recipe):
-    data = recipe["data"]
-    hint = recipe.get("prepare_hint", "pass --data DIR")
-    if not os.path.isdir(data):
-        raise RecipeError(f"data folder {data!r} not found; {hint}")
-    if not any(name.startswith("dict.") and name.endswith(".txt") for name in os.listdir(data)):
-        raise RecipeError(f"{data!r} has no dict.*.txt, so it is not fairseq-preprocess output; {hint}")
+def check_data(recipe, fairseq):
+    """The folder holds the train split and every validation subset fairseq-train will read."""
+    splits = ["train"]
+    if not fairseq.get("disable_validation"):
+        splits += str(fairseq.get("valid_subset") or "valid").split(",")
+    check_data_folder(
+        recipe["data"],
+        splits,
+        recipe.get("prepare_hint", "pass --data DIR"),
+        fairseq.get("source_lang"),
+        fairseq.get("target_lang"),
+    )
 
 
 def build_plan(args, hardware=None):
     cfg = resolve(args)
     recipe, fairseq = cfg["recipe"], dict(cfg["fairseq"])
-    check_data(recipe)
+    check_data(recipe, fairseq)
     hardware = hardware or detect_hardware(recipe.get("device", "auto"))
     variant = recipe["variant"]
-    save_dir = args.save_dir or recipe["save_dir"].format(variant=variant, name=recipe.get("name", ""))
+    settings = run_dirs.settings(fairseq, recipe["data"], args.extra)
+    save_dir = args.save_dir
+    if not save_dir:
+        # the config as it is (this variant, no --set, flags or extra arguments) gets the plain
+        # name; the data folder is not part of the name, but run-config.json holds it
+        plain_args = argparse.Namespace(
+            **{
+                **vars(args),
+                **dict.fromkeys(ABLATION_FLAGS),
+                "assignments": [],
+                "data": None,
+                "extra": [],
+                "variant": variant,
+            }
+        )
+        plain = resolve(plain_args)
+        save_dir = run_dirs.default_save_dir(
+            recipe["save_dir"].format(variant=variant, name=recipe.get("name", "")),
+            settings,
+            run_dirs.settings(plain["fairseq"], recipe["data"], []),
+        )
 
-    plan = Plan(command=[], save_dir=save_dir, variant=variant)
+    plan = Plan(command=[], save_dir=save_dir, variant=variant, settings=settings)
     distributed = cfg.get("distributed")
     world_size = 1
     if distributed is not None:
@@ -241,25 +290,16 @@ def run_logged(command, log_file):
     """Run ``command``, its stdout and stderr to the console and, if given, appended to
     ``log_file`` (appended: a resumed run continues the same curves)."""
     if not log_file:
-        return subprocess.call(command)
+        return children.run(command)
     print(f"train: log in {log_file}", flush=True)
-    with open(log_file, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace"
-        )
-        try:
-            for line in proc.stdout:
-                sys.stdout.write(line)
-                log.write(line)
-                if "| valid |" in line or "| train |" in line:
-                    log.flush()
-        except KeyboardInterrupt:
-            # the child got the same SIGINT; let it finish saving what it saves
-            pass
-        finally:
-            log.flush()
-            code = proc.wait()
-    return code
+    pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
+    with open(log_file, "a", encoding="utf-8") as log, children.started(command, **pipe) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+            if "| valid |" in line or "| train |" in line:
+                log.flush()
+    return proc.returncode
 
 
 @exits_cleanly("train")
@@ -274,14 +314,18 @@ def main(argv=None):
     for note in plan.notes:
         print(f"train: {note}", flush=True)
     print("train: " + shlex.join(plan.command), flush=True)
+    note = run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
+    if note:
+        print(f"train: note: {note}", flush=True)
     if args.dry_run:
         return 0
     os.makedirs(plan.save_dir, exist_ok=True)
+    run_dirs.record(plan.save_dir, plan.settings, shlex.join(plan.command))
     code = run_logged(plan.command, plan.log_file)
     if code:
         print(f"train: fairseq-train exited with status {code}", file=sys.stderr)
-    sys.exit(code)
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

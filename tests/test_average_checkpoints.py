@@ -36,7 +36,7 @@ def test_average_is_the_hand_computed_mean_and_keeps_the_newest_rest(tmp_path):
     fake_checkpoint(new, [[3.0, 6.0], [-3.0, 0.0]], [1.5, 2.0], 200, "new")
     out = tmp_path / "averaged.pt"
     # newest named first on purpose: "newest" comes from the update number, not the order
-    avg.main(["--inputs", str(new), str(old), "--output", str(out)])
+    assert avg.main(["--inputs", str(new), str(old), "--output", str(out)]) == 0
 
     result = torch.load(out, weights_only=False)
     assert torch.equal(result["model"]["encoder.w"], torch.tensor([[2.0, 4.0], [0.0, 2.0]]))
@@ -45,7 +45,8 @@ def test_average_is_the_hand_computed_mean_and_keeps_the_newest_rest(tmp_path):
     assert result["model"]["encoder.version"].tolist() == [200]  # integers are not averaged
     assert result["cfg"] == {"tag": "new"}
     assert result["optimizer_history"] == [{"num_updates": 200}]
-    assert not (tmp_path / "averaged.pt.partial").exists()
+    # no temporary file left beside it
+    assert sorted(os.listdir(tmp_path)) == ["averaged.pt", "checkpoint_1_100.pt", "checkpoint_2_200.pt"]
 
 
 def test_mean_of_three_in_float64(tmp_path):

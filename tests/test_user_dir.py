@@ -12,7 +12,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
 
-def plugin_answers(user_dir, cwd):
+def plugin_answers(user_dir, cwd, save_dir):
+    # an explicit --save-dir: fairseq-train creates its default ./checkpoints before the task
+    # answers, which would leave an empty checkpoints/ in the repository
     proc = subprocess.run(
         [
             f"{BIN}/fairseq-train",
@@ -30,6 +32,8 @@ def plugin_answers(user_dir, cwd):
             "--max-tokens",
             "100",
             "--cpu",
+            "--save-dir",
+            str(save_dir),
         ],
         cwd=cwd,
         capture_output=True,
@@ -43,8 +47,8 @@ def plugin_answers(user_dir, cwd):
 
 
 @pytest.mark.slow
-def test_relative_user_dir_from_the_repository_root():
-    assert plugin_answers("rdrop_fairseq", REPO)
+def test_relative_user_dir_from_the_repository_root(tmp_path):
+    assert plugin_answers("rdrop_fairseq", REPO, tmp_path / "ck")
 
 
 @pytest.mark.slow
@@ -53,4 +57,4 @@ def test_installed_user_dir_from_anywhere(tmp_path):
     assert where.returncode == 0
     folder = where.stdout.strip()
     assert os.path.isfile(os.path.join(folder, "__init__.py"))
-    assert plugin_answers(folder, str(tmp_path))
+    assert plugin_answers(folder, str(tmp_path), tmp_path / "ck")

@@ -1,0 +1,32 @@
+"""What the tests that run fairseq share: the toy corpus binarized by
+fairseq-preprocess, and the flags of a tiny transformer."""
+
+import os
+import subprocess
+import sys
+
+from rdrop_recipes import toy_data
+
+BIN = os.path.dirname(sys.executable)
+
+
+def tiny_arch(layers=1, dim=32, heads=2):
+    """Size flags of a transformer small enough to train in seconds on a CPU."""
+    flags = []
+    for side in ("encoder", "decoder"):
+        flags += [f"--{side}-layers", str(layers), f"--{side}-embed-dim", str(dim)]
+        flags += [f"--{side}-ffn-embed-dim", str(2 * dim), f"--{side}-attention-heads", str(heads)]
+    return flags
+
+
+def binarized(root, train=400, test=None, splits=("train", "valid")):
+    """``root/raw`` (the toy corpus) binarized into ``root/bin``; its path."""
+    raw, data_bin = os.path.join(root, "raw"), os.path.join(root, "bin")
+    counts = {"train": train} if test is None else {"train": train, "test": test}
+    toy_data.write_corpus(raw, **counts)
+    command = [f"{BIN}/fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt"]
+    command += ["--joined-dictionary", "--destdir", data_bin, "--workers", "1"]
+    for split in splits:
+        command += [f"--{split}pref", os.path.join(raw, split)]
+    subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return data_bin
