@@ -129,7 +129,7 @@ def test_cpu_flag_and_reg_options_pass_through(lm_dir):
     cmd = plan_for(["--config", GPT, "--data", lm_dir, "--reg-alpha", "0.5", "--reg-every", "3"]).command
     assert value(cmd, "--reg-alpha") == "0.5" and value(cmd, "--reg-every") == "3"
     assert "--cpu" in cmd and "--fp16" not in cmd
-    with pytest.raises(RecipeError, match="--reg-alpha.*cross_entropy"):
+    with pytest.raises(RecipeError, match="--reg-alpha.*trains cross_entropy; use --variant rdrop$"):
         plan_for(["--config", GPT, "--data", lm_dir, "--variant", "baseline", "--reg-alpha", "0.5"])
 
 
