@@ -84,6 +84,9 @@ def check_args(args, cfg):
         )
     if args.gpus_per_node < 1:
         raise RecipeError(f"--gpus-per-node must be >= 1 (got {args.gpus_per_node})")
+    texts = [args.slurm_time, args.slurm_partition, args.slurm_account, *args.slurm_option]
+    if any(text and ("\n" in text or "\r" in text) for text in texts):
+        raise RecipeError("a --slurm-* value holds a line break; each must fit on one #SBATCH line")
     if args.nnodes > 1:
         raise RecipeError("--slurm-nodes and --nnodes are two launchers (srun and torchrun); give one")
     if cfg["recipe"].get("device") == "cpu":
