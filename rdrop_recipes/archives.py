@@ -33,6 +33,8 @@ def member_name(name: str) -> str:
 
 
 def check_gzip(path: str, fix: str) -> None:
+    if os.path.isdir(path):
+        raise PrepareError(f"archive {path} is a folder; pass the .tgz file itself; {fix}")
     if not os.path.isfile(path):
         raise PrepareError(f"archive {path} not found; {fix}")
     with open(path, "rb") as handle:

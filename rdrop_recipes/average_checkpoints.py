@@ -157,6 +157,10 @@ def main(argv=None):
     paths = oldest_to_newest(paths)
     if os.path.realpath(args.output) in {os.path.realpath(p) for p in paths}:
         raise RecipeError(f"--output {args.output} is one of the inputs; write the average to a new file")
+    if os.path.isdir(args.output):
+        raise RecipeError(
+            f"--output {args.output} is a folder; name the file to write, e.g. {args.output}/avg.pt"
+        )
     if os.path.exists(args.output) and not args.overwrite:
         raise RecipeError(f"--output {args.output} already exists; choose a new file or add --overwrite")
     print(f"average_checkpoints: averaging {len(paths)} checkpoint(s): {', '.join(paths)}", flush=True)

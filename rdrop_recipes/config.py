@@ -22,6 +22,7 @@ In the tables that become command-line flags (``flag_tables``) ``false`` and
 takes a value of any type.
 """
 
+import argparse
 import copy
 import os
 
@@ -90,6 +91,22 @@ def set_value(config, key, value):
     """Set ``key`` (any form ``--set`` takes) to an already typed ``value``."""
     path = resolve_key(config, key)
     _parent(config, path)[path[-1]] = value
+
+
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum`` (a count of 0 that cannot work fails
+    in argparse's one line, not hours later)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum} (got {value})")
+        return value
+
+    return parse
 
 
 def parse_value(text):

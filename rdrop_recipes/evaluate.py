@@ -267,6 +267,10 @@ def main(argv=None):
     checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
     for path in checkpoints:
         check_checkpoint(path)
+    if recipe.get("raw_reference") and not os.path.isfile(recipe["raw_reference"]):
+        raise RecipeError(
+            f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"
+        )
     name = args.name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
     os.makedirs(results_dir, exist_ok=True)

@@ -5,6 +5,7 @@ applied after the ``--set`` list, so a flag wins over a ``--set`` of the same ke
 """
 
 import argparse
+import os
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from . import config as recipe_config
@@ -81,6 +82,9 @@ def resolve_config(args: argparse.Namespace, flags: Dict[str, str]) -> dict:
         if value is not None:
             recipe_config.set_value(config, key, value)
     check_bounds(config)
+    code = config.get("bpe", {}).get("code")
+    if code and not os.path.isfile(code):  # read only at the BPE stage, after hours of tokenizing
+        raise RecipeError(f"BPE code {code} not found; fix --bpe-code / bpe.code")
     if config["run"]["workers"] == 0:
         config["run"]["workers"] = default_workers()
     return config

@@ -11,7 +11,9 @@ Flags after ``--`` are appended last, so argparse in fairseq lets them win.
 """
 
 import argparse
+import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -27,6 +29,8 @@ from .plugin_dir import PLUGIN_DIR
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
+# how fairseq's argparse and the plugin report a usage error: one line, shown as ours
+ERROR_LINE = re.compile(r"^[\w.-]+: error: ")
 # the tables that become fairseq-train flags, where `false` removes one
 FLAG_TABLES = ("fairseq", "variants")
 
@@ -122,11 +126,15 @@ def parse_args(argv):
     parser.add_argument("--reg-kl-direction", choices=("bidirectional", "unidirectional"))
     parser.add_argument("--reg-every", type=int)
     parser.add_argument("--reg-dropouts", metavar="P1,P2")
-    parser.add_argument("--nnodes", type=int, default=1, help="nodes; > 1 launches through torchrun")
-    parser.add_argument("--node-rank", type=int, default=0)
+    parser.add_argument(
+        "--nnodes", type=recipe_config.at_least(1), default=1, help="nodes; > 1 launches through torchrun"
+    )
+    parser.add_argument("--node-rank", type=recipe_config.at_least(0), default=0)
     parser.add_argument("--master-addr", help="address of node 0 (with --nnodes > 1)")
     parser.add_argument("--master-port", type=int, default=29500)
-    parser.add_argument("--gpus-per-node", type=int, help="default: the GPUs torch sees here")
+    parser.add_argument(
+        "--gpus-per-node", type=recipe_config.at_least(1), help="default: the GPUs torch sees here"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     from . import slurm  # here, not on top: slurm builds on this module
 
@@ -267,6 +275,10 @@ def build_plan(args, hardware=None):
             )
         if not args.master_addr:
             raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
+        if args.node_rank >= args.nnodes:
+            raise RecipeError(
+                f"--node-rank {args.node_rank} with --nnodes {args.nnodes}: ranks are 0 to {args.nnodes - 1}"
+            )
         gpus_per_node = args.gpus_per_node or hardware.gpus_per_node
         # torchrun starts the processes; fairseq reads RANK/WORLD_SIZE/MASTER_* itself
         launcher = [
@@ -293,18 +305,25 @@ def build_plan(args, hardware=None):
 
 def run_logged(command, log_file):
     """Run ``command``, its stdout and stderr to the console and, if given, appended to
-    ``log_file`` (appended: a resumed run continues the same curves)."""
-    if not log_file:
-        return children.run(command)
-    print(f"train: log in {log_file}", flush=True)
+    ``log_file`` (appended: a resumed run continues the same curves). Returns the exit
+    status and the last ``<prog>: error: ...`` line fairseq or the plugin printed."""
+    error = None
     pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
-    with open(log_file, "a", encoding="utf-8") as log, children.started(command, **pipe) as proc:
+    with contextlib.ExitStack() as stack:
+        log = None
+        if log_file:
+            print(f"train: log in {log_file}", flush=True)
+            log = stack.enter_context(open(log_file, "a", encoding="utf-8"))
+        proc = stack.enter_context(children.started(command, **pipe))
         for line in proc.stdout:
             sys.stdout.write(line)
-            log.write(line)
-            if "| valid |" in line or "| train |" in line:
-                log.flush()
-    return proc.returncode
+            if ERROR_LINE.match(line):
+                error = line.strip()
+            if log:
+                log.write(line)
+                if "| valid |" in line or "| train |" in line:
+                    log.flush()
+    return proc.returncode, error
 
 
 @exits_cleanly("train")
@@ -326,7 +345,9 @@ def main(argv=None):
         return 0
     os.makedirs(plan.save_dir, exist_ok=True)
     run_dirs.record(plan.save_dir, plan.settings, shlex.join(plan.command))
-    code = run_logged(plan.command, plan.log_file)
+    code, error = run_logged(plan.command, plan.log_file)
+    if code and error:  # the plugin's (or fairseq's argparse) one line, as this recipe's error
+        raise RecipeError(f"fairseq-train stopped: {error}")
     if code:
         print(f"train: fairseq-train exited with status {code}", file=sys.stderr)
     return code

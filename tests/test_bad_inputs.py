@@ -14,6 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
+from toy_corpus import binarized, tiny_arch  # noqa: E402
 
 from rdrop_recipes import (  # noqa: E402
     average_checkpoints,
@@ -259,6 +260,67 @@ def test_data_folder_with_dictionaries_only(tmp_path):
     checkpoint(tmp_path / "c.pt", 1.0, 1)
     proc = run_cli("evaluate", "--config", IWSLT_EVAL, "--data", no_test, "--checkpoint", tmp_path / "c.pt")
     assert proc.returncode == 2 and "no binarized 'test' split" in one_error_line(proc.stderr, "evaluate")
+
+
+# -- 6b. a path the system refuses: one line too ----------------------------------------------
+
+
+def test_a_file_where_a_folder_must_be(tmp_path, capsys):
+    in_the_way = tmp_path / "afile"
+    in_the_way.write_text("mine")
+    data = fake_data_bin(tmp_path / "bin")
+    ckpt = checkpoint(tmp_path / "checkpoint_1_1.pt", 1.0, 1)
+    archive = str(tmp_path / "de-en.tgz")
+    fabricate_corpora.make_iwslt_archive(archive)
+    calls = {
+        "evaluate": lambda: evaluate.main(
+            ["--config", IWSLT_EVAL, "--data", data, "--checkpoint", ckpt, "--results-dir", str(in_the_way)]
+        ),
+        "average_checkpoints": lambda: average_checkpoints.main(
+            ["--inputs", ckpt, "--output", str(in_the_way / "avg.pt")]
+        ),
+        "train": lambda: train.main(
+            ["--config", IWSLT_TRAIN, "--data", data, "--save-dir", str(in_the_way), "--device", "cpu"]
+        ),
+        "prepare-iwslt14": lambda: prepare_iwslt14.main(["--archive", archive, "--out-dir", str(in_the_way)]),
+    }
+    for prog, call in calls.items():
+        assert call() == 2, prog
+        line = one_error_line(capsys.readouterr().err, prog)
+        assert "afile" in line, line
+    assert in_the_way.read_text() == "mine"
+
+
+def test_node_counts_that_cannot_work(tmp_path):
+    proc = run_cli("train", "--config", IWSLT_TRAIN, "--nnodes", "0", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2 and "--nnodes: must be >= 1 (got 0)" in one_error_line(proc.stderr, "train")
+
+
+def test_missing_bpe_code_is_refused_before_any_stage(tmp_path, capsys):
+    archive = tmp_path / "de-en.tgz"
+    fabricate_corpora.make_iwslt_archive(str(archive))
+    args = [
+        "--archive",
+        str(archive),
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--bpe-code",
+        str(tmp_path / "nope"),
+    ]
+    assert prepare_iwslt14.main(args) == 2
+    assert "BPE code" in one_error_line(capsys.readouterr().err, "prepare-iwslt14")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_plugin_error_inside_fairseq_train_is_the_recipes_one_line(tmp_path):
+    data = binarized(str(tmp_path), train=50)
+    args = ["--config", IWSLT_TRAIN, "--data", data, "--save-dir", tmp_path / "ck", "--device", "cpu"]
+    args += ["--set", "source_lang=src", "--set", "target_lang=tgt", "--reg-every", "0", "--", *tiny_arch()]
+    proc = run_cli("train", *args)
+    line = one_error_line(proc.stderr, "train")
+    assert proc.returncode == 2 and "rdrop_fairseq: error: --reg-every must be >= 1" in line
+    assert not list((tmp_path / "ck").glob("checkpoint*.pt"))
 
 
 # -- 7. children die with their parent -----------------------------------------------------------
