@@ -32,6 +32,8 @@ setup(
         # (tasks/text_to_speech.py) and logs "Please install tensorboardX" on every command
         "tensorboard",
         "tensorboardX",
+        # ROUGE of the CNN/DM summaries (rdrop_recipes/evaluate_cnndm.py)
+        "rouge-score",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "ruff>=0.6"],

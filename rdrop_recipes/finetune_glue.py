@@ -27,6 +27,7 @@ import sys
 from . import children, pretrained
 from . import config as recipe_config
 from .atomic_stages import write_json
+from .checkpoint_files import check_checkpoint
 from .errors import RecipeError, exits_cleanly
 from .evaluate import PARTIAL_SUFFIX, publish, stale_partials
 from .plugin_dir import PLUGIN_DIR
@@ -181,6 +182,8 @@ def main(argv=None):
     model_path, arch = pretrained.resolve(
         recipe["model"], recipe["model_dir"], args.model_archive, args.offline, args.dry_run
     )
+    if not args.dry_run:
+        check_checkpoint(model_path)
     hardware = detect_hardware(recipe.get("device", "auto"))
     name = args.name or f"glue-{args.task}-{recipe['variant']}"
     results_dir = recipe["results_dir"]

@@ -158,9 +158,13 @@ class GluePreparer:
         if srcdict:
             command += ["--srcdict", srcdict]
         self.say("fairseq-preprocess " + " ".join(command[4:]))
-        status = children.run(command, stdout=subprocess.DEVNULL)
+        log = dest.rstrip("/") + ".log"  # next to the folder, inside <TASK>-bin.tmp until it is done
+        with open(log, "w") as handle:
+            status = children.run(command, stdout=subprocess.DEVNULL, stderr=handle)
         if status != 0:
-            raise PrepareError(f"fairseq-preprocess failed with exit status {status} for {dest}")
+            raise PrepareError(
+                f"fairseq-preprocess failed with exit status {status} for {dest}; its log: {log}"
+            )
 
     def encode(self, spec, work, inputs, bpe) -> None:
         """All splits in one encoder run (one fairseq start, not one per split): each

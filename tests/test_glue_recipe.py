@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+import torch
 from fabricate_gpt2 import TINY_ROBERTA, save_pretrained, write_gpt2_bpe, write_rte, write_stsb
 
 from rdrop_recipes import finetune_glue, prepare_glue
@@ -155,6 +156,10 @@ def test_missing_data_and_model_are_one_line_errors(tmp_path, capsys):
     assert "neither a file nor a known model" in capsys.readouterr().err
     model = tmp_path / "model.pt"
     model.write_bytes(b"")
+    assert (
+        finetune_glue.main(["RTE", "--cpu", "--data", data, "--model", str(model), "--", "--arch", "x"]) == 2
+    )
+    assert "is empty" in capsys.readouterr().err
     assert finetune_glue.main(["RTE", "--cpu", "--data", data, "--model", str(model), "--dry-run"]) == 2
     assert "-- --arch roberta_large" in capsys.readouterr().err
 
@@ -164,6 +169,7 @@ def test_every_seed_and_the_mean_go_into_one_fresh_results_folder(tmp_path, monk
     data = glue_folder(str(tmp_path / "CoLA-bin"))
     model = tmp_path / "model.pt"
     model.write_bytes(b"")
+    torch.save({"model": {}}, str(model))  # what check_checkpoint asks of a fairseq checkpoint
     curves = {1: [40.0, 55.5, 50.0], 2: [60.0, 58.0, 59.0], 3: [45.0, 45.0, 46.5]}
 
     def fake_run(command, log_path):
@@ -230,7 +236,8 @@ def test_prepare_then_finetune_rte_with_rdrop_writes_the_dev_metric(tmp_path, mo
     ]
     assert prepare_glue.main(argv) == 0
     task_dir = os.path.join(data_bin, "RTE-bin")
-    assert sorted(os.listdir(task_dir)) == ["input0", "input1", "label", "prepared.json"]
+    assert {"input0", "input1", "label", "prepared.json"} <= set(os.listdir(task_dir))
+    assert not os.path.exists(task_dir + ".tmp")
     assert {l.split()[0] for l in lines(os.path.join(task_dir, "label", "dict.txt"))} >= {
         "entailment",
         "not_entailment",
