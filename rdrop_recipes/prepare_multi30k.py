@@ -1,0 +1,183 @@
+"""Multi30k task 1 German-English from its public release, prepared like IWSLT14.
+
+    scripts/prepare-multi30k.sh [--from-dir DIR] [--out-dir DIR] [--data-bin DIR]
+                                [--train-pairs N] [--workers N] [--bpe-merges N] [--set KEY=VALUE ...]
+    python -m rdrop_recipes.prepare_multi30k ...    (the same)
+
+The release (github.com/multi30k/dataset, ``data/task1/raw``) has one gzipped
+text file per split and language: ``train``, ``val`` and ``test_2016_flickr``
+(29,000 / 1,014 / 1,000 pairs). They are downloaded, or read offline from
+``--from-dir DIR``, which may hold those ``.gz`` files or the unzipped text
+under the release names or as ``train``/``valid``/``test`` (``DIR/valid.de``).
+Every line is Moses-tokenized and lowercased as in the IWSLT14 recipe, one
+joint BPE code is learned on train (8,000 merges, see the config) and applied
+to all splits, and ``fairseq-preprocess --joined-dictionary`` binarizes them.
+``--train-pairs N`` keeps the first N train pairs only.
+
+Every parameter is in ``configs/prepare-multi30k.toml``. Stages write atomically
+and leave markers in OUT_DIR/.prepare: re-running an interrupted command
+continues where it stopped. A missing or damaged file prints one line naming
+it and exits with status 2.
+"""
+
+import gzip
+import os
+import sys
+import zlib
+from typing import List, Optional, Sequence
+
+from . import archives, recipe_cli
+from .atomic_stages import Pipeline, read_lines, write_lines
+from .errors import PrepareError
+from .parallel_lines import Progress, map_lines
+from .recipe_base import SPLITS, BpeRecipe
+from .text_pipeline import LineProcessor
+
+PROG = "prepare-multi30k"
+RECIPE = "prepare-multi30k"
+# names an unzipped copy may use for each of our splits, besides the release stem
+ALIASES = {"train": ("train",), "valid": ("valid", "val"), "test": ("test", "test_2016_flickr")}
+
+
+def fix_hint(config: dict) -> str:
+    return (
+        f"download data/task1/raw/{{train,val,test_2016_flickr}}.{{de,en}}.gz from "
+        f"github.com/multi30k/dataset (base URL {config['download']['url']}) into a folder "
+        "and pass it with --from-dir DIR"
+    )
+
+
+def find_source(folder: str, split: str, stem: str, lang: str) -> Optional[str]:
+    """The file in ``folder`` holding ``split`` in ``lang``: gzipped release name first, then plain."""
+    names = [f"{stem}.{lang}.gz", f"{stem}.{lang}"]
+    for alias in ALIASES[split]:
+        names += [f"{alias}.{lang}.gz", f"{alias}.{lang}"]
+    for name in dict.fromkeys(names):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_text(path: str, hint: str) -> List[str]:
+    """Lines of a plain or gzipped UTF-8 file; a damaged file is a PrepareError."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if data[:2] == archives.GZIP_MAGIC:
+            data = gzip.decompress(data)
+        elif path.endswith(".gz"):
+            looks = " (it looks like an HTML page: a failed download?)" if data.lstrip()[:1] == b"<" else ""
+            raise OSError(f"named .gz but not gzip{looks}")
+        text = data.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+        raise PrepareError(f"{path} is damaged or not UTF-8 text ({err}); {hint}") from None
+    # only "\n" ends a line, as read_lines does: a stray "\r" stays inside its sentence
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+class Multi30kRecipe(BpeRecipe):
+    prog = PROG
+
+    def raw_file(self, split: str, lang: str) -> str:
+        return os.path.join(self.orig, f"{split}.{lang}")
+
+    def raw_files(self) -> List[str]:
+        return [self.raw_file(split, l) for split in SPLITS for l in self.langs]
+
+    def processor(self, lang: str) -> LineProcessor:
+        tok = self.config["tokenize"]
+        return LineProcessor(
+            lang=lang,
+            escape=tok["escape"],
+            aggressive_dash_splits=tok["aggressive_dash_splits"],
+            lowercase=tok["lowercase"],
+        )
+
+    # -- stages ------------------------------------------------------------------
+    def fetch(self) -> None:
+        """orig/{train,valid,test}.{de,en} as plain text, from --from-dir or downloaded."""
+        download, release = self.config["download"], self.config["release"]
+        hint = fix_hint(self.config)
+        folder = download["from_dir"]
+        if folder and not os.path.isdir(folder):
+            raise PrepareError(f"--from-dir {folder} is not a folder; {hint}")
+        os.makedirs(self.orig, exist_ok=True)
+        for split in SPLITS:
+            lines = {}
+            for l in self.langs:
+                if folder:
+                    path = find_source(folder, split, release[split], l)
+                    if path is None:
+                        names = "/".join(dict.fromkeys((release[split],) + ALIASES[split]))
+                        raise PrepareError(f"--from-dir {folder} has no {names}.{l}[.gz]; {hint}")
+                else:
+                    path = os.path.join(self.orig, f"{release[split]}.{l}.gz")
+                    if not os.path.isfile(path):
+                        url = f"{download['url'].rstrip('/')}/{release[split]}.{l}.gz"
+                        archives.download(url, path, hint, self.out)
+                self.say(f"reading {path}")
+                lines[l] = read_text(path, hint)
+            counts = {l: len(v) for l, v in lines.items()}
+            if counts[self.src] != counts[self.tgt]:
+                raise PrepareError(
+                    f"{split}: {counts[self.src]} {self.src} but {counts[self.tgt]} {self.tgt} lines, "
+                    f"so the files are not one release; {hint}"
+                )
+            if split == "train" and self.config["subset"]["train_pairs"] > 0:
+                n = self.config["subset"]["train_pairs"]
+                lines = {l: v[:n] for l, v in lines.items()}
+            for l in self.langs:
+                write_lines(self.raw_file(split, l), lines[l])
+        self.report_counts(self.orig)
+
+    def tokenize(self) -> None:
+        for split in SPLITS:
+            for l in self.langs:
+                progress = Progress(f"tokenize {split}.{l}", self.progress_every)
+                write_lines(
+                    self.tmp_file(f"{split}.{l}"),
+                    map_lines(self.processor(l), read_lines(self.raw_file(split, l)), self.workers, progress),
+                )
+                progress.close()
+
+    # -- assembly ------------------------------------------------------------------
+    def pipeline(self, state_dir: str) -> Pipeline:
+        p = Pipeline(state_dir, stream=self.out)
+        p.add("fetch", "fetch the Multi30k task 1 release", self.raw_files(), self.fetch)
+        p.add("tokenize", "tokenize and lowercase all splits", self.split_files(self.tmp), self.tokenize)
+        self.add_bpe_and_binarize(p, self.out_dir)
+        self.add_binarize(p)
+        return p
+
+
+def build_parser():
+    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
+    parser.add_argument(
+        "--from-dir",
+        metavar="DIR",
+        help="read the release from DIR (.gz or unzipped) instead of downloading (download.from_dir)",
+    )
+    parser.add_argument("--train-pairs", type=int, help="keep the first N train pairs (subset.train_pairs)")
+    return parser
+
+
+def configure(argv: Optional[Sequence[str]]) -> tuple:
+    args = build_parser().parse_args(argv)
+    config = recipe_cli.resolve_config(
+        args, {"from_dir": "download.from_dir", "train_pairs": "subset.train_pairs"}
+    )
+    if config["subset"]["train_pairs"] < 0:
+        raise PrepareError("--train-pairs must be 0 (all) or a positive number of pairs")
+    return config, args.force
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return recipe_cli.run_main(PROG, configure, Multi30kRecipe, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
