@@ -317,6 +317,22 @@ def test_two_dropout_rates_run_and_differ(cls_dir):
     assert log["kl_loss"].item() > 0
 
 
+def test_cutoff_reaches_roberta_embeddings(cls_dir):
+    """Without dropout the copies differ only through --reg-cutoff-type: a positive KL
+    proves the cut reached RoBERTa's token embeddings."""
+    _, task, model, criterion = build(
+        cls_dir, *TINY_ROBERTA, *NO_DROPOUT, "--num-classes", "3", "--reg-cutoff-type", "token",
+        "--reg-cutoff-rate", "0.3",
+    )  # fmt: skip
+    sample = make_sample(task, SENTENCES, [0, 2, 1, 1])
+    torch.manual_seed(0)
+    _, _, log = criterion(model.train(), sample)
+    assert log["kl_loss"].item() > 0
+    _, task, model, criterion = build(cls_dir, *TINY_ROBERTA, *NO_DROPOUT, "--num-classes", "3")
+    _, _, log = criterion(model.train(), sample)
+    assert log["kl_loss"].item() == pytest.approx(0.0, abs=1e-6)
+
+
 def test_reduce_metrics_keeps_fairseq_metrics_and_adds_kl(cls_dir):
     train = [
         {"loss": 8.0, "ntokens": 20, "nsentences": 4, "sample_size": 4, "ncorrect": 3,

@@ -71,6 +71,8 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
             cfg.reg_every,
             cfg.reg_dropouts,
             cfg.reg_loss_impl,
+            cfg.reg_cutoff_type,
+            cfg.reg_cutoff_rate,
         )
 
     def check_head(self, model):
