@@ -108,7 +108,11 @@ def parse_with_passthrough(parser, argv):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="recipe TOML (configs/train-*.toml)")
-    parser.add_argument("--variant", help="rdrop (default) | baseline | doubled-batch | no-kl")
+    parser.add_argument(
+        "--variant",
+        help="a [variants.NAME] table of the config: rdrop (default) | baseline | doubled-batch | no-kl; "
+        "IWSLT14 also rdrop-cutoff | simcut",
+    )
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
     parser.add_argument(
         "--save-dir", help="checkpoint folder (default: derived from the settings, see run_dirs.py)"

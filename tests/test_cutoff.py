@@ -5,6 +5,7 @@ entries, rate 0 is R-Drop bit for bit, the loss equals a hand computation with
 the same mask, and every type trains through fairseq-train."""
 
 import math
+import os
 
 import pytest
 import torch
@@ -251,6 +252,40 @@ def test_architecture_without_source_embedding_is_a_clear_error():
     with pytest.raises(RDropConfigError, match="DecoderOnly does not have.*--reg-cutoff-type none"):
         with cutoff.applied(DecoderOnly(), torch.ones(2, 3, dtype=torch.long)):
             pass
+
+
+@pytest.mark.parametrize(
+    "variant,want",
+    [
+        ("rdrop-cutoff", {"--reg-alpha": "5.0", "--reg-cutoff-type": "token", "--reg-cutoff-rate": "0.05"}),
+        (
+            "simcut",
+            {
+                "--reg-alpha": "3.0",
+                "--reg-kl-direction": "unidirectional",
+                "--reg-cutoff-type": "token",
+                "--reg-cutoff-rate": "0.05",
+            },
+        ),
+    ],
+)
+def test_recipe_variants_reach_the_criterion(dicts, tmp_path, variant, want):
+    from rdrop_recipes import train
+
+    data = tmp_path / "bin"  # passes the recipe's "is this fairseq-preprocess output" check
+    data.mkdir()
+    (data / "dict.de.txt").write_text("")
+    for name in ("train", "valid"):
+        for lang in ("de", "en"):
+            for ext in ("bin", "idx"):
+                (data / f"{name}.de-en.{lang}.{ext}").write_bytes(b"")
+    config = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "train-iwslt14.toml")
+    argv = ["--config", config, "--data", str(data), "--variant", variant]
+    command = train.build_plan(train.parse_args(argv), train.Hardware("cpu")).command
+    assert {flag: command[command.index(flag) + 1] for flag in want} == want
+    _, _, _, crit = build(dicts, *RDROP, *TINY_MODEL, *[x for pair in want.items() for x in pair])
+    assert (crit.cutoff.kind, crit.cutoff.rate, crit.alpha) == ("token", 0.05, float(want["--reg-alpha"]))
+    assert crit.direction == want.get("--reg-kl-direction", "bidirectional")
 
 
 SMALLER = (
