@@ -498,6 +498,10 @@ def locked(folder: str):
 def plan(args) -> tuple:
     config = recipe_config.load(args.config)
     recipe_config.load(args.eval_config)
+    data = args.data or config.get("recipe", {}).get("data", "")
+    if not os.path.isdir(data):
+        hint = config.get("recipe", {}).get("prepare_hint", "pass --data DIR")
+        raise RecipeError(f"data folder {data!r} not found; {hint}")
     variants = split_list(args.variants, "variants")
     seeds = parse_seeds(args.seeds)
     flags = variant_flags(variants, args.define, config)
