@@ -12,20 +12,20 @@ folder that a re-run will use.
 """
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
-import sys
 from typing import Iterator, Sequence
 
+from .errors import die_with_parent
+
 GRACE_SECONDS = 10  # for a child to exit on SIGTERM before it is killed
-_PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child, between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _in_child() -> None:  # runs in the child, between fork and exec
+    # an ignored SIGINT would survive exec (errors.py ignores it in forked workers)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent()
 
 
 def stop(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
@@ -44,8 +44,7 @@ def stop(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
 @contextlib.contextmanager
 def started(command: Sequence[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
     """``subprocess.Popen(command, **popen_kwargs)``, stopped if the block does not end normally."""
-    extra = {"preexec_fn": _die_with_parent} if sys.platform.startswith("linux") else {}
-    proc = subprocess.Popen(list(command), start_new_session=True, **extra, **popen_kwargs)
+    proc = subprocess.Popen(list(command), start_new_session=True, preexec_fn=_in_child, **popen_kwargs)
     try:
         yield proc
         proc.wait()

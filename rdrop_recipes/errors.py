@@ -15,6 +15,8 @@ exit status (``sys.exit(main())`` in ``__main__``):
   in ``<prog>: interrupted ...`` and status 130 or 143 (128 + the signal).
 """
 
+import contextlib
+import ctypes
 import errno
 import functools
 import os
@@ -43,17 +45,53 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the recipe is, so it unwinds like Ctrl-C."""
 
 
-_RECIPE_PID = None  # the process whose SIGTERM becomes Terminated
-
-
 def _raise_terminated(signum, frame):
-    if os.getpid() != _RECIPE_PID:
-        # a forked worker (multiprocessing.Pool) inherits the handler; Pool.terminate()
-        # stops workers with SIGTERM, which must end them, not raise inside their loop
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
     raise Terminated()
+
+
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _in_recipe():
+    return signal.getsignal(signal.SIGTERM) is _raise_terminated
+
+
+# Processes a recipe forks (multiprocessing.Pool workers, ours and subword-nmt's). The two
+# signals are blocked across fork, so none lands between fork and the child's set-up.
+def _before_fork():
+    if _in_recipe():
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+
+
+def _after_fork_in_parent():
+    if _in_recipe():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+
+def _after_fork_in_child():
+    """SIGTERM ends a worker at once, as Pool.terminate() expects (raising inside its loop,
+    a worker holding a queue lock never exits and the recipe hangs); Ctrl-C, which reaches
+    the whole terminal group, is left to the recipe, which stops its pools, instead of every
+    worker printing a KeyboardInterrupt traceback (children.py restores it for the programs
+    it starts); and a worker whose recipe died before it could stop its pool dies too."""
+    if _in_recipe():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+
+
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 def exits_cleanly(prog, interrupted_hint=""):
@@ -62,9 +100,7 @@ def exits_cleanly(prog, interrupted_hint=""):
     def wrap(main):
         @functools.wraps(main)
         def wrapper(argv=None):
-            global _RECIPE_PID
             in_main_thread = threading.current_thread() is threading.main_thread()
-            _RECIPE_PID = os.getpid()
             previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
             try:
                 return main(argv) or 0

@@ -381,6 +381,48 @@ def test_worker_pools_end_normally_under_the_signal_handler():
     assert proc.returncode == 0 and proc.stdout.strip() == "5000", proc.stderr
 
 
+SLOW_POOL = textwrap.dedent(
+    """
+    import sys, time
+    from rdrop_recipes.errors import exits_cleanly
+    from rdrop_recipes.parallel_lines import map_lines
+
+    class Slow:
+        def build(self):
+            return lambda line: time.sleep(0.01) or line
+
+    @exits_cleanly("probe")
+    def main(argv):
+        print("started", flush=True)
+        for _ in map_lines(Slow(), ["a"] * 100000, workers=2, chunk_lines=10):
+            pass
+
+    sys.exit(main(None))
+    """
+)
+
+
+def test_ctrl_c_reaching_a_pool_leaves_one_line_and_no_worker():
+    # Ctrl-C in a terminal reaches the whole process group: the recipe and its pool workers
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_POOL],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert proc.stderr.read().strip() == "probe: interrupted"  # no worker traceback
+    time.sleep(0.5)
+    group = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert group == []
+
+
 def test_recipes_start_fairseq_only_through_children():
     for name in sorted(os.listdir(os.path.join(REPO, "rdrop_recipes"))):
         if not name.endswith(".py") or name == "children.py":
