@@ -4,32 +4,15 @@ resumes count once, and a real log of a short run becomes a PNG."""
 import os
 import re
 import subprocess
-import sys
 
 import pytest
+from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
 from rdrop_recipes import curves
 from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_ARCH = [
-    "--encoder-layers",
-    "1",
-    "--decoder-layers",
-    "1",
-    "--encoder-embed-dim",
-    "32",
-    "--decoder-embed-dim",
-    "32",
-    "--encoder-ffn-embed-dim",
-    "64",
-    "--decoder-ffn-embed-dim",
-    "64",
-    "--encoder-attention-heads",
-    "2",
-    "--decoder-attention-heads",
-    "2",
-]
+TINY_ARCH = tiny_arch()
 
 # lines as fairseq 0.12 prints them: console (prefixed) and --log-file copies (bare)
 SIMPLE = """\
@@ -90,72 +73,19 @@ def test_a_file_without_training_records_is_refused(tmp_path):
 @pytest.mark.slow
 def test_png_from_the_log_of_a_real_run(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    raw, binarized = tmp_path / "raw", tmp_path / "bin"
-    subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "400"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [
-            "fairseq-preprocess",
-            "--source-lang",
-            "src",
-            "--target-lang",
-            "tgt",
-            "--joined-dictionary",
-            "--trainpref",
-            f"{raw}/train",
-            "--validpref",
-            f"{raw}/valid",
-            "--destdir",
-            str(binarized),
-            "--workers",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    data = binarized(str(tmp_path), train=400)
     save = tmp_path / "rdrop"
-    proc = subprocess.run(
-        [
-            "bash",
-            os.path.join(REPO, "scripts", "train-iwslt14.sh"),
-            "--data",
-            str(binarized),
-            "--save-dir",
-            str(save),
-            "--set",
-            "source_lang=src",
-            "--set",
-            "target_lang=tgt",
-            "--set",
-            "arch=transformer",
-            "--set",
-            "max_update=12",
-            "--set",
-            "warmup_updates=4",
-            "--set",
-            "lr=5e-3",
-            "--set",
-            "log_interval=2",
-            "--set",
-            "max_tokens=512",
-            "--set",
-            "eval_bleu=false",
-            "--set",
-            "best_checkpoint_metric=loss",
-            "--set",
-            "maximize_best_checkpoint_metric=false",
-            "--",
-            *TINY_ARCH,
-            "--no-save",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    proc = run_script(
+        "train-iwslt14.sh",
+        "--data",
+        data,
+        "--save-dir",
+        save,
+        *sets(**TOY_RECIPE, lr=5e-3, log_interval=2, max_tokens=512, eval_bleu="false"),
+        *sets(best_checkpoint_metric="loss", maximize_best_checkpoint_metric="false"),
+        "--",
+        *TINY_ARCH,
+        "--no-save",
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -6,9 +6,9 @@ import glob
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
 from rdrop_recipes import evaluate, scoring
 from rdrop_recipes.errors import RecipeError
@@ -16,27 +16,7 @@ from rdrop_recipes.errors import RecipeError
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WMT = os.path.join(REPO, "configs", "evaluate-wmt14.toml")
 TOY_LANGS = ["--set", "source_lang=src", "--set", "target_lang=tgt"]
-TINY_ARCH = [
-    "--arch",
-    "transformer",
-    "--encoder-layers",
-    "1",
-    "--decoder-layers",
-    "1",
-    "--encoder-embed-dim",
-    "32",
-    "--decoder-embed-dim",
-    "32",
-    "--encoder-ffn-embed-dim",
-    "64",
-    "--decoder-ffn-embed-dim",
-    "64",
-    "--encoder-attention-heads",
-    "2",
-    "--decoder-attention-heads",
-    "2",
-    "--share-all-embeddings",
-]
+TINY_ARCH = ["--arch", "transformer", *tiny_arch(), "--share-all-embeddings"]
 
 
 def test_generate_output_is_read_in_corpus_order():
@@ -118,78 +98,30 @@ def trained(tmp_path_factory):
     """Toy corpus + 24 updates of the IWSLT recipe, shrunk, checkpoints every 12 updates."""
     root = tmp_path_factory.mktemp("evaluate")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    raw, binarized, save = root / "raw", root / "bin", root / "ck"
+    save = root / "ck"
     # 2000 sentences: 16 batches of 1024 tokens per epoch, so updates 12 and 24 fall inside
     # epochs and get update-numbered checkpoints (an epoch's last update is saved by epoch)
-    subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "2000", "--test", "45"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [
-            "fairseq-preprocess",
-            "--source-lang",
-            "src",
-            "--target-lang",
-            "tgt",
-            "--joined-dictionary",
-            "--trainpref",
-            f"{raw}/train",
-            "--validpref",
-            f"{raw}/valid",
-            "--testpref",
-            f"{raw}/test",
-            "--destdir",
-            str(binarized),
-            "--workers",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    data = binarized(str(root), train=2000, test=45, splits=("train", "valid", "test"))
     # through the IWSLT front door, shrunk: a tiny model, no validation, a checkpoint every 12 updates
-    train = subprocess.run(
-        [
-            "bash",
-            os.path.join(REPO, "scripts", "train-iwslt14.sh"),
-            "--data",
-            str(binarized),
-            "--save-dir",
-            str(save),
-            "--device",
-            "cpu",
-            *TOY_LANGS,
-            "--set",
-            "arch=transformer",
-            "--set",
-            "max_update=24",
-            "--set",
-            "lr=5e-3",
-            "--set",
-            "warmup_updates=4",
-            "--set",
-            "max_tokens=1024",
-            "--set",
-            "eval_bleu=false",
-            "--set",
-            "seed=2",
-            "--",
-            *TINY_ARCH[2:],
-            "--save-interval-updates",
-            "12",
-            "--no-epoch-checkpoints",
-            "--disable-validation",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    train = run_script(
+        "train-iwslt14.sh",
+        "--data",
+        data,
+        "--save-dir",
+        save,
+        "--device",
+        "cpu",
+        *sets(**{**TOY_RECIPE, "max_update": 24}, lr=5e-3, max_tokens=1024, eval_bleu="false", seed=2),
+        "--",
+        *TINY_ARCH[2:],
+        "--save-interval-updates",
+        "12",
+        "--no-epoch-checkpoints",
+        "--disable-validation",
         env=env,
     )
     assert train.returncode == 0, train.stdout[-2000:] + train.stderr[-2000:]
-    return {"root": root, "data": str(binarized), "save": save, "env": env, "test_sentences": 45}
+    return {"root": root, "data": data, "save": save, "env": env, "test_sentences": 45}
 
 
 def run_evaluate(trained, *args):

@@ -3,10 +3,10 @@ values, variants, overrides, precision, WMT batch arithmetic), clean errors,
 and one real run of scripts/train-iwslt14.sh on the toy corpus."""
 
 import os
-import subprocess
 import sys
 
 import pytest
+from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
 from rdrop_recipes import train
 from rdrop_recipes.errors import RecipeError
@@ -15,24 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IWSLT = os.path.join(REPO, "configs", "train-iwslt14.toml")
 WMT = os.path.join(REPO, "configs", "train-wmt14.toml")
 CPU = train.Hardware("cpu")
-TINY_ARCH = [
-    "--encoder-layers",
-    "2",
-    "--decoder-layers",
-    "2",
-    "--encoder-embed-dim",
-    "64",
-    "--decoder-embed-dim",
-    "64",
-    "--encoder-ffn-embed-dim",
-    "128",
-    "--decoder-ffn-embed-dim",
-    "128",
-    "--encoder-attention-heads",
-    "4",
-    "--decoder-attention-heads",
-    "4",
-]
+TINY_ARCH = tiny_arch(layers=2, dim=64, heads=4)
 
 
 @pytest.fixture
@@ -247,16 +230,6 @@ def test_wmt_command_on_one_node_and_on_two(data_dir):
         plan_for(["--config", WMT, "--data", data_dir, "--nnodes", "2"], node)
 
 
-def run_script(script, *args, env=None):
-    return subprocess.run(
-        ["bash", os.path.join(REPO, "scripts", script), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-
-
 def test_missing_data_folder_is_one_clear_line(tmp_path):
     proc = run_script("train-iwslt14.sh", "--data", str(tmp_path / "absent"), "--dry-run")
     assert proc.returncode == 2
@@ -277,59 +250,16 @@ def test_dry_run_through_the_script_prints_and_runs_nothing(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_train_iwslt_script_end_to_end_on_the_toy_corpus(tmp_path):
-    raw, binarized, save = tmp_path / "raw", tmp_path / "bin", tmp_path / "ck"
+    save = tmp_path / "ck"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.toy_data", str(raw), "--train", "500"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [
-            "fairseq-preprocess",
-            "--source-lang",
-            "src",
-            "--target-lang",
-            "tgt",
-            "--joined-dictionary",
-            "--trainpref",
-            f"{raw}/train",
-            "--validpref",
-            f"{raw}/valid",
-            "--destdir",
-            str(binarized),
-            "--workers",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    data = binarized(str(tmp_path), train=500)
     proc = run_script(
         "train-iwslt14.sh",
         "--data",
-        str(binarized),
+        data,
         "--save-dir",
         str(save),
-        "--set",
-        "source_lang=src",
-        "--set",
-        "target_lang=tgt",
-        "--set",
-        "arch=transformer",
-        "--set",
-        "max_update=12",
-        "--set",
-        "warmup_updates=4",
-        "--set",
-        "lr=5e-3",
-        "--set",
-        "log_interval=2",
-        "--set",
-        "max_tokens=1024",
-        "--set",
-        "dropout=0.1",
+        *sets(**TOY_RECIPE, lr=5e-3, log_interval=2, max_tokens=1024, dropout=0.1),
         "--",
         *TINY_ARCH,
         "--no-epoch-checkpoints",

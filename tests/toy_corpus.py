@@ -8,6 +8,18 @@ import sys
 from rdrop_recipes import toy_data
 
 BIN = os.path.dirname(sys.executable)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(script, *args, env=None):
+    """``bash scripts/<script> args`` from the repository root, as a user runs it."""
+    return subprocess.run(
+        ["bash", os.path.join(REPO, "scripts", script), *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def tiny_arch(layers=1, dim=32, heads=2):
@@ -30,3 +42,12 @@ def binarized(root, train=400, test=None, splits=("train", "valid")):
         command += [f"--{split}pref", os.path.join(raw, split)]
     subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     return data_bin
+
+
+def sets(**values):
+    """``--set key=value`` for each keyword, in order."""
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+
+
+# the IWSLT recipe shrunk to the toy corpus: its languages, a plain transformer, a dozen updates
+TOY_RECIPE = dict(source_lang="src", target_lang="tgt", arch="transformer", max_update=12, warmup_updates=4)
