@@ -227,6 +227,8 @@ def main(argv=None):
             "best": best[2],
             "best_at_update": best[1],
             "last": first_subset[-1][2],
+            # the other subsets (MNLI's mismatched dev as valid1, or a labelled test set) at that update
+            "other_subsets_at_best": {s: v for s, u, v in validations if s != "valid" and u == best[1]},
             "validations": [{"subset": s, "num_updates": u, metric: v} for s, u, v in validations],
             "command": shlex.join(command),
         }

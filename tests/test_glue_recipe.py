@@ -174,10 +174,10 @@ def test_every_seed_and_the_mean_go_into_one_fresh_results_folder(tmp_path, monk
 
     def fake_run(command, log_path):
         seed = int(command[command.index("--seed") + 1])
-        out = [
-            f'x | valid | {{"valid_mcc": "{v}", "valid_num_updates": "{10 * (i + 1)}"}}\n'
-            for i, v in enumerate(curves[seed])
-        ]
+        out = []
+        for i, v in enumerate(curves[seed]):
+            out.append(f'x | valid | {{"valid_mcc": "{v}", "valid_num_updates": "{10 * (i + 1)}"}}\n')
+            out.append(f'x | valid1 | {{"valid1_mcc": "{i}", "valid1_num_updates": "{10 * (i + 1)}"}}\n')
         with open(log_path, "w") as f:
             f.writelines(out)
         return 0, out
@@ -193,6 +193,7 @@ def test_every_seed_and_the_mean_go_into_one_fresh_results_folder(tmp_path, monk
     assert scores["metric"] == "mcc" and scores["variant"] == "rdrop"
     assert {s: e["best"] for s, e in scores["seeds"].items()} == {"1": 55.5, "2": 60.0, "3": 46.5}
     assert scores["seeds"]["1"]["best_at_update"] == 20 and scores["seeds"]["1"]["last"] == 50.0
+    assert scores["seeds"]["1"]["other_subsets_at_best"] == {"valid1": 1.0}
     assert scores["mean"] == pytest.approx((55.5 + 60.0 + 46.5) / 3, abs=1e-4)
 
     curves[2] = []  # a run that never validated: no results folder that looks complete
