@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,8 +44,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
+from . import children, curves
 from . import config as recipe_config
-from . import curves
 from .atomic_stages import write_json
 from .errors import RecipeError, exits_cleanly
 from .evaluate import PARTIAL_SUFFIX, completed_runs, publish
@@ -244,21 +243,11 @@ def check_spec(run: Run, spec: dict) -> None:
 
 def call_logged(command: List[str], log_path: str) -> int:
     """Run a recipe, its output appended to ``log_path``. Interrupted (Ctrl-C or
-    SIGTERM), the recipe gets SIGTERM and time to stop its own fairseq child:
-    subprocess.call would SIGKILL it and orphan the fairseq process."""
+    SIGTERM), the recipe gets SIGTERM and stops its own fairseq child (children.py)."""
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n# {datetime.datetime.now().isoformat(timespec='seconds')}: {shlex.join(command)}\n")
         log.flush()
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                child.kill()
-            raise
+        return children.run(command, stdout=log, stderr=subprocess.STDOUT)
 
 
 def last_line(path: str) -> str:
