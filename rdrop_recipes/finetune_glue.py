@@ -34,7 +34,9 @@ from .plugin_dir import PLUGIN_DIR
 from .train import detect_hardware, parse_with_passthrough, precision_flags
 
 RECIPE_KEYS = ("metric",)  # task-table keys that are not fairseq flags
-_VALID_LINE = re.compile(r"\| (valid\w*) \| (\{.*\})\s*$")
+# json-format stats lines: "| <subset> | {...}"; every subset but training's is a validation
+_STATS_LINE = re.compile(r"\| ([\w.-]+) \| (\{.*\})\s*$")
+NOT_VALIDATION = ("train", "train_inner")
 
 
 def parse_args(argv):
@@ -142,8 +144,8 @@ def read_validations(lines, metric):
     """[(subset, num_updates, value)] of every validation line of a json-format log."""
     found = []
     for line in lines:
-        match = _VALID_LINE.search(line)
-        if not match:
+        match = _STATS_LINE.search(line)
+        if not match or match.group(1) in NOT_VALIDATION:
             continue
         subset, stats = match.group(1), json.loads(match.group(2))
         value = stats.get(f"{subset}_{metric}")

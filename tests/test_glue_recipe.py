@@ -207,11 +207,13 @@ def test_validation_lines_are_read_per_subset():
         '2026 | INFO | valid1 | {"epoch": 1, "valid1_accuracy": "58", "valid1_num_updates": "10"}\n',
         '2026 | INFO | train | {"epoch": 1, "train_accuracy": "99"}\n',
         '2026 | INFO | valid | {"epoch": 2, "valid_accuracy": "62.25", "valid_num_updates": "20"}\n',
+        '2026 | INFO | test | {"epoch": 2, "test_accuracy": "61", "test_num_updates": "20"}\n',
     ]
     assert finetune_glue.read_validations(log, "accuracy") == [
         ("valid", 10, 60.5),
         ("valid1", 10, 58.0),
         ("valid", 20, 62.25),
+        ("test", 20, 61.0),
     ]
     assert finetune_glue.read_validations(log, "mcc") == []
 
