@@ -37,6 +37,19 @@ MARKER = ".rdrop-quickstart"
 OUTPUTS = ("scores.json", "raw", "bin", "checkpoints", "preprocess.log", "train.log", "generate.log")
 
 
+def toy_training(updates, log_interval):
+    """fairseq-train's flags after the data folder for the toy task: the plugin's task and
+    criterion, a tiny transformer and a schedule that learns the task in a few hundred CPU
+    updates (tests/test_end_to_end.py trains with the same)."""
+    flags = ["--user-dir", PLUGIN_DIR, "--task", "rdrop_translation"]
+    flags += ["--criterion", "reg_label_smoothed_cross_entropy", "--label-smoothing", "0.1"]
+    flags += [*TINY_TRANSFORMER, "--dropout", "0.1", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)"]
+    flags += ["--lr", "3e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "40"]
+    flags += ["--max-tokens", "2000", "--max-update", str(updates), "--no-epoch-checkpoints"]
+    flags += ["--log-format", "simple", "--log-interval", str(log_interval), "--cpu", "--seed", "1"]
+    return flags
+
+
 def fairseq_cli(name):
     return [sys.executable, "-m", f"fairseq_cli.{name}"]
 
@@ -127,37 +140,9 @@ def main(argv=None):
         [
             *fairseq_cli("train"),
             "bin",
-            "--user-dir",
-            PLUGIN_DIR,
-            "--task",
-            "rdrop_translation",
-            "--criterion",
-            "reg_label_smoothed_cross_entropy",
+            *toy_training(args.updates, log_interval=50),
             "--reg-alpha",
             str(args.alpha),
-            "--label-smoothing",
-            "0.1",
-            *TINY_TRANSFORMER,
-            "--dropout",
-            "0.1",
-            "--optimizer",
-            "adam",
-            "--adam-betas",
-            "(0.9,0.98)",
-            "--lr",
-            "3e-3",
-            "--lr-scheduler",
-            "inverse_sqrt",
-            "--warmup-updates",
-            "40",
-            "--max-tokens",
-            "2000",
-            "--max-update",
-            str(args.updates),
-            "--log-format",
-            "simple",
-            "--log-interval",
-            "50",
             "--eval-bleu",
             "--eval-bleu-args",
             '{"beam": 1}',
@@ -168,10 +153,6 @@ def main(argv=None):
             "10",
             "--save-dir",
             "checkpoints",
-            "--no-epoch-checkpoints",
-            "--cpu",
-            "--seed",
-            "1",
         ],
         out,
         os.path.join(out, "train.log"),

@@ -8,17 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from toy_corpus import binarized
 
 import rdrop_fairseq
-from rdrop_recipes import toy_data
+from rdrop_recipes import quickstart
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
-MODEL = (
-    "--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "
-    "--decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 "
-    "--encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings"
-).split()
 
 
 def clean_env():
@@ -39,74 +35,12 @@ def run(cmd, cwd, check=True):
 @pytest.fixture(scope="session")
 def data_bin(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
-    toy_data.write_corpus(str(root / "raw"), train=2000, valid=100, test=100)
-    run(
-        [
-            f"{BIN}/fairseq-preprocess",
-            "--source-lang",
-            "src",
-            "--target-lang",
-            "tgt",
-            "--trainpref",
-            "raw/train",
-            "--validpref",
-            "raw/valid",
-            "--testpref",
-            "raw/test",
-            "--destdir",
-            "bin",
-            "--joined-dictionary",
-            "--workers",
-            "1",
-        ],
-        cwd=root,
-    )
-    return str(root / "bin")
+    return binarized(str(root), train=2000, test=100, splits=("train", "valid", "test"))
 
 
 def train_cmd(data, save_dir, *extra, updates=300):
-    return [
-        f"{BIN}/fairseq-train",
-        data,
-        "--user-dir",
-        rdrop_fairseq.USER_DIR,
-        "--task",
-        "rdrop_translation",
-        "--criterion",
-        "reg_label_smoothed_cross_entropy",
-        "--label-smoothing",
-        "0.1",
-        *MODEL,
-        "--dropout",
-        "0.1",
-        "--optimizer",
-        "adam",
-        "--adam-betas",
-        "(0.9,0.98)",
-        "--lr",
-        "3e-3",
-        "--lr-scheduler",
-        "inverse_sqrt",
-        "--warmup-updates",
-        "40",
-        "--max-tokens",
-        "2000",
-        "--max-update",
-        str(updates),
-        "--log-format",
-        "simple",
-        "--log-interval",
-        "10",
-        "--save-dir",
-        save_dir,
-        "--no-epoch-checkpoints",
-        "--cpu",
-        "--seed",
-        "1",
-        "--num-workers",
-        "0",
-        *extra,
-    ]
+    flags = quickstart.toy_training(updates, log_interval=10)
+    return [f"{BIN}/fairseq-train", data, *flags, "--save-dir", save_dir, "--num-workers", "0", *extra]
 
 
 def metric_series(log, kind, name):
