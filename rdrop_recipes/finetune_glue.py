@@ -147,7 +147,11 @@ def read_validations(lines, metric):
         match = _STATS_LINE.search(line)
         if not match or match.group(1) in NOT_VALIDATION:
             continue
-        subset, stats = match.group(1), json.loads(match.group(2))
+        subset = match.group(1)
+        try:
+            stats = json.loads(match.group(2))
+        except ValueError:  # fairseq also logs its config as a python dict after "| fairseq_cli.train |"
+            continue
         value = stats.get(f"{subset}_{metric}")
         if value is not None:
             found.append((subset, int(float(stats.get(f"{subset}_num_updates", 0))), float(value)))

@@ -206,6 +206,7 @@ def test_validation_lines_are_read_per_subset():
         '2026 | INFO | valid | {"epoch": 1, "valid_accuracy": "60.5", "valid_num_updates": "10"}\n',
         '2026 | INFO | valid1 | {"epoch": 1, "valid1_accuracy": "58", "valid1_num_updates": "10"}\n',
         '2026 | INFO | train | {"epoch": 1, "train_accuracy": "99"}\n',
+        "2026 | INFO | fairseq_cli.train | {'_name': None, 'common': {'seed': 1}}\n",
         '2026 | INFO | valid | {"epoch": 2, "valid_accuracy": "62.25", "valid_num_updates": "20"}\n',
         '2026 | INFO | test | {"epoch": 2, "test_accuracy": "61", "test_num_updates": "20"}\n',
     ]
