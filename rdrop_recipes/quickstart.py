@@ -37,17 +37,27 @@ MARKER = ".rdrop-quickstart"
 OUTPUTS = ("scores.json", "raw", "bin", "checkpoints", "preprocess.log", "train.log", "generate.log")
 
 
-def toy_training(updates, log_interval):
+def toy_training(updates, log_interval, bleu_every=None):
     """fairseq-train's flags after the data folder for the toy task: the plugin's task and
     criterion, a tiny transformer and a schedule that learns the task in a few hundred CPU
-    updates (tests/test_end_to_end.py trains with the same)."""
+    updates, and greedy validation BLEU every ``bleu_every`` epochs, which picks
+    checkpoint_best.pt (tests/test_end_to_end.py trains with the same)."""
     flags = ["--user-dir", PLUGIN_DIR, "--task", "rdrop_translation"]
     flags += ["--criterion", "reg_label_smoothed_cross_entropy", "--label-smoothing", "0.1"]
     flags += [*TINY_TRANSFORMER, "--dropout", "0.1", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)"]
     flags += ["--lr", "3e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "40"]
     flags += ["--max-tokens", "2000", "--max-update", str(updates), "--no-epoch-checkpoints"]
     flags += ["--log-format", "simple", "--log-interval", str(log_interval), "--cpu", "--seed", "1"]
+    if bleu_every:
+        flags += ["--eval-bleu", "--eval-bleu-args", '{"beam": 1}', "--validate-interval", str(bleu_every)]
+        flags += ["--best-checkpoint-metric", "bleu", "--maximize-best-checkpoint-metric"]
     return flags
+
+
+def toy_generate(checkpoint):
+    """fairseq-generate's flags after the data folder: beam 5 over the whole test set."""
+    flags = ["--user-dir", PLUGIN_DIR, "--path", checkpoint, "--beam", "5", "--batch-size", "128"]
+    return flags + ["--required-batch-size-multiple", "1", "--cpu"]
 
 
 def fairseq_cli(name):
@@ -140,17 +150,9 @@ def main(argv=None):
         [
             *fairseq_cli("train"),
             "bin",
-            *toy_training(args.updates, log_interval=50),
+            *toy_training(args.updates, log_interval=50, bleu_every=10),
             "--reg-alpha",
             str(args.alpha),
-            "--eval-bleu",
-            "--eval-bleu-args",
-            '{"beam": 1}',
-            "--best-checkpoint-metric",
-            "bleu",
-            "--maximize-best-checkpoint-metric",
-            "--validate-interval",
-            "10",
             "--save-dir",
             "checkpoints",
         ],
@@ -167,17 +169,7 @@ def main(argv=None):
         [
             *fairseq_cli("generate"),
             "bin",
-            "--user-dir",
-            PLUGIN_DIR,
-            "--path",
-            "checkpoints/checkpoint_best.pt",
-            "--beam",
-            "5",
-            "--batch-size",
-            "128",
-            "--required-batch-size-multiple",
-            "1",
-            "--cpu",
+            *toy_generate("checkpoints/checkpoint_best.pt"),
         ],
         out,
         os.path.join(out, "generate.log"),

@@ -10,7 +10,6 @@ import sys
 import pytest
 from toy_corpus import binarized
 
-import rdrop_fairseq
 from rdrop_recipes import quickstart
 
 pytestmark = pytest.mark.slow
@@ -38,8 +37,8 @@ def data_bin(tmp_path_factory):
     return binarized(str(root), train=2000, test=100, splits=("train", "valid", "test"))
 
 
-def train_cmd(data, save_dir, *extra, updates=300):
-    flags = quickstart.toy_training(updates, log_interval=10)
+def train_cmd(data, save_dir, *extra, updates=300, bleu_every=None):
+    flags = quickstart.toy_training(updates, log_interval=10, bleu_every=bleu_every)
     return [f"{BIN}/fairseq-train", data, *flags, "--save-dir", save_dir, "--num-workers", "0", *extra]
 
 
@@ -51,20 +50,7 @@ def metric_series(log, kind, name):
 def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
     save = str(tmp_path / "ckpt")
     proc = run(
-        train_cmd(
-            data_bin,
-            save,
-            "--reg-alpha",
-            "5",
-            "--eval-bleu",
-            "--eval-bleu-args",
-            '{"beam": 1}',
-            "--best-checkpoint-metric",
-            "bleu",
-            "--maximize-best-checkpoint-metric",
-            "--validate-interval",
-            "5",
-        ),
+        train_cmd(data_bin, save, "--reg-alpha", "5", bleu_every=5),
         cwd=tmp_path,
     )
     log = proc.stdout + proc.stderr
@@ -80,17 +66,7 @@ def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
         [
             f"{BIN}/fairseq-generate",
             data_bin,
-            "--user-dir",
-            rdrop_fairseq.USER_DIR,
-            "--path",
-            os.path.join(save, "checkpoint_best.pt"),
-            "--beam",
-            "5",
-            "--batch-size",
-            "128",
-            "--required-batch-size-multiple",
-            "1",
-            "--cpu",
+            *quickstart.toy_generate(os.path.join(save, "checkpoint_best.pt")),
         ],
         cwd=tmp_path,
     )
