@@ -3,7 +3,6 @@ runs on a fabricated de-en.tgz in the real layout (no network, no perl)."""
 
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 
@@ -11,10 +10,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
+from toy_corpus import run_script  # noqa: E402
 
 from rdrop_recipes import config as recipe_config  # noqa: E402
 from rdrop_recipes import output_dirs, prepare_iwslt14  # noqa: E402
-from rdrop_recipes.config import REPO_ROOT as REPO  # noqa: E402
 from rdrop_recipes.errors import RecipeError  # noqa: E402
 from rdrop_recipes.recipe_base import SPLITS  # noqa: E402
 from rdrop_recipes.text_pipeline import CleanRule, every_nth, extract_segments, filter_train_lines  # noqa: E402
@@ -160,24 +159,8 @@ def prepared(tmp_path_factory):
     raw = fabricate_corpora.make_iwslt_archive(archive)
     out, data_bin = str(root / "out"), str(root / "data-bin")
     env = dict(os.environ, IWSLT14_ARCHIVE=archive)
-    result = subprocess.run(
-        [
-            "bash",
-            os.path.join(REPO, "scripts", "prepare-iwslt14.sh"),
-            "--set",
-            "bpe.merges=50",
-            "--workers",
-            "2",
-            "--out-dir",
-            out,
-            "--data-bin",
-            data_bin,
-        ],
-        cwd=str(root),
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    args = ["--set", "bpe.merges=50", "--workers", "2", "--out-dir", out, "--data-bin", data_bin]
+    result = run_script("prepare-iwslt14.sh", *args, env=env, cwd=str(root))
     return {"root": root, "archive": archive, "raw": raw, "out": out, "data_bin": data_bin, "result": result}
 
 

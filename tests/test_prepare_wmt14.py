@@ -3,7 +3,6 @@ then whole runs on fabricated archives in the real layouts (no network)."""
 
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 
@@ -11,9 +10,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
+from toy_corpus import run_script  # noqa: E402
 
 from rdrop_recipes import prepare_wmt14  # noqa: E402
-from rdrop_recipes.config import REPO_ROOT as REPO  # noqa: E402
 from rdrop_recipes.parallel_lines import map_lines  # noqa: E402
 from rdrop_recipes.recipe_base import SPLITS  # noqa: E402
 from rdrop_recipes.text_pipeline import LineProcessor, extract_segments, remove_non_printing  # noqa: E402
@@ -100,25 +99,9 @@ def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("wmt14")
     raw = fabricate_corpora.wmt_archives(str(root / "archives"))
     out, data_bin = str(root / "out"), str(root / "data-bin")
-    result = subprocess.run(
-        [
-            "bash",
-            os.path.join(REPO, "scripts", "prepare-wmt14en2de.sh"),
-            "--archive-dir",
-            str(root / "archives"),
-            "--no-download",
-            "--bpe-merges",
-            "80",
-            "--workers",
-            "2",
-            "--out-dir",
-            out,
-            "--data-bin",
-            data_bin,
-        ],
-        cwd=str(root),
-        capture_output=True,
-        text=True,
+    args = ["--archive-dir", root / "archives", "--no-download", "--bpe-merges", "80", "--workers", "2"]
+    result = run_script(
+        "prepare-wmt14en2de.sh", *args, "--out-dir", out, "--data-bin", data_bin, cwd=str(root)
     )
     return {"root": root, "raw": raw, "out": out, "data_bin": data_bin, "result": result}
 

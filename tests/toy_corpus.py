@@ -11,11 +11,11 @@ BIN = os.path.dirname(sys.executable)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_script(script, *args, env=None):
-    """``bash scripts/<script> args`` from the repository root, as a user runs it."""
+def run_script(script, *args, env=None, cwd=REPO):
+    """``bash scripts/<script> args`` (from the repository root), as a user runs it."""
     return subprocess.run(
         ["bash", os.path.join(REPO, "scripts", script), *map(str, args)],
-        cwd=REPO,
+        cwd=cwd,
         capture_output=True,
         text=True,
         env=env,
