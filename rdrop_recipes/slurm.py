@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 
-from . import train
+from . import run_dirs, train
 from .atomic_stages import write_lines
 from .errors import RecipeError, exits_cleanly
 
@@ -224,10 +224,14 @@ def run(args):
     print(f"train: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
     for note in plan.notes:
         print(f"train: {note}", flush=True)
+    note = run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
+    if note:
+        print(f"train: note: {note}", flush=True)
     if args.dry_run:
         print(f"train: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
         return 0
     os.makedirs(plan.save_dir, exist_ok=True)
+    run_dirs.record(plan.save_dir, plan.settings, script)
     kept = write_script(path, script)
     if kept:
         print(f"train: the previous script is kept as {kept}", flush=True)
