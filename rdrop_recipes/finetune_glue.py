@@ -172,9 +172,14 @@ def run_seed(command, log_path):
     return proc.returncode, lines
 
 
-def plugin_error(lines):
+_ERROR_LINE = re.compile(r"^(rdrop_fairseq: error:|[\w.]*(Error|Exception)\b|\w+\.py: error:)")
+
+
+def failure_line(lines):
+    """The line that says why fairseq-train stopped: the plugin's one-line error,
+    argparse's, or the last exception of a traceback (only the log has the rest)."""
     for line in reversed(lines):
-        if line.startswith("rdrop_fairseq: error:"):
+        if _ERROR_LINE.match(line):
             return line.strip()
     return None
 
@@ -216,7 +221,7 @@ def main(argv=None):
         )
         status, lines = run_seed(command, os.path.join(run_dir, "train.log"))
         if status != 0:
-            cause = plugin_error(lines) or "its messages are above"
+            cause = failure_line(lines) or "no error line; see the log"
             raise RecipeError(
                 f"fairseq-train failed for seed {seed} with status {status} ({cause}); "
                 f"log: {os.path.join(run_dir, 'train.log')}"

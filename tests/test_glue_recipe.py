@@ -201,6 +201,19 @@ def test_every_seed_and_the_mean_go_into_one_fresh_results_folder(tmp_path, monk
     assert [n for n in os.listdir(results) if not n.startswith(".")] == [folder]
 
 
+def test_a_failed_run_names_its_cause():
+    log = [
+        "Traceback (most recent call last):\n",
+        '  File "x.py", line 1\n',
+        "Exception: Size of sample #9 is invalid\n",
+    ]
+    assert finetune_glue.failure_line(log) == "Exception: Size of sample #9 is invalid"
+    log = ["rdrop_fairseq: error: --reg-alpha must be a finite number >= 0\n", "more\n"]
+    assert finetune_glue.failure_line(log).startswith("rdrop_fairseq: error: --reg-alpha")
+    assert finetune_glue.failure_line(["train.py: error: unrecognized arguments: --x\n"]).endswith("--x")
+    assert finetune_glue.failure_line(["all fine\n"]) is None
+
+
 def test_validation_lines_are_read_per_subset():
     log = [
         '2026 | INFO | valid | {"epoch": 1, "valid_accuracy": "60.5", "valid_num_updates": "10"}\n',

@@ -202,7 +202,7 @@ def test_regression_loss_is_mse_to_gold_plus_alpha_mse_between_copies(reg_dir, c
         assert between.item() == pytest.approx(((preds[0] - preds[1]) ** 2).sum().item())
     assert sample_size == 4
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert log["kl_loss"].item() == pytest.approx(between.item(), rel=1e-5)
+    assert log["copies_mse"].item() == pytest.approx(between.item(), rel=1e-5) and "kl_loss" not in log
     assert "ncorrect" not in log
     torch.testing.assert_close(grad.double(), expected_grad.double(), rtol=1e-4, atol=1e-6)
 
@@ -348,6 +348,13 @@ def test_reduce_metrics_keeps_fairseq_metrics_and_adds_kl(cls_dir):
     assert values["accuracy"] == pytest.approx(100 * 4 / 6, abs=0.1)
     assert values["task_loss"] == pytest.approx(8.0 / 10 / ln2, abs=1e-3)
     assert values["kl_loss"] == pytest.approx(2.0 / 4 / ln2, abs=1e-3)
+
+    regression = [{"loss": 5.0, "ntokens": 20, "nsentences": 4, "sample_size": 4, "task_loss": 4.0,
+                   "task_count": 8, "copies_mse": 2.0, "kl_nsentences": 4}]  # fmt: skip
+    with metrics.aggregate() as agg:
+        RegSentencePredictionCriterion.reduce_metrics(regression)
+    values = agg.get_smoothed_values()
+    assert values["copies_mse"] == pytest.approx(0.5) and "kl_loss" not in values
 
     valid = [{"loss": 1.0, "ntokens": 5, "nsentences": 4, "sample_size": 4, "ncorrect": 2,
               "pred": [1, 0, 1, 1], "targ": [1, 0, 0, 1], "report_mcc": True}]  # fmt: skip

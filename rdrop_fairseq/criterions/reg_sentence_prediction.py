@@ -132,10 +132,11 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
                 "sample_size": sample_size,
                 "task_loss": task_loss.data,
                 "task_count": sample_size * copies,
-                "kl_loss": divergence.data,
                 "kl_nsentences": sample_size,
             }
         )
+        # a squared difference between copies is no KL: its own key, in its own units
+        logging_output["copies_mse" if self.regression_target else "kl_loss"] = divergence.data
         if not self.regression_target:
             # accuracy of the first sub-model, the one a baseline run would report
             first_copy = logits[:sample_size].argmax(dim=1)
@@ -150,7 +151,13 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
             # per sentence and copy: compares with a baseline run's training loss
             task_loss = sum(log.get("task_loss", 0) for log in logging_outputs)
             metrics.log_scalar("task_loss", task_loss / count / math.log(2), count, round=3)
-        cls.reduce_divergence(logging_outputs, "kl_nsentences")
+        if any("kl_loss" in log for log in logging_outputs):
+            cls.reduce_divergence(logging_outputs, "kl_nsentences")
+        count = sum(log.get("kl_nsentences", 0) for log in logging_outputs)
+        if count > 0 and any("copies_mse" in log for log in logging_outputs):
+            # regression: the squared difference between the copies' predictions, per sentence
+            spread = sum(log.get("copies_mse", 0) for log in logging_outputs)
+            metrics.log_scalar("copies_mse", spread / count, count, round=4)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
