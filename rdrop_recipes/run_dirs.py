@@ -57,24 +57,28 @@ NOT_RUN_DEFINING = frozenset(
 )
 
 
-def settings(fairseq: dict, data: str, extra) -> dict:
-    """What defines a run, as two tables (the layout ``output_dirs.differences`` compares)."""
+def settings(cfg: dict, extra) -> dict:
+    """What defines a run, as tables (the layout ``output_dirs.differences`` compares): the
+    fairseq flags, the batch arithmetic of ``[distributed]`` (tokens per update; the
+    update frequency it gives on this many GPUs is not a setting), the data, the flags
+    after ``--``."""
     flags = {
         key: value
-        for key, value in fairseq.items()
+        for key, value in cfg.get("fairseq", {}).items()
         if key not in NOT_RUN_DEFINING and value is not None and not removes_flag(value)
     }
-    return {"fairseq": flags, "run": {"data": os.path.abspath(data), "extra": list(extra)}}
+    run = {"data": os.path.abspath(cfg["recipe"]["data"]), "extra": list(extra)}
+    return {"fairseq": flags, "distributed": dict(cfg.get("distributed", {})), "run": run}
 
 
 def _label(current: dict, plain: dict) -> str:
     """A short readable name for what differs from the plain config."""
     parts = []
-    for table in ("fairseq", "run"):
-        new, old = current[table], plain[table]
+    for table in ("fairseq", "distributed", "run"):
+        new, old = current.get(table, {}), plain.get(table, {})
         for key in sorted(set(new) | set(old)):
             if new.get(key) != old.get(key):
-                value = new.get(key) if table == "fairseq" else ""  # "extra": the flags after --
+                value = new.get(key) if table != "run" else ""  # "extra": the flags after --
                 parts.append(f"{key}{'' if value is None else value}")
     label = re.sub(r"[^A-Za-z0-9._=+-]+", "", "-".join(parts))
     return label[:48].rstrip("-")

@@ -218,7 +218,7 @@ def build_plan(args, hardware=None):
     check_data(recipe, fairseq)
     hardware = hardware or detect_hardware(recipe.get("device", "auto"))
     variant = recipe["variant"]
-    settings = run_dirs.settings(fairseq, recipe["data"], args.extra)
+    settings = run_dirs.settings(cfg, args.extra)
     save_dir = args.save_dir
     if not save_dir:
         # the config as it is (this variant, no --set, flags or extra arguments) gets the plain
@@ -237,7 +237,7 @@ def build_plan(args, hardware=None):
         save_dir = run_dirs.default_save_dir(
             recipe["save_dir"].format(variant=variant, name=recipe.get("name", "")),
             settings,
-            run_dirs.settings(plain["fairseq"], recipe["data"], []),
+            run_dirs.settings({**plain, "recipe": recipe}, []),
         )
 
     plan = Plan(command=[], save_dir=save_dir, variant=variant, settings=settings)
