@@ -13,8 +13,8 @@ Two ablations that wrote into one folder (``--reg-alpha 5``, then ``--reg-alpha
   holding checkpoints of other (or unrecorded) settings is refused unless the
   user asks for it with ``--allow-changed-settings``.
 
-Settings are the resolved fairseq flags, the flags after ``--`` and the data
-folder; flags that only say how long to train or how often to log, validate
+Settings are the resolved fairseq flags, ``[distributed]`` (tokens per update),
+the flags after ``--`` and the data folder; flags that only say how long to train or how often to log, validate
 or save are not (a larger ``max_update`` continues the same run).
 """
 
