@@ -387,6 +387,11 @@ def fmt(value, digits=2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def p_value(p: float) -> str:
+    # 4 decimals: the smallest p of 10,000 AR trials is 1/10,001 = 0.0001, which 3 would show as 0
+    return f"{p:.4f}"
+
+
 def minutes(seconds) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
@@ -408,8 +413,8 @@ def markdown(summary, records, baseline, meta) -> str:
     for row in summary:
         per_seed = " / ".join(f"{b:.2f}" for b in row["bleu"])
         std = f" ± {row['bleu_std']:.2f}" if row["bleu_std"] is not None else ""
-        p_bs = " / ".join(f"{p:.3f}" for p in row.get("p_bootstrap", [])) or "–"
-        p_ar = " / ".join(f"{p:.3f}" for p in row.get("p_ar", [])) or "–"
+        p_bs = " / ".join(p_value(p) for p in row.get("p_bootstrap", [])) or "–"
+        p_ar = " / ".join(p_value(p) for p in row.get("p_ar", [])) or "–"
         lines.append(
             f"| {row['variant']} | {per_seed} | {row['bleu_mean']:.2f}{std} | "
             f"{fmt(row['best_valid_loss_mean'], 3)} | {minutes(row['train_wall_seconds_mean'])} | "
