@@ -100,7 +100,7 @@ def write_cnndm(folder, n_train=32, n_val=8, n_test=8, seed=2):
 
 TINY_ROBERTA = [
     "--arch", "roberta_base", "--encoder-layers", "2", "--encoder-embed-dim", "64",
-    "--encoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--max-positions", "64",
+    "--encoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--max-positions", "128",
 ]  # fmt: skip
 TINY_BART = [
     "--arch", "bart_base", "--encoder-layers", "1", "--decoder-layers", "1",
