@@ -15,7 +15,9 @@ One training update over a batch of B sentences, m copies (m = 2 by default):
 convention (sums over the batch, task loss summed over copies, α times the
 divergence per unit) with the sentence as the unit. Validation and non-R-Drop
 updates are fairseq's ``sentence_prediction`` exactly; logging reuses its
-``reduce_metrics`` (accuracy, MCC, F1, Pearson/Spearman).
+``reduce_metrics`` (accuracy, MCC, F1, Pearson/Spearman), plus ``task_loss`` (per
+sentence and copy) and the consistency term per sentence: ``kl_loss`` (base 2) for
+classification, ``copies_mse`` (label units) for regression.
 """
 
 import math
