@@ -43,9 +43,18 @@ def test_recipes_never_import_the_plugin_or_fairseq(forbidden):
     assert forbidden not in imported_modules("rdrop_recipes")
 
 
-@pytest.mark.parametrize(
-    "module", ["prepare_iwslt14", "prepare_wmt14", "train", "evaluate", "quickstart", "curves"]
-)
+def entry_points():
+    """Every recipe module with a ``python -m`` entry point."""
+    folder = os.path.join(REPO, "rdrop_recipes")
+    return sorted(
+        name[:-3]
+        for name in os.listdir(folder)
+        if name.endswith(".py")
+        and 'if __name__ == "__main__"' in open(os.path.join(folder, name), encoding="utf-8").read()
+    )
+
+
+@pytest.mark.parametrize("module", entry_points())
 def test_recipe_help_imports_no_fairseq(module):
     probe = (
         "import runpy, sys\n"
