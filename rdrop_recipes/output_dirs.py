@@ -41,9 +41,16 @@ def _read_stamp(path: str) -> Optional[dict]:
         return None
 
 
+def _not_a_file(path: str, flag: str) -> None:
+    # checked before any stage: the binarize stage, the last, would be the first to trip on it
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise PrepareError(f"{flag} {path} is a file; name a folder (new, or one this recipe made)")
+
+
 def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
     """Refuse a dir prepared with another config, or a non-empty dir this
     recipe did not make, unless ``force``."""
+    _not_a_file(out_dir, "--out-dir")
     if force:
         return
     old = _read_stamp(os.path.join(out_dir, STATE_DIR, STAMP))
@@ -77,6 +84,7 @@ def claim_output_dir(out_dir: str, config: dict, force: bool) -> str:
 def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
     """A data-bin dir is replaced wholesale by the binarize stage: only allow
     that for one this recipe wrote (with the same config) or under --force."""
+    _not_a_file(data_bin, "--data-bin")
     if force or not os.path.isdir(data_bin) or not os.listdir(data_bin):
         return
     old = _read_stamp(os.path.join(data_bin, STAMP))

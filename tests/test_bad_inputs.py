@@ -288,6 +288,15 @@ def test_a_file_where_a_folder_must_be(tmp_path, capsys):
         assert call() == 2, prog
         line = one_error_line(capsys.readouterr().err, prog)
         assert "afile" in line, line
+    # --data-bin is written by the last stage: refused before the first
+    assert (
+        prepare_iwslt14.main(
+            ["--archive", archive, "--out-dir", str(tmp_path / "o"), "--data-bin", str(in_the_way)]
+        )
+        == 2
+    )
+    assert "--data-bin" in one_error_line(capsys.readouterr().err, "prepare-iwslt14")
+    assert not (tmp_path / "o").exists()
     assert in_the_way.read_text() == "mine"
 
 
