@@ -1,6 +1,7 @@
 """Shared builders: a fairseq task, model and criterion made in-process from
 command-line flags, over a dictionary written to a temporary folder."""
 
+import itertools
 import os
 import sys
 
@@ -13,6 +14,14 @@ if REPO not in sys.path:
 import rdrop_fairseq  # noqa: E402  (registers the task and criterion)
 
 WORDS = [f"w{i}" for i in range(20)]
+
+
+def mean_pair_kl(kl, copies, direction):
+    """Eq. 4's divergence by hand from ``kl(i, j)`` = KL(Pi || Pj): the pair (0, 1)
+    for "unidirectional", else the mean over every ordered pair of copies."""
+    if direction == "unidirectional":
+        return kl(0, 1)
+    return sum(kl(i, j) for i, j in itertools.permutations(range(copies), 2)) / (copies * (copies - 1))
 
 
 def write_dicts(folder, src="src", tgt="tgt"):

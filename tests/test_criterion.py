@@ -1,13 +1,12 @@
 """reg_label_smoothed_cross_entropy: the loss, its gradient and its logged
 metrics, on a hand-built example and on a real (tiny) transformer."""
 
-import itertools
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import PAIRS, TINY_MODEL, build, make_sample
+from conftest import PAIRS, TINY_MODEL, build, make_sample, mean_pair_kl
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 from fairseq.logging import metrics
 
@@ -66,10 +65,7 @@ def by_hand(table, target, pad, alpha, direction="bidirectional"):
     def kl(i, j):
         return (F.kl_div(lprobs[j], probs[i], reduction="none").sum(-1) * keep).sum()
 
-    if direction == "unidirectional":
-        div = kl(0, 1)
-    else:
-        div = sum(kl(i, j) for i, j in itertools.permutations(range(copies), 2)) / (copies * (copies - 1))
+    div = mean_pair_kl(kl, copies, direction)
     return total_ls + alpha * div, total_nll, div
 
 

@@ -2,11 +2,10 @@
 independent autograd computation: explicit log-softmax, fairseq's label
 smoothing formula written out, and F.kl_div for the divergence."""
 
-import itertools
-
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import mean_pair_kl
 
 from rdrop_fairseq.fused_head import fused_rdrop_loss
 
@@ -29,10 +28,7 @@ def independent(logits, target, copies, eps, direction):
     def kl(i, j):  # KL(Pi || Pj) per row
         return F.kl_div(F.log_softmax(per_copy[j], -1), F.softmax(per_copy[i], -1), reduction="none").sum(-1)
 
-    if direction == "unidirectional":
-        div = kl(0, 1)
-    else:
-        div = sum(kl(i, j) for i, j in itertools.permutations(range(copies), 2)) / (copies * (copies - 1))
+    div = mean_pair_kl(kl, copies, direction)
     div = (div * target.ne(PAD).double()).sum()
     return ls, nll.sum(), div
 

@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import WORDS
+from conftest import WORDS, mean_pair_kl
 from fairseq.criterions.sentence_prediction import SentencePredictionCriterion
 from fairseq.logging import metrics
 
@@ -113,10 +113,7 @@ def classification_by_hand(table, target, alpha, direction):
     def kl(i, j):  # KL(Pi || Pj) summed over the batch
         return F.kl_div(lp[j], lp[i], log_target=True, reduction="sum")
 
-    if direction == "unidirectional":
-        div = kl(0, 1)
-    else:
-        div = sum(kl(i, j) for i, j in itertools.permutations(range(copies), 2)) / (copies * (copies - 1))
+    div = mean_pair_kl(kl, copies, direction)
     return ce + alpha * div, ce, div
 
 
