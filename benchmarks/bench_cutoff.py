@@ -37,25 +37,16 @@ BASE = "rdrop"
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--dtype", default=None, choices=["fp32", "fp16", "bf16"], help="fp32 on CPU, fp16 on CUDA"
-    )
-    p.add_argument(
-        "--preset", default=None, choices=sorted(fs.PRESETS), help="cpu-small on CPU, iwslt on CUDA"
-    )
+    fs.add_model_options(p)
     p.add_argument("--tokens", type=int, default=None, help="T: target tokens per batch")
     p.add_argument("--rate", type=float, default=0.05, help="--reg-cutoff-rate (0.05: SimCut, Cutoff NMT)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--per-round", type=int, default=2, help="consecutive updates per config per round")
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--work-rounds", type=int, default=200, help="timings of the cutoff work alone")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    cuda = args.device.startswith("cuda")
-    args.dtype = args.dtype or ("fp16" if cuda else "fp32")
-    args.preset = args.preset or ("iwslt" if cuda else "cpu-small")
+    cuda = fs.model_defaults(args)
     if args.rounds is None:
         args.rounds = 3 if args.quick else (30 if cuda else 15)
     return args

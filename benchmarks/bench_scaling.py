@@ -29,9 +29,7 @@ CONFIGS = ["ls@2T", "rdrop@T", "fairseq-builtin@T", "official@T"]
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default=None, choices=["fp32", "fp16", "bf16"])
-    p.add_argument("--preset", default=None, choices=sorted(fs.PRESETS))
+    fs.add_model_options(p)
     p.add_argument("--tokens", type=int, nargs="+", default=None, help="T values (swept at the preset's V)")
     p.add_argument("--vocabs", type=int, nargs="+", default=None, help="V values (swept at the middle T)")
     p.add_argument("--sent-len", type=int, default=None)
@@ -40,12 +38,9 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--mem-updates", type=int, default=2)
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    cuda = args.device.startswith("cuda")
-    args.dtype = args.dtype or ("fp16" if cuda else "fp32")
-    args.preset = args.preset or ("iwslt" if cuda else "cpu-small")
+    cuda = fs.model_defaults(args)
     arch, vocab, tokens, sent_len = fs.PRESETS[args.preset]
     args.arch, args.base_vocab = arch, vocab
     args.sent_len = args.sent_len or sent_len

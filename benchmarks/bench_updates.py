@@ -52,16 +52,7 @@ REFERENCE = "ls@2T"
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--dtype", default=None, choices=["fp32", "fp16", "bf16"], help="default fp32 on CPU, fp16 on CUDA"
-    )
-    p.add_argument(
-        "--preset",
-        default=None,
-        choices=sorted(fs.PRESETS),
-        help="model/vocab/T; default cpu-small on CPU, iwslt on CUDA",
-    )
+    fs.add_model_options(p)
     p.add_argument("--tokens", type=int, default=None, help="T: target tokens per batch")
     p.add_argument("--vocab", type=int, default=None)
     p.add_argument("--sent-len", type=int, default=None)
@@ -73,13 +64,10 @@ def parse_args(argv=None):
     p.add_argument("--per-round", type=int, default=1, help="consecutive updates per config per round")
     p.add_argument("--mem-updates", type=int, default=3, help="updates run by each memory child")
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    cuda = args.device.startswith("cuda")
-    args.dtype = args.dtype or ("fp16" if cuda else "fp32")
-    args.preset = args.preset or ("iwslt" if cuda else "cpu-small")
+    cuda = fs.model_defaults(args)
     arch, vocab, tokens, sent_len = fs.PRESETS[args.preset]
     args.arch = arch
     args.vocab = args.vocab or vocab

@@ -61,6 +61,29 @@ PRESETS = {
 }
 
 
+def add_model_options(p) -> None:
+    """--device, --dtype, --preset and --threads, as every update benchmark takes them."""
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--dtype", default=None, choices=["fp32", "fp16", "bf16"], help="default fp32 on CPU, fp16 on CUDA"
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        help="model/vocab/T; default cpu-small on CPU, iwslt on CUDA",
+    )
+    p.add_argument("--threads", type=int, default=None)
+
+
+def model_defaults(args) -> bool:
+    """Fill in --dtype and --preset for the device; whether it is CUDA."""
+    cuda = args.device.startswith("cuda")
+    args.dtype = args.dtype or ("fp16" if cuda else "fp32")
+    args.preset = args.preset or ("iwslt" if cuda else "cpu-small")
+    return cuda
+
+
 @dataclass
 class OfficialRDropConfig(LabelSmoothedCrossEntropyCriterionConfig):
     bench_alpha: float = field(default=5.0, metadata={"help": "R-Drop alpha"})
