@@ -24,8 +24,9 @@ started with is refused rather than mixed. When every run is finished, the
 summary goes to a fresh ``OUT/results/<name>-<timestamp>/`` (built as a hidden
 ``.partial`` folder and renamed when complete): ``table.md``, ``table.json``
 and ``curves.png`` of all runs. Per variant: BLEU of every seed, mean and
-sample standard deviation, best valid loss, training wall time (fairseq's
-clock); per variant and seed against the baseline of the same seed: sacreBLEU's
+sample standard deviation, best valid loss, training wall time (start of each
+training attempt to its last log line, summed); per variant and seed against
+the baseline of the same seed: sacreBLEU's
 paired bootstrap and approximate-randomization p-values.
 """
 
@@ -36,6 +37,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -303,7 +305,6 @@ def run_record(run: Run) -> dict:
     scores = read_json(os.path.join(folder, "scores.json"))
     log = curves.parse_log(run.folder, run.name)
     valid = [(u, m["loss"]) for u, m in sorted(log.valid.items()) if "loss" in m]
-    clock = log.wall_clock()
     best = min(valid, key=lambda p: p[1]) if valid else (None, None)
     return {
         "run": run.name,
@@ -315,10 +316,36 @@ def run_record(run: Run) -> dict:
         "best_valid_loss": best[1],
         "best_valid_update": best[0],
         "updates": max(log.train_records()) if log.train_records() else None,
-        "train_wall_seconds": round(max(clock.values()), 1) if clock else None,
+        "train_wall_seconds": training_seconds(os.path.join(run.folder, "train.out")),
         "evaluation": folder,
         "save_dir": run.folder,
     }
+
+
+_ATTEMPT = re.compile(r"^# (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d): ")
+_STAMPED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
+
+
+def training_seconds(console: str) -> Optional[float]:
+    """Wall time of all training attempts of a run: from each attempt's start (the
+    ``# <time>: <command>`` line ``call_logged`` writes) to its last time-stamped line.
+    Not fairseq's ``wall=``, which restarts at 0 in a resumed run and stays there."""
+    if not os.path.isfile(console):
+        return None
+    total, start, last = 0.0, None, None
+    with open(console, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            attempt = _ATTEMPT.match(line)
+            stamped = None if attempt else _STAMPED.match(line)
+            if attempt:
+                if start is not None and last is not None:
+                    total += max(0.0, (last - start).total_seconds())
+                start, last = datetime.datetime.fromisoformat(attempt.group(1)), None
+            elif stamped and start is not None:
+                last = datetime.datetime.strptime(stamped.group(1), "%Y-%m-%d %H:%M:%S")
+    if start is not None and last is not None:
+        total += max(0.0, (last - start).total_seconds())
+    return round(total, 1)
 
 
 def output_files(folder: str):

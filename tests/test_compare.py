@@ -85,6 +85,21 @@ def test_summary_mean_and_sample_std_by_hand():
     assert rdrop["p_bootstrap"] == [0.01, 0.2] and rdrop["p_ar"] == [0.02, 0.3]  # in seed order
 
 
+def test_training_seconds_add_up_resumed_attempts(tmp_path):
+    console = tmp_path / "train.out"
+    console.write_text(
+        "\n# 2026-01-01T10:00:00: python -m rdrop_recipes.train ...\n"
+        "2026-01-01 10:00:20 | INFO | fairseq_cli.train | loaded\n"
+        "2026-01-01 10:05:00 | INFO | train_inner | epoch 001: ... wall=280\n"
+        "\n# 2026-01-01T11:00:00: python -m rdrop_recipes.train ...\n"
+        "2026-01-01 11:02:30 | INFO | train_inner | epoch 002: ... wall=0\n"
+        "a line without a time\n"
+    )
+    # 10:00:00 -> 10:05:00 plus 11:00:00 -> 11:02:30; fairseq's wall= restarts at 0 when resumed
+    assert compare.training_seconds(str(console)) == 300 + 150
+    assert compare.training_seconds(str(tmp_path / "missing")) is None
+
+
 # -- whole comparisons ---------------------------------------------------------
 
 
