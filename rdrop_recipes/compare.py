@@ -35,7 +35,6 @@ import contextlib
 import datetime
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -46,11 +45,10 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from . import children, curves
+from . import children, curves, results_dirs
 from . import config as recipe_config
-from .atomic_stages import write_json
+from .atomic_stages import read_json, write_json
 from .errors import RecipeError, exits_cleanly
-from .evaluate import PARTIAL_SUFFIX, completed_runs, publish
 
 PROG = "compare"
 TRAINED = "trained.json"
@@ -193,14 +191,6 @@ def spec_of(run: Run, args, data: Optional[str]) -> dict:
     }
 
 
-def read_json(path: str) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def is_trained(run: Run) -> bool:
     return read_json(os.path.join(run.folder, TRAINED)) is not None and os.path.isfile(
         os.path.join(run.folder, "checkpoint_best.pt")
@@ -211,7 +201,7 @@ def evaluation(run: Run) -> Optional[str]:
     """The newest finished evaluation folder of ``run``, if any."""
     if not os.path.isdir(run.eval_dir):
         return None
-    done = completed_runs(run.eval_dir)
+    done = results_dirs.completed_runs(run.eval_dir)
     return done[-1] if done else None
 
 
@@ -484,10 +474,7 @@ def write_results(runs: List[Run], variants, args, started: float, say) -> str:
         "seconds_this_invocation": round(time.time() - started, 1),
     }
     results_dir = os.path.join(args.out, "results")
-    os.makedirs(results_dir, exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    partial = os.path.join(results_dir, f".{args.name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
-    os.makedirs(partial)
+    partial, stamp = results_dirs.start(results_dir, args.name, "compare")
     with open(os.path.join(partial, "table.md"), "w", encoding="utf-8") as f:
         f.write(markdown(summary, records, args.baseline, meta))
     write_json(
@@ -496,7 +483,7 @@ def write_results(runs: List[Run], variants, args, started: float, say) -> str:
     )
     logs = [curves.parse_log(run.folder, run.name) for run in runs]
     curves.plot(logs, os.path.join(partial, "curves.png"), title=f"{args.name}: {', '.join(variants)}")
-    return publish(partial, results_dir, args.name, stamp)
+    return results_dirs.publish(partial, results_dir, args.name, stamp)
 
 
 # -- driver --------------------------------------------------------------------

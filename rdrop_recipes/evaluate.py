@@ -17,14 +17,13 @@ import glob
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 
-from . import children, scoring
+from . import children, results_dirs, scoring
 from . import config as recipe_config
-from .atomic_stages import write_json, write_lines
+from .atomic_stages import write_lines
 from .average_checkpoints import (
     average_checkpoints,
     expand,
@@ -38,25 +37,30 @@ from .errors import RecipeError, exits_cleanly
 from .plugin_dir import PLUGIN_DIR
 from .train import parse_with_passthrough
 
-PARTIAL_SUFFIX = ".partial"
+
+def add_run_options(parser):
+    """The options ``resolve`` reads besides --data and --set."""
+    parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
+    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
+    parser.add_argument("--name", help="results folder name (a timestamp is appended)")
+    parser.add_argument("--results-dir")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="configs/evaluate-*.toml")
-    parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
-    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
     parser.add_argument("--data", help="binarized data folder")
-    parser.add_argument("--name", help="results folder name (a timestamp is appended)")
-    parser.add_argument("--results-dir")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    add_run_options(parser)
     recipe_config.add_set_option(parser, "beam=4")
     parser.add_argument("--keep-averaged", action="store_true", help="keep averaged.pt in the results")
     return parse_with_passthrough(parser, argv)
 
 
-def resolve(args):
-    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, ("generate",))
+def resolve(args, flag_table="generate"):
+    """The config with the command line applied: ``--set`` into [recipe] or
+    ``flag_table``, the named options into [recipe]."""
+    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, (flag_table,))
     recipe = cfg["recipe"]
     for key in ("data", "results_dir", "device", "name"):
         if getattr(args, key, None):
@@ -98,39 +102,34 @@ def resolve_checkpoints(specs, average_last):
     return paths
 
 
+def checked_checkpoints(recipe):
+    """The checkpoint files [recipe] names, each checked before fairseq reads it."""
+    average_last = int(recipe.get("average_last") or 0)
+    if average_last < 0:
+        raise RecipeError(f"--average-last must be >= 0 (got {recipe['average_last']})")
+    checkpoints = resolve_checkpoints(recipe["checkpoints"], average_last)
+    for path in checkpoints:
+        check_checkpoint(path)
+    return checkpoints
+
+
+def one_checkpoint(checkpoints, folder, prog):
+    """The checkpoint to evaluate: the only one, or the average of several
+    written into ``folder`` as averaged.pt."""
+    if len(checkpoints) == 1:
+        return checkpoints[0]
+    print(f"{prog}: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True)
+    averaged = os.path.join(folder, "averaged.pt")
+    write_checkpoint(average_checkpoints(checkpoints), averaged)
+    return averaged
+
+
 def default_name(recipe, checkpoints):
     run = os.path.basename(os.path.dirname(os.path.abspath(checkpoints[-1]))) or recipe.get("name", "eval")
     suffix = f"-avg{len(checkpoints)}" if len(checkpoints) > 1 else ""
     if len(checkpoints) == 1:
         suffix = "-" + os.path.splitext(os.path.basename(checkpoints[0]))[0].replace("checkpoint_", "")
     return f"{run}{suffix}"
-
-
-def stale_partials(results_dir):
-    return sorted(glob.glob(os.path.join(results_dir, "." + "*" + PARTIAL_SUFFIX)))
-
-
-def completed_runs(results_dir):
-    """Finished runs: visible folders holding a scores.json."""
-    return sorted(
-        p
-        for p in glob.glob(os.path.join(results_dir, "*"))
-        if os.path.isdir(p) and os.path.isfile(os.path.join(p, "scores.json"))
-    )
-
-
-def publish(partial, results_dir, name, stamp):
-    """Rename the finished partial folder to a name no earlier run has."""
-    for attempt in range(1, 1000):
-        final = os.path.join(results_dir, f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
-        if os.path.exists(final):
-            continue
-        try:
-            os.rename(partial, final)
-            return final
-        except OSError:  # another run took the name between the check and the rename
-            continue
-    raise RecipeError(f"could not find a free results folder name for {name}-{stamp}")
 
 
 def device_flags(device):
@@ -262,40 +261,21 @@ def main(argv=None):
         gen.get("source_lang"),
         gen.get("target_lang"),
     )
-    if int(recipe.get("average_last") or 0) < 0:
-        raise RecipeError(f"--average-last must be >= 0 (got {recipe['average_last']})")
-    checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
-    for path in checkpoints:
-        check_checkpoint(path)
+    checkpoints = checked_checkpoints(recipe)
     if recipe.get("raw_reference") and not os.path.isfile(recipe["raw_reference"]):
         raise RecipeError(
             f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"
         )
     name = args.name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
-    os.makedirs(results_dir, exist_ok=True)
-    for leftover in stale_partials(results_dir):
-        print(
-            f"evaluate: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
-            flush=True,
-        )
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
-    os.makedirs(partial)
+    partial, stamp = results_dirs.start(results_dir, name, "evaluate")
     started = time.time()
-    try:
-        checkpoint = checkpoints[0]
-        if len(checkpoints) > 1:
-            print(f"evaluate: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True)
-            checkpoint = os.path.join(partial, "averaged.pt")
-            write_checkpoint(average_checkpoints(checkpoints), checkpoint)
+    with results_dirs.removed_if_interrupted(partial):
+        checkpoint = one_checkpoint(checkpoints, partial, "evaluate")
         command, lines = generate(cfg, checkpoint, partial, args.extra)
         if checkpoint.startswith(partial) and not args.keep_averaged:
             os.remove(checkpoint)
         scores = score(cfg, lines, partial)
-    except KeyboardInterrupt:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     summary = {
         "name": name,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -308,8 +288,7 @@ def main(argv=None):
         **scores,
         "seconds": round(time.time() - started, 1),
     }
-    write_json(os.path.join(partial, "scores.json"), summary)
-    final = publish(partial, results_dir, name, stamp)
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
     print(f"evaluate: {scores['bleu']['kind']}: {scores['bleu']['score']}", flush=True)
     if "sacrebleu" in scores:
         print(

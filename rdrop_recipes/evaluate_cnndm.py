@@ -24,11 +24,11 @@ import sys
 import time
 
 from . import config as recipe_config
-from . import gpt2_bpe
-from .atomic_stages import write_json, write_lines
+from . import gpt2_bpe, results_dirs
+from .atomic_stages import write_lines
 from .checkpoint_files import check_checkpoint
 from .errors import RecipeError, exits_cleanly
-from .evaluate import PARTIAL_SUFFIX, generate, publish, stale_partials, subset_size
+from .evaluate import generate, subset_size
 from .train import parse_with_passthrough
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
@@ -41,8 +41,7 @@ def parse_args(argv):
     parser.add_argument("--checkpoint", required=True, help="fine-tuned BART checkpoint")
     parser.add_argument("--config", default=recipe_config.default_config_path("finetune-cnndm"))
     parser.add_argument("--data", help="binarized CNN/DM (default: the config's recipe.data)")
-    parser.add_argument("--bpe-dir", default="gpt2_bpe", help="encoder.json and vocab.bpe for decoding")
-    parser.add_argument("--offline", action="store_true", help="never download the BPE files")
+    gpt2_bpe.add_options(parser, "encoder.json and vocab.bpe for decoding")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     recipe_config.add_set_option(parser, "beam=6")
@@ -123,12 +122,7 @@ def main(argv=None):
         gpt2_vocab_bpe=bpe["vocab.bpe"],
     )
     name = args.name or os.path.basename(os.path.dirname(os.path.abspath(args.checkpoint))) or "cnndm"
-    os.makedirs(args.results_dir, exist_ok=True)
-    for leftover in stale_partials(args.results_dir):
-        print(f"evaluate-cnndm: note: {leftover} is an unfinished earlier run (not a result)", flush=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    partial = os.path.join(args.results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
-    os.makedirs(partial)
+    partial, stamp = results_dirs.start(args.results_dir, name, "evaluate-cnndm")
     started = time.time()
     command, lines = generate(cfg, args.checkpoint, partial, args.extra)
     hyps, refs = read_summaries(lines)
@@ -158,8 +152,7 @@ def main(argv=None):
         "command": " ".join(command),
         "seconds": round(time.time() - started, 1),
     }
-    write_json(os.path.join(partial, "scores.json"), summary)
-    final = publish(partial, args.results_dir, name, stamp)
+    final = results_dirs.publish_scores(partial, args.results_dir, name, stamp, summary)
     r = {k: v["f1"] for k, v in scores.items()}
     print(
         f"evaluate-cnndm: ROUGE-1/2/L F1 {r['rouge1']}/{r['rouge2']}/{r['rougeL']} "

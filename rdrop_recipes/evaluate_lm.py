@@ -28,19 +28,16 @@ import datetime
 import os
 import re
 import shlex
-import shutil
 import struct
 import subprocess
 import sys
 import time
 
-from . import children
+from . import children, evaluate, results_dirs
 from . import config as recipe_config
-from .atomic_stages import write_json
-from .average_checkpoints import average_checkpoints, write_checkpoint
 from .data_folders import check_data_folder
 from .errors import RecipeError, exits_cleanly
-from .evaluate import PARTIAL_SUFFIX, default_name, device_flags, publish, resolve_checkpoints, stale_partials
+from .evaluate import default_name, device_flags
 from .plugin_dir import PLUGIN_DIR
 from .train import parse_with_passthrough
 
@@ -55,28 +52,17 @@ INDEX_HEADER = struct.Struct("<9sQBQ")
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="evaluate-lm", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="configs/evaluate-wikitext103*.toml")
-    parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
-    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess --only-source output)")
     parser.add_argument("--subsets", help="comma-separated splits to score (default: the config's)")
-    parser.add_argument("--name", help="results folder name (a timestamp is appended)")
-    parser.add_argument("--results-dir")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    evaluate.add_run_options(parser)
     parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
     recipe_config.add_set_option(parser, "context_window=0")
     return parse_with_passthrough(parser, argv)
 
 
 def resolve(args):
-    cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, (FLAG_TABLE,))
+    cfg = evaluate.resolve(args, FLAG_TABLE)
     recipe = cfg["recipe"]
-    for key in ("data", "results_dir", "device", "name"):
-        if getattr(args, key, None):
-            recipe[key] = getattr(args, key)
-    if args.checkpoint:
-        recipe["checkpoints"] = args.checkpoint
-    if args.average_last is not None:
-        recipe["average_last"] = args.average_last
     if args.subsets:
         recipe["subsets"] = [s for s in args.subsets.split(",") if s]
     if not recipe.get("subsets"):
@@ -153,37 +139,20 @@ def main(argv=None):
     recipe = cfg["recipe"]
     data, subsets = recipe["data"], list(recipe["subsets"])
     check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))
-    checkpoints = resolve_checkpoints(recipe["checkpoints"], int(recipe.get("average_last") or 0))
+    checkpoints = evaluate.checked_checkpoints(recipe)
     name = args.name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
-    os.makedirs(results_dir, exist_ok=True)
-    for leftover in stale_partials(results_dir):
-        print(
-            f"evaluate-lm: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
-            flush=True,
-        )
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
-    os.makedirs(partial)
+    partial, stamp = results_dirs.start(results_dir, name, "evaluate-lm")
     started = time.time()
     commands, scores = {}, {}
-    try:
-        checkpoint = checkpoints[0]
-        if len(checkpoints) > 1:
-            print(
-                f"evaluate-lm: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True
-            )
-            checkpoint = os.path.join(partial, "averaged.pt")
-            write_checkpoint(average_checkpoints(checkpoints), checkpoint)
+    with results_dirs.removed_if_interrupted(partial):
+        checkpoint = evaluate.one_checkpoint(checkpoints, partial, "evaluate-lm")
         for subset in subsets:
             command, scores[subset] = eval_lm(cfg, checkpoint, subset, partial, args.extra)
             commands[subset] = shlex.join(command)
             print(f"evaluate-lm: {subset} perplexity {scores[subset]['perplexity']}", flush=True)
         if checkpoint.startswith(partial):
             os.remove(checkpoint)
-    except KeyboardInterrupt:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     summary = {
         "name": name,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -196,8 +165,7 @@ def main(argv=None):
         **scores,
         "seconds": round(time.time() - started, 1),
     }
-    write_json(os.path.join(partial, "scores.json"), summary)
-    final = publish(partial, results_dir, name, stamp)
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
     print(f"evaluate-lm: results in {final}", flush=True)
     return 0
 

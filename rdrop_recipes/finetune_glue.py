@@ -24,12 +24,10 @@ import statistics
 import subprocess
 import sys
 
-from . import children, pretrained
+from . import children, pretrained, results_dirs
 from . import config as recipe_config
-from .atomic_stages import write_json
 from .checkpoint_files import check_checkpoint
 from .errors import RecipeError, exits_cleanly
-from .evaluate import PARTIAL_SUFFIX, publish, stale_partials
 from .plugin_dir import PLUGIN_DIR
 from .train import detect_hardware, parse_with_passthrough, precision_flags
 
@@ -198,8 +196,8 @@ def main(argv=None):
     hardware = detect_hardware(recipe.get("device", "auto"))
     name = args.name or f"glue-{args.task}-{recipe['variant']}"
     results_dir = recipe["results_dir"]
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    partial = os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")
+    stamp = results_dirs.new_stamp()
+    partial = results_dirs.partial_path(results_dir, name, stamp)
     metric = recipe["metric"]
     if args.dry_run:
         for seed in recipe["seeds"]:
@@ -207,10 +205,7 @@ def main(argv=None):
             command = train_command(cfg, model_path, arch, seed, run_dir, hardware, args.extra)
             print("finetune-glue: " + shlex.join(command), flush=True)
         return 0
-    os.makedirs(results_dir, exist_ok=True)
-    for leftover in stale_partials(results_dir):
-        print(f"finetune-glue: note: {leftover} is an unfinished earlier run (not a result)", flush=True)
-    os.makedirs(partial)
+    partial, stamp = results_dirs.start(results_dir, name, "finetune-glue", stamp)
     seeds = {}
     for seed in recipe["seeds"]:
         run_dir = os.path.join(partial, f"seed{seed}")
@@ -256,8 +251,7 @@ def main(argv=None):
         "mean": round(statistics.fmean(values), 4),
         "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
     }
-    write_json(os.path.join(partial, "scores.json"), summary)
-    final = publish(partial, results_dir, name, stamp)
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
     per_seed = ", ".join(f"{s}: {e['best']}" for s, e in seeds.items())
     print(f"finetune-glue: {args.task} dev {metric} per seed {per_seed}; mean {summary['mean']}", flush=True)
     print(f"finetune-glue: results in {final}", flush=True)

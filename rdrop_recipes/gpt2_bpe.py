@@ -23,6 +23,18 @@ FILES = ("encoder.json", "vocab.bpe", "dict.txt")
 ENCODER_MODULE = "fairseq.examples.roberta.multiprocessing_bpe_encoder"
 
 
+def add_options(parser, files: str = "encoder.json, vocab.bpe, dict.txt") -> None:
+    """``--bpe-dir`` and ``--offline``, the arguments of ``ensure_files``."""
+    parser.add_argument("--bpe-dir", default="gpt2_bpe", help=files)
+    parser.add_argument("--offline", action="store_true", help="never download; missing files are an error")
+
+
+def add_encode_options(parser) -> None:
+    """``add_options`` and ``--workers``, for the recipes that ``encode``."""
+    add_options(parser)
+    parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+
+
 def ensure_files(bpe_dir: str, offline: bool = False) -> dict:
     """Paths of the three files in ``bpe_dir``, downloading the missing ones
     unless ``offline``."""

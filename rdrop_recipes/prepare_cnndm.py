@@ -185,11 +185,9 @@ def parse_args(argv):
     )
     parser.add_argument("--raw-dir", help="folder with {train,val,test}.{source,target}")
     parser.add_argument("--archive", help="a .tar.gz holding those six files")
-    parser.add_argument("--bpe-dir", default="gpt2_bpe", help="encoder.json, vocab.bpe, dict.txt")
-    parser.add_argument("--offline", action="store_true", help="never download")
+    gpt2_bpe.add_encode_options(parser)
     parser.add_argument("--out-dir", default="cnn_dm-work", help="intermediate text (BPE-encoded splits)")
     parser.add_argument("--data-bin", default="data-bin/cnn_dm-bin", help="fairseq-preprocess output")
-    parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     parser.add_argument("--force", action="store_true", help="rebuild a finished --data-bin")
     return parser.parse_args(argv)
 

@@ -255,10 +255,8 @@ def parse_args(argv):
     parser.add_argument("tasks", nargs="+", metavar="TASK", help=f"{', '.join(TASKS)} or ALL")
     parser.add_argument("--glue-dir", default="glue_data", help="raw GLUE (download_glue_data.py layout)")
     parser.add_argument("--archive-dir", help="folder holding <TASK>.zip archives (default: --glue-dir)")
-    parser.add_argument("--bpe-dir", default="gpt2_bpe", help="encoder.json, vocab.bpe, dict.txt")
-    parser.add_argument("--offline", action="store_true", help="never download; missing files are an error")
+    gpt2_bpe.add_encode_options(parser)
     parser.add_argument("--data-bin", default="data-bin/glue", help="output: <data-bin>/<TASK>-bin")
-    parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
     parser.add_argument("--force", action="store_true", help="rebuild tasks that are already prepared")
     return parser.parse_args(argv)
 

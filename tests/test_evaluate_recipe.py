@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
-from rdrop_recipes import evaluate, scoring
+from rdrop_recipes import evaluate, results_dirs, scoring
 from rdrop_recipes.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,8 +68,8 @@ def test_completed_runs_ignore_partial_folders(tmp_path):
     done.mkdir()
     (done / "scores.json").write_text("{}")
     (tmp_path / "half").mkdir()
-    assert evaluate.completed_runs(str(tmp_path)) == [str(done)]
-    assert evaluate.stale_partials(str(tmp_path)) == [str(tmp_path / ".run-20240101-000000-1.partial")]
+    assert results_dirs.completed_runs(str(tmp_path)) == [str(done)]
+    assert results_dirs.stale_partials(str(tmp_path)) == [str(tmp_path / ".run-20240101-000000-1.partial")]
 
 
 def test_resolving_checkpoints(tmp_path):
@@ -158,7 +158,7 @@ def test_iwslt_evaluation_writes_a_fresh_complete_results_folder(trained):
     second = run_evaluate(trained, "--checkpoint", checkpoint, "--name", "toy")
     assert second.returncode == 0, second.stderr[-2000:]
 
-    runs = [r for r in evaluate.completed_runs(str(trained["root"] / "results")) if "toy-" in r]
+    runs = [r for r in results_dirs.completed_runs(str(trained["root"] / "results")) if "toy-" in r]
     assert len(runs) == 2 and runs[0] != runs[1]  # a new folder per run, nothing appended
     assert str(leftover) not in runs and not (leftover / "scores.json").exists()
     folder = runs[0]
@@ -193,7 +193,7 @@ def test_wmt_evaluation_averages_and_reports_both_bleus(trained):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "averaging 2 checkpoints" in proc.stdout
-    [folder] = [r for r in evaluate.completed_runs(str(trained["root"] / "results")) if "wmt-toy" in r]
+    [folder] = [r for r in results_dirs.completed_runs(str(trained["root"] / "results")) if "wmt-toy" in r]
     scores = json.load(open(os.path.join(folder, "scores.json")))
     assert scores["averaged"] is True
     assert [os.path.basename(p) for p in scores["checkpoints"]] == [
@@ -271,5 +271,5 @@ def test_an_interrupted_or_failed_run_leaves_nothing_that_looks_complete(trained
     broken.write_bytes(b"not a checkpoint")
     monkeypatch.undo()
     assert evaluate.main(args[:5] + [str(broken)] + args[6:]) == 2
-    assert evaluate.completed_runs(str(results)) == []
+    assert results_dirs.completed_runs(str(results)) == []
     assert all(name.startswith(".") and name.endswith(".partial") for name in os.listdir(results))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fabricate_corpora  # noqa: E402
@@ -239,12 +240,28 @@ def test_tiny_cpu_train_then_evaluate_writes_finite_perplexities(corpus, tmp_pat
     assert "test" not in scores["perplexity"]
 
 
+def test_a_truncated_checkpoint_is_refused_before_eval_lm(lm_dir, tmp_path, capsys):
+    checkpoint = tmp_path / "checkpoint_best.pt"
+    checkpoint.write_bytes(b"")  # an interrupted copy
+    argv = [
+        "--config",
+        os.path.join(REPO, "configs", "evaluate-wikitext103.toml"),
+        "--cpu",
+        "--subsets",
+        "valid",
+    ]
+    argv += ["--checkpoint", str(checkpoint), "--data", lm_dir, "--results-dir", str(tmp_path / "results")]
+    assert evaluate_lm.main(argv) == 2
+    assert "is empty (0 bytes" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()  # refused before a results folder was made
+
+
 @pytest.mark.slow
 def test_a_perplexity_of_part_of_the_subset_is_refused(corpus, tmp_path, monkeypatch):
     texts, data = corpus
     assert evaluate_lm.subset_tokens(data, "valid") == tokens_in(texts["valid"])
     checkpoint = tmp_path / "checkpoint_best.pt"
-    checkpoint.write_bytes(b"")
+    torch.save({"model": {}}, str(checkpoint))  # what check_checkpoint asks of a fairseq checkpoint
 
     def skipping_eval_lm(command, stdout, **kwargs):  # as fairseq-eval-lm prints when it skips samples
         stdout.write("INFO | Evaluated 12 tokens in 0.1s (120.00 tokens/s)\n")
