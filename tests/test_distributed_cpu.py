@@ -25,6 +25,7 @@ import sys
 
 import pytest
 import torch
+from toy_corpus import binarized, tiny_arch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
@@ -42,22 +43,7 @@ COMMON = [
     "0.1",
     "--arch",
     "transformer",
-    "--encoder-layers",
-    "1",
-    "--decoder-layers",
-    "1",
-    "--encoder-embed-dim",
-    "32",
-    "--decoder-embed-dim",
-    "32",
-    "--encoder-ffn-embed-dim",
-    "64",
-    "--decoder-ffn-embed-dim",
-    "64",
-    "--encoder-attention-heads",
-    "2",
-    "--decoder-attention-heads",
-    "2",
+    *tiny_arch(),
     "--share-all-embeddings",
     "--cpu",
     "--optimizer",
@@ -84,34 +70,7 @@ COMMON = [
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    env = worker_env()
-    subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.toy_data", str(root / "raw"), "--train", "300"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [
-            "fairseq-preprocess",
-            "--source-lang",
-            "src",
-            "--target-lang",
-            "tgt",
-            "--joined-dictionary",
-            "--trainpref",
-            f"{root}/raw/train",
-            "--validpref",
-            f"{root}/raw/valid",
-            "--destdir",
-            str(root / "bin"),
-            "--workers",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    binarized(str(root), train=300)
     return root
 
 
@@ -137,21 +96,15 @@ def first_update(output):
     raise AssertionError("no train_inner record for update 1 in:\n" + output[-3000:])
 
 
+def train_command(data, save, dropout, *more):
+    """fairseq-train on the toy data with COMMON; ``more`` says how it is parallel."""
+    flags = ["--dropout", str(dropout), "--save-dir", str(save), *more]
+    return [sys.executable, "-m", "fairseq_cli.train", str(data / "bin"), *COMMON, *flags]
+
+
 def train_single(data, save, dropout):
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fairseq_cli.train",
-            str(data / "bin"),
-            *COMMON,
-            "--dropout",
-            str(dropout),
-            "--update-freq",
-            "2",
-            "--save-dir",
-            str(save),
-        ],
+        train_command(data, save, dropout, "--update-freq", "2"),
         capture_output=True,
         text=True,
         env=worker_env(),
@@ -165,16 +118,10 @@ def train_two_workers(data, save, dropout):
     port = free_port()
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fairseq_cli.train",
-                str(data / "bin"),
-                *COMMON,
-                "--dropout",
-                str(dropout),
-                "--save-dir",
-                str(save),
+            train_command(
+                data,
+                save,
+                dropout,
                 "--distributed-world-size",
                 "2",
                 "--distributed-rank",
@@ -186,7 +133,7 @@ def train_two_workers(data, save, dropout):
                 "gloo",
                 "--ddp-backend",
                 "legacy_ddp",
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

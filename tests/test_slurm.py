@@ -24,6 +24,7 @@ import sys
 
 import pytest
 import torch
+from toy_corpus import binarized, fake_data_bin, tiny_arch
 
 from rdrop_recipes import slurm, train
 from rdrop_recipes.errors import RecipeError
@@ -35,16 +36,7 @@ WMT = os.path.join(REPO, "configs", "train-wmt14.toml")
 
 @pytest.fixture
 def data_dir(tmp_path):
-    # a folder that passes the recipe's "is this fairseq-preprocess output" check
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for lang in ("en", "de"):
-        (folder / f"dict.{lang}.txt").write_text("")
-    for split in ("train", "valid"):
-        for lang in ("en", "de"):
-            for ext in ("bin", "idx"):
-                (folder / f"{split}.en-de.{lang}.{ext}").write_bytes(b"")
-    return str(folder)
+    return fake_data_bin(tmp_path / "bin", "en", "de")
 
 
 def job(argv):
@@ -247,10 +239,7 @@ TINY = [
     "--set", "optimizer=sgd", "--set", "adam_betas=false", "--set", "lr=0.5", "--set", "warmup_updates=1",
     # no dropout: each worker draws its own masks, so only then are the two runs equal
     "--set", "dropout=0.0", "--set", "attention_dropout=0.0", "--set", "activation_dropout=0.0",
-    "--",
-    "--encoder-layers", "1", "--decoder-layers", "1", "--encoder-embed-dim", "32", "--decoder-embed-dim", "32",
-    "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64",
-    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+    "--", *tiny_arch(),
     # CPU: gloo, and fairseq's own gradient all-reduce (torch's DDP wants device_ids on a GPU)
     "--cpu", "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp",
     "--disable-validation", "--num-workers", "0",
@@ -260,21 +249,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.toy_data", str(root / "raw"), "--train", "300"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        ["fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary"]
-        + ["--trainpref", f"{root}/raw/train", "--validpref", f"{root}/raw/valid"]
-        + ["--destdir", str(root / "bin"), "--workers", "1"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    binarized(str(root), train=300)
     tools = root / "tools"
     tools.mkdir()
     write_tool(tools, "srun", SRUN)

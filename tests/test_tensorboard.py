@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from toy_corpus import fake_data_bin
 
 from rdrop_recipes import train
 
@@ -22,14 +23,7 @@ WARNINGS = ("tensorboardX", "tensorboard not found")
 
 @pytest.fixture
 def data_dir(tmp_path):
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for lang in ("en", "de"):
-        (folder / f"dict.{lang}.txt").write_text("")
-        for split in ("train", "valid"):
-            for ext in ("bin", "idx"):
-                (folder / f"{split}.de-en.{lang}.{ext}").write_bytes(b"")
-    return str(folder)
+    return fake_data_bin(tmp_path / "bin", "de", "en")
 
 
 def command(config, data_dir, save, *more):

@@ -44,6 +44,19 @@ def binarized(root, train=400, test=None, splits=("train", "valid")):
     return data_bin
 
 
+def fake_data_bin(folder, src, tgt):
+    """Empty files in fairseq-preprocess's layout (dictionaries, train and valid
+    of ``src-tgt``): enough for a recipe's "is this binarized data" check when
+    the test only builds a command; its path."""
+    os.makedirs(folder)
+    for lang in (src, tgt):
+        open(os.path.join(folder, f"dict.{lang}.txt"), "w").close()
+        for split in ("train", "valid"):
+            for ext in ("bin", "idx"):
+                open(os.path.join(folder, f"{split}.{src}-{tgt}.{lang}.{ext}"), "wb").close()
+    return str(folder)
+
+
 def sets(**values):
     """``--set key=value`` for each keyword, in order."""
     return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
