@@ -68,6 +68,15 @@ def write_json(path: str, value) -> None:
         out.write("\n")
 
 
+def read_json(path: str):
+    """What ``write_json`` wrote, or None where ``path`` is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 def copy_file(source: str, dest: str) -> None:
     with atomic_path(dest) as tmp:
         shutil.copyfile(source, tmp)

@@ -8,9 +8,9 @@ is never silently continued with 32k.
 
 import json
 import os
-from typing import Dict, Optional
+from typing import Dict
 
-from .atomic_stages import atomic_open
+from .atomic_stages import atomic_open, read_json
 from .errors import PrepareError
 
 # where files come from, where they go, how many cores: none changes the data
@@ -33,14 +33,6 @@ def differences(old: dict, new: dict) -> str:
     return "; ".join(diffs)
 
 
-def _read_stamp(path: str) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
 def _not_a_file(path: str, flag: str) -> None:
     # checked before any stage: the binarize stage, the last, would be the first to trip on it
     if os.path.exists(path) and not os.path.isdir(path):
@@ -53,7 +45,7 @@ def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
     _not_a_file(out_dir, "--out-dir")
     if force:
         return
-    old = _read_stamp(os.path.join(out_dir, STATE_DIR, STAMP))
+    old = read_json(os.path.join(out_dir, STATE_DIR, STAMP))
     wanted = fingerprint(config)
     if old is not None and old != wanted:
         raise PrepareError(
@@ -87,7 +79,7 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
     _not_a_file(data_bin, "--data-bin")
     if force or not os.path.isdir(data_bin) or not os.listdir(data_bin):
         return
-    old = _read_stamp(os.path.join(data_bin, STAMP))
+    old = read_json(os.path.join(data_bin, STAMP))
     if old is None:
         raise PrepareError(
             f"--data-bin {data_bin} exists and was not made by this recipe; "

@@ -25,7 +25,7 @@ import os
 import re
 from typing import Optional
 
-from .atomic_stages import write_json
+from .atomic_stages import read_json, write_json
 from .config import removes_flag
 from .errors import RecipeError
 from .output_dirs import differences
@@ -92,11 +92,8 @@ def default_save_dir(plain_dir: str, current: dict, plain: dict) -> str:
 
 
 def _recorded(save_dir: str) -> Optional[dict]:
-    try:
-        with open(os.path.join(save_dir, RUN_CONFIG), encoding="utf-8") as handle:
-            return json.load(handle)["settings"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    recorded = read_json(os.path.join(save_dir, RUN_CONFIG))
+    return recorded.get("settings") if isinstance(recorded, dict) else None
 
 
 def check_resume(save_dir: str, current: dict, allow_changed: bool) -> Optional[str]:
