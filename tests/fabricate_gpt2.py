@@ -12,6 +12,12 @@ MERGES = [("t", "h"), ("th", "e"), ("Ġ", "the"), ("i", "n"), ("a", "n"), ("e", 
 WORDS = "the cat sat on a mat and then ran under tree river stone quickly slowly red blue".split()
 
 
+def lines(path):
+    """A text file's lines: for checking what a recipe wrote."""
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
 def byte_symbols():
     """GPT-2's reversible byte -> printable character table: printable bytes keep
     their character, the others get characters from 256 upwards, in byte order."""
@@ -108,6 +114,38 @@ TINY_BART = [
     "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
     "--max-source-positions", "128", "--max-target-positions", "128",
 ]  # fmt: skip
+
+
+def prepared_glue(root, task, write):
+    """The GLUE ``task`` that ``write`` fabricates, through prepare-glue (offline,
+    one worker): (BPE folder, GLUE folder, the task's data-bin folder, the argv)."""
+    from rdrop_recipes import prepare_glue
+
+    bpe = write_gpt2_bpe(os.path.join(root, "bpe"))
+    glue = os.path.join(root, "glue")
+    write(glue)
+    data_bin = os.path.join(root, "data-bin")
+    argv = [task, "--glue-dir", glue, "--bpe-dir", bpe, "--offline", "--data-bin", data_bin, "--workers", "1"]
+    assert prepare_glue.main(argv) == 0
+    return bpe, glue, os.path.join(data_bin, f"{task}-bin"), argv
+
+
+def finetuned_glue(root, task, bpe, task_dir, seed):
+    """A dozen CPU updates of finetune-glue from a random TINY_ROBERTA:
+    (its model.pt, the run's results folder, its scores.json)."""
+    from rdrop_recipes import finetune_glue
+
+    model = save_pretrained(os.path.join(root, "tiny-roberta", "model.pt"), "masked_lm", bpe, TINY_ROBERTA)
+    results = os.path.join(root, "results")
+    argv = [
+        task, "--model", model, "--data", task_dir, "--seeds", str(seed), "--results-dir", results, "--cpu",
+        "--set", "max_update=12", "--set", "lr=1e-3", "--set", "warmup_updates=2", "--set", "log_interval=4",
+        "--", *TINY_ROBERTA,
+    ]  # fmt: skip
+    assert finetune_glue.main(argv) == 0
+    (folder,) = os.listdir(results)
+    with open(os.path.join(results, folder, "scores.json")) as f:
+        return model, os.path.join(results, folder), json.load(f)
 
 
 def save_pretrained(path, task_name, data, flags, seed=0):

@@ -8,15 +8,10 @@ import os
 import tarfile
 
 import pytest
-from fabricate_gpt2 import TINY_BART, save_pretrained, write_cnndm, write_gpt2_bpe
+from fabricate_gpt2 import TINY_BART, lines, save_pretrained, write_cnndm, write_gpt2_bpe
 
 from rdrop_recipes import evaluate_cnndm, finetune_cnndm, prepare_cnndm
 from rdrop_recipes.errors import PrepareError, RecipeError
-
-
-def lines(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read().splitlines()
 
 
 def test_rouge_matches_hand_counts():

@@ -8,15 +8,10 @@ import os
 
 import pytest
 import torch
-from fabricate_gpt2 import TINY_ROBERTA, save_pretrained, write_gpt2_bpe, write_rte, write_stsb
+from fabricate_gpt2 import finetuned_glue, lines, prepared_glue, write_gpt2_bpe, write_rte, write_stsb
 
 from rdrop_recipes import finetune_glue, prepare_glue
 from rdrop_recipes.errors import PrepareError, RecipeError
-
-
-def lines(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read().splitlines()
 
 
 def test_cut_behaves_like_cut_f():
@@ -235,24 +230,7 @@ def test_validation_lines_are_read_per_subset():
 @pytest.mark.slow
 def test_prepare_then_finetune_rte_with_rdrop_writes_the_dev_metric(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    bpe = write_gpt2_bpe(str(tmp_path / "bpe"))
-    glue = str(tmp_path / "glue")
-    write_rte(glue)
-    data_bin = str(tmp_path / "data-bin")
-    argv = [
-        "RTE",
-        "--glue-dir",
-        glue,
-        "--bpe-dir",
-        bpe,
-        "--offline",
-        "--data-bin",
-        data_bin,
-        "--workers",
-        "1",
-    ]
-    assert prepare_glue.main(argv) == 0
-    task_dir = os.path.join(data_bin, "RTE-bin")
+    bpe, glue, task_dir, argv = prepared_glue(str(tmp_path), "RTE", write_rte)
     assert {"input0", "input1", "label", "prepared.json"} <= set(os.listdir(task_dir))
     assert not os.path.exists(task_dir + ".tmp")
     assert {l.split()[0] for l in lines(os.path.join(task_dir, "label", "dict.txt"))} >= {
@@ -266,22 +244,12 @@ def test_prepare_then_finetune_rte_with_rdrop_writes_the_dev_metric(tmp_path, mo
     assert prepare_glue.main(argv) == 0  # a re-run keeps the finished task
     assert "already prepared" in capsys.readouterr().out
 
-    model = save_pretrained(str(tmp_path / "tiny-roberta" / "model.pt"), "masked_lm", bpe, TINY_ROBERTA)
-    results = str(tmp_path / "results")
-    argv = [
-        "RTE", "--model", model, "--data", task_dir, "--seeds", "7", "--results-dir", results, "--cpu",
-        "--set", "max_update=12", "--set", "lr=1e-3", "--set", "warmup_updates=2", "--set", "log_interval=4",
-        "--", *TINY_ROBERTA,
-    ]  # fmt: skip
-    assert finetune_glue.main(argv) == 0
-    (folder,) = os.listdir(results)
-    assert folder.startswith("glue-RTE-rdrop-")
-    with open(os.path.join(results, folder, "scores.json")) as f:
-        scores = json.load(f)
+    model, folder, scores = finetuned_glue(str(tmp_path), "RTE", bpe, task_dir, 7)
+    assert os.path.basename(folder).startswith("glue-RTE-rdrop-")
     assert scores["metric"] == "accuracy" and list(scores["seeds"]) == ["7"]
     run = scores["seeds"]["7"]
     assert 0 <= run["best"] <= 100 and scores["mean"] == run["best"]
     assert run["validations"] and all(v["num_updates"] <= 12 for v in run["validations"])
-    log = "\n".join(lines(os.path.join(results, folder, "seed7", "train.log")))
+    log = "\n".join(lines(os.path.join(folder, "seed7", "train.log")))
     assert f"Loaded checkpoint {model}" in log  # the stand-in really was restored
     assert '"train_kl_loss"' in log and "--reset-optimizer" in run["command"]
