@@ -199,7 +199,7 @@ class Iwslt14Recipe(BpeRecipe):
             ]
             p.add("tokenize-test", "extract, tokenize and lowercase dev/test XML", tests, self.tokenize_test)
             p.add("split", "split train/valid, concatenate test", self.split_files(self.tmp), self.split)
-        self.add_bpe_and_binarize(p, self.out_dir)
+        self.add_bpe(p, self.out_dir)
         self.add_binarize(p)
         return p
 

@@ -149,7 +149,7 @@ class Multi30kRecipe(BpeRecipe):
         p = Pipeline(state_dir, stream=self.out)
         p.add("fetch", "fetch the Multi30k task 1 release", self.raw_files(), self.fetch)
         p.add("tokenize", "tokenize and lowercase all splits", self.split_files(self.tmp), self.tokenize)
-        self.add_bpe_and_binarize(p, self.out_dir)
+        self.add_bpe(p, self.out_dir)
         self.add_binarize(p)
         return p
 

@@ -242,7 +242,7 @@ class Wmt14Recipe(BpeRecipe):
             [self.tmp_file(f"{s}.{l}") for s in ("valid", "test") for l in self.langs],
             self.tokenize_sgm,
         )
-        self.add_bpe_and_binarize(p, self.tmp, "bpe.")
+        self.add_bpe(p, self.tmp, "bpe.")
         p.add("clean", "clean BPE'd train (clean-corpus-n)", self.split_files(self.out_dir), self.clean)
         self.add_binarize(p)
         return p

@@ -88,7 +88,7 @@ class BpeRecipe:
             self.config,
         )
 
-    def add_bpe_and_binarize(self, p: Pipeline, bpe_dest: str, bpe_prefix: str = "") -> None:
+    def add_bpe(self, p: Pipeline, bpe_dest: str, bpe_prefix: str = "") -> None:
         p.add("learn-bpe", "joint BPE code", [self.code], self.learn_bpe)
         p.add(
             "apply-bpe",
