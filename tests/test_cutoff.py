@@ -255,10 +255,20 @@ def test_architecture_without_source_embedding_is_a_clear_error():
 
 
 @pytest.mark.parametrize(
-    "variant,want",
+    "config_name,variant,want",
     [
-        ("rdrop-cutoff", {"--reg-alpha": "5.0", "--reg-cutoff-type": "token", "--reg-cutoff-rate": "0.05"}),
         (
+            "train-iwslt14.toml",
+            "rdrop-cutoff",
+            {"--reg-alpha": "5.0", "--reg-cutoff-type": "token", "--reg-cutoff-rate": "0.05"},
+        ),
+        (
+            "train-multi30k.toml",
+            "rdrop-cutoff",
+            {"--reg-alpha": "5.0", "--reg-cutoff-type": "token", "--reg-cutoff-rate": "0.05"},
+        ),
+        (
+            "train-iwslt14.toml",
             "simcut",
             {
                 "--reg-alpha": "3.0",
@@ -269,7 +279,7 @@ def test_architecture_without_source_embedding_is_a_clear_error():
         ),
     ],
 )
-def test_recipe_variants_reach_the_criterion(dicts, tmp_path, variant, want):
+def test_recipe_variants_reach_the_criterion(dicts, tmp_path, config_name, variant, want):
     from rdrop_recipes import train
 
     data = tmp_path / "bin"  # passes the recipe's "is this fairseq-preprocess output" check
@@ -279,7 +289,7 @@ def test_recipe_variants_reach_the_criterion(dicts, tmp_path, variant, want):
         for lang in ("de", "en"):
             for ext in ("bin", "idx"):
                 (data / f"{name}.de-en.{lang}.{ext}").write_bytes(b"")
-    config = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "train-iwslt14.toml")
+    config = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", config_name)
     argv = ["--config", config, "--data", str(data), "--variant", variant]
     command = train.build_plan(train.parse_args(argv), train.Hardware("cpu")).command
     assert {flag: command[command.index(flag) + 1] for flag in want} == want
