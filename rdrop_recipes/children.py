@@ -41,10 +41,16 @@ def stop(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
             continue
 
 
+def spawn(command: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(command, **popen_kwargs)`` in its own process group, dying with the
+    recipe; whoever spawns it calls ``stop`` on the way out (``started`` does that for one child)."""
+    return subprocess.Popen(list(command), start_new_session=True, preexec_fn=_in_child, **popen_kwargs)
+
+
 @contextlib.contextmanager
 def started(command: Sequence[str], **popen_kwargs) -> Iterator[subprocess.Popen]:
-    """``subprocess.Popen(command, **popen_kwargs)``, stopped if the block does not end normally."""
-    proc = subprocess.Popen(list(command), start_new_session=True, preexec_fn=_in_child, **popen_kwargs)
+    """``spawn(command, **popen_kwargs)``, stopped if the block does not end normally."""
+    proc = spawn(command, **popen_kwargs)
     try:
         yield proc
         proc.wait()

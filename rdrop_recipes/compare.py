@@ -5,7 +5,7 @@ recipes, summarized in one table with sacreBLEU's significance tests.
         --data DIR --out DIR [--variants baseline,rdrop] [--seeds 1,2]
         [--define NAME="--variant rdrop --reg-alpha 1" ...] [--baseline baseline]
         [--set key=value ...] [--eval-set key=value ...] [--device auto|cpu|cuda]
-        [--bootstrap-samples 1000] [--ar-trials 10000] [--dry-run]
+        [--jobs N] [--bootstrap-samples 1000] [--ar-trials 10000] [--dry-run]
 
 Each run is ``python -m rdrop_recipes.train --config C --variant V --set seed=S
 --save-dir OUT/runs/V-seedS ...`` followed by ``python -m rdrop_recipes.evaluate``
@@ -20,7 +20,12 @@ evaluation of it is complete (a results folder with ``scores.json``). Running th
 same command again skips finished runs, evaluates trained ones, and continues
 the others from their ``checkpoint_last.pt`` (fairseq's own resume), so an
 interrupted comparison resumes; a run whose settings differ from those it was
-started with is refused rather than mixed. When every run is finished, the
+started with is refused rather than mixed. A comparison folder may be moved,
+and the run folders of two comparisons with the same settings (e.g. one per
+seed, on two machines) gathered under one ``OUT/runs/``: they are found
+finished. ``--jobs N`` trains N runs at a time, each on cores/N threads on a
+CPU or on its own GPU; a failed run starts no others, lets those already going
+finish, and then ends the comparison with its error. When every run is finished, the
 summary goes to a fresh ``OUT/results/<name>-<timestamp>/`` (built as a hidden
 ``.partial`` folder and renamed when complete): ``table.md``, ``table.json``
 and ``curves.png`` of all runs. Per variant: BLEU of every seed, mean and
@@ -43,7 +48,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from . import children, curves, results_dirs
 from . import config as recipe_config
@@ -99,6 +104,13 @@ def parse_args(argv):
         "--eval-set", action="append", default=[], metavar="KEY=VALUE", help="for every evaluation"
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at a time (default %(default)s): on cpu each gets cores/N threads "
+        "(unless OMP_NUM_THREADS is set), on cuda one GPU each (from CUDA_VISIBLE_DEVICES, else 0..N-1)",
+    )
     parser.add_argument("--name", default="comparison", help="results folder name (a timestamp is added)")
     parser.add_argument("--bootstrap-samples", type=int, default=1000)
     parser.add_argument("--ar-trials", type=int, default=10000)
@@ -181,13 +193,25 @@ def eval_command(run: Run, args, data: Optional[str]) -> List[str]:
     return command
 
 
+RUN_FOLDER = "<run folder>"
+
+
 def spec_of(run: Run, args, data: Optional[str]) -> dict:
-    """What makes a run this run; a stored one that differs is refused."""
-    train = train_command(run, args, data)[1:]
+    """What makes a run this run; a stored one that differs is refused. Paths inside
+    the run's own folder are written relative to it, so that a comparison folder
+    can be moved, or runs of two comparisons gathered into one, and still resume."""
+
+    def relative(command: List[str]) -> List[str]:
+        inside = run.folder + os.sep
+        return [
+            RUN_FOLDER + arg[len(run.folder) :] if arg == run.folder or arg.startswith(inside) else arg
+            for arg in command[1:]
+        ]
+
     return {
-        "train": train,
+        "train": relative(train_command(run, args, data)),
         "train_config_sha256": file_digest(args.config),
-        "evaluate": eval_command(run, args, data)[1:],
+        "evaluate": relative(eval_command(run, args, data)),
     }
 
 
@@ -233,13 +257,25 @@ def check_spec(run: Run, spec: dict) -> None:
         )
 
 
-def call_logged(command: List[str], log_path: str) -> int:
-    """Run a recipe, its output appended to ``log_path``. Interrupted (Ctrl-C or
-    SIGTERM), the recipe gets SIGTERM and stops its own fairseq child (children.py)."""
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n# {datetime.datetime.now().isoformat(timespec='seconds')}: {shlex.join(command)}\n")
+@dataclass
+class Step:
+    """One child of a run (its training or its evaluation): the command, the console
+    it appends to, and the check of its exit status (raises RecipeError)."""
+
+    command: List[str]
+    console: str
+    finish: Callable[[int], None]
+
+
+def spawn_logged(step: Step, env: Optional[Dict[str, str]]) -> subprocess.Popen:
+    """Start a recipe, its output appended to ``step.console``. Stopped (``children.stop``),
+    the recipe gets SIGTERM and stops its own fairseq child (children.py)."""
+    with open(step.console, "a", encoding="utf-8") as log:
+        log.write(
+            f"\n# {datetime.datetime.now().isoformat(timespec='seconds')}: {shlex.join(step.command)}\n"
+        )
         log.flush()
-        return children.run(command, stdout=log, stderr=subprocess.STDOUT)
+        return children.spawn(step.command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def last_line(path: str) -> str:
@@ -248,34 +284,124 @@ def last_line(path: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def train(run: Run, args, data: Optional[str], say) -> None:
+def training(run: Run, args, data: Optional[str], say) -> Step:
     marker = os.path.join(run.folder, TRAINED)
     with contextlib.suppress(FileNotFoundError):
         os.remove(marker)
-    command = train_command(run, args, data)
     out = os.path.join(run.folder, "train.out")
     resumed = os.path.isfile(os.path.join(run.folder, "checkpoint_last.pt"))
     say(f"{run.name}: {'continuing' if resumed else 'training'} (console: {out})")
     started = time.time()
-    code = call_logged(command, out)
-    if code:
-        raise RecipeError(f"training {run.name} failed with status {code}: {last_line(out)} (log: {out})")
-    if not os.path.isfile(os.path.join(run.folder, "checkpoint_best.pt")):
-        raise RecipeError(f"training {run.name} wrote no checkpoint_best.pt (log: {out})")
-    write_json(marker, {"finished": now(), "seconds_last_attempt": round(time.time() - started, 1)})
+
+    def finish(code: int) -> None:
+        if code:
+            raise RecipeError(f"training {run.name} failed with status {code}: {last_line(out)} (log: {out})")
+        if not os.path.isfile(os.path.join(run.folder, "checkpoint_best.pt")):
+            raise RecipeError(f"training {run.name} wrote no checkpoint_best.pt (log: {out})")
+        write_json(marker, {"finished": now(), "seconds_last_attempt": round(time.time() - started, 1)})
+
+    return Step(train_command(run, args, data), out, finish)
 
 
-def evaluate(run: Run, args, data: Optional[str], say) -> str:
-    command = eval_command(run, args, data)
+def evaluating(run: Run, args, data: Optional[str], say) -> Step:
     out = os.path.join(run.folder, "evaluate.out")
     say(f"{run.name}: evaluating (console: {out})")
-    code = call_logged(command, out)
-    if code:
-        raise RecipeError(f"evaluating {run.name} failed with status {code}: {last_line(out)} (log: {out})")
-    folder = evaluation(run)
-    if folder is None:
-        raise RecipeError(f"evaluating {run.name} left no finished results folder (log: {out})")
-    return folder
+
+    def finish(code: int) -> None:
+        if code:
+            raise RecipeError(
+                f"evaluating {run.name} failed with status {code}: {last_line(out)} (log: {out})"
+            )
+        if evaluation(run) is None:
+            raise RecipeError(f"evaluating {run.name} left no finished results folder (log: {out})")
+
+    return Step(eval_command(run, args, data), out, finish)
+
+
+def steps_of(run: Run, args, data: Optional[str], say) -> Iterator[Step]:
+    """What is left of ``run``: its training unless it finished, then its evaluation.
+    Lazy: the evaluation step is made once the training step has finished."""
+    if not is_trained(run):
+        yield training(run, args, data, say)
+    yield evaluating(run, args, data, say)
+
+
+def job_environments(jobs: int, device: str, environ: Mapping[str, str], cpus: int) -> List[Dict[str, str]]:
+    """What each of ``jobs`` runs at a time adds to its environment: one GPU each, or an
+    equal share of the cores (unless OMP_NUM_THREADS is already set: the user's choice)."""
+    if jobs < 1:
+        raise RecipeError(f"--jobs {jobs}: give the number of runs at a time, 1 or more")
+    if jobs == 1:
+        return [{}]
+    if device == "auto":
+        raise RecipeError(
+            f"--jobs {jobs} needs --device cpu or --device cuda, so that each run gets its own cores or GPU"
+        )
+    if device == "cuda":
+        visible = environ.get("CUDA_VISIBLE_DEVICES")
+        gpus = (
+            [g.strip() for g in visible.split(",") if g.strip()] if visible else list(map(str, range(jobs)))
+        )
+        if len(gpus) < jobs:
+            raise RecipeError(
+                f"--jobs {jobs} gives each run one GPU, but CUDA_VISIBLE_DEVICES={visible} names "
+                f"{len(gpus)}; give --jobs {len(gpus)} or name more GPUs"
+            )
+        return [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
+    if "OMP_NUM_THREADS" in environ:
+        return [{} for _ in range(jobs)]
+    return [{"OMP_NUM_THREADS": str(max(1, cpus // jobs))} for _ in range(jobs)]
+
+
+POLL_SECONDS = 0.5
+
+
+def run_all(runs: List[Tuple[str, Run]], args, data: Optional[str], say, slots: List[Dict[str, str]]):
+    """Train and evaluate ``runs`` (each with its progress label), ``len(slots)`` at a time,
+    each slot's children with its environment additions. A failed run starts no further
+    runs; those already going finish, then its error is raised. Anything that ends
+    the comparison (Ctrl-C, SIGTERM, an error here) stops every child first: they
+    continue from their checkpoint_last.pt on the next call."""
+    waiting = list(runs)
+    active: Dict[int, tuple] = {}  # slot -> (label, run, its steps, the step going, its process)
+    failures: List[RecipeError] = []
+    started = time.time()
+
+    def start_next(slot: int, label: str, run: Run, steps: Iterator[Step]) -> None:
+        step = next(steps, None)
+        if step is None:
+            say(f"{label} {run.name}: finished ({minutes(time.time() - started)} so far)")
+            del active[slot]
+            return
+        env = dict(os.environ, **slots[slot]) if slots[slot] else None
+        active[slot] = (label, run, steps, step, spawn_logged(step, env))
+
+    try:
+        while active or (waiting and not failures):
+            for slot in range(len(slots)):
+                if slot not in active and waiting and not failures:
+                    label, run = waiting.pop(0)
+                    active[slot] = None  # taken before its first step starts
+                    start_next(slot, label, run, steps_of(run, args, data, say))
+            time.sleep(POLL_SECONDS)
+            for slot, (label, run, steps, step, proc) in list(active.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                try:
+                    step.finish(code)
+                except RecipeError as error:
+                    failures.append(error)
+                    del active[slot]
+                    continue
+                start_next(slot, label, run, steps)
+    except BaseException:
+        for going in active.values():
+            if going is not None:
+                children.stop(going[-1])
+        raise
+    if failures:
+        raise failures[0]
 
 
 def now() -> str:
@@ -318,7 +444,7 @@ _STAMPED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
 
 def training_seconds(console: str) -> Optional[float]:
     """Wall time of all training attempts of a run: from each attempt's start (the
-    ``# <time>: <command>`` line ``call_logged`` writes) to its last time-stamped line.
+    ``# <time>: <command>`` line ``spawn_logged`` writes) to its last time-stamped line.
     Not fairseq's ``wall=``, which restarts at 0 in a resumed run and stays there."""
     if not os.path.isfile(console):
         return None
@@ -528,6 +654,7 @@ def main(argv=None):
     if args.data:
         args.data = os.path.abspath(args.data)
     variants, runs = plan(args)
+    slots = job_environments(args.jobs, args.device, os.environ, os.cpu_count() or 1)
     started = time.time()
 
     def say(text):
@@ -540,6 +667,7 @@ def main(argv=None):
         return 0
     with locked(args.out):
         total = len(runs)
+        pending = []
         for number, run in enumerate(runs, start=1):
             check_spec(run, spec_of(run, args, args.data))
             current = state(run)
@@ -547,10 +675,8 @@ def main(argv=None):
                 say(f"[{number}/{total}] {run.name}: finished earlier, skipping")
                 continue
             say(f"[{number}/{total}] {run.name}: {current}")
-            if not is_trained(run):
-                train(run, args, args.data, say)
-            evaluate(run, args, args.data, say)
-            say(f"[{number}/{total}] {run.name}: finished ({minutes(time.time() - started)} so far)")
+            pending.append((f"[{number}/{total}]", run))
+        run_all(pending, args, args.data, say, slots)
         final = write_results(runs, variants, args, started, say)
     say(f"results in {final}")
     with open(os.path.join(final, "table.md"), encoding="utf-8") as f:

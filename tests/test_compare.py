@@ -100,6 +100,82 @@ def test_training_seconds_add_up_resumed_attempts(tmp_path):
     assert compare.training_seconds(str(tmp_path / "missing")) is None
 
 
+def test_jobs_share_the_cores_or_take_one_gpu_each():
+    envs = compare.job_environments
+    assert envs(1, "auto", {}, 8) == [{}]  # one at a time: the environment as it is
+    assert envs(2, "cpu", {}, 8) == [{"OMP_NUM_THREADS": "4"}] * 2
+    assert envs(3, "cpu", {}, 2) == [{"OMP_NUM_THREADS": "1"}] * 3
+    assert envs(2, "cpu", {"OMP_NUM_THREADS": "3"}, 8) == [{}, {}]  # the user's thread count
+    assert envs(2, "cuda", {}, 8) == [{"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}]
+    assert envs(2, "cuda", {"CUDA_VISIBLE_DEVICES": "3, 5,6"}, 8) == [
+        {"CUDA_VISIBLE_DEVICES": "3"},
+        {"CUDA_VISIBLE_DEVICES": "5"},
+    ]
+    with pytest.raises(RecipeError, match="names 2; give --jobs 2"):
+        envs(3, "cuda", {"CUDA_VISIBLE_DEVICES": "0,1"}, 8)
+    with pytest.raises(RecipeError, match="needs --device cpu or --device cuda"):
+        envs(2, "auto", {}, 8)
+    with pytest.raises(RecipeError, match="1 or more"):
+        envs(0, "cpu", {}, 8)
+
+
+def shell_steps(tmp_path, scripts, finished):
+    """steps_of for fake runs: each run is one shell command; finishing records its status."""
+
+    def steps_of(run, args, data, say):
+        def finish(code):
+            finished[run.variant] = code
+            if code:
+                raise RecipeError(f"{run.variant} failed with status {code}")
+
+        yield compare.Step(["sh", "-c", scripts[run.variant]], str(tmp_path / f"{run.variant}.out"), finish)
+
+    return steps_of
+
+
+def fake_runs(tmp_path, names):
+    return [(f"[{i}]", compare.Run(name, 1, str(tmp_path / name), [])) for i, name in enumerate(names)]
+
+
+def test_a_failed_run_starts_no_others_and_lets_the_going_ones_finish(tmp_path, monkeypatch):
+    finished = {}
+    scripts = {
+        "fails": "exit 3",
+        "slow": f"sleep 1.5; echo $OMP_NUM_THREADS > {tmp_path}/threads",
+        "later": f"touch {tmp_path}/later-ran",
+    }
+    monkeypatch.setattr(compare, "steps_of", shell_steps(tmp_path, scripts, finished))
+    slots = [{"OMP_NUM_THREADS": "7"}, {"OMP_NUM_THREADS": "7"}]
+    with pytest.raises(RecipeError, match="fails failed with status 3"):
+        compare.run_all(fake_runs(tmp_path, ["fails", "slow", "later"]), None, None, print, slots)
+    assert finished == {"fails": 3, "slow": 0}  # "slow" ran to its end, "later" never started
+    assert (tmp_path / "threads").read_text().strip() == "7"  # the slot's environment
+    assert not (tmp_path / "later-ran").exists()
+    assert "# " in (tmp_path / "slow.out").read_text()  # the console starts with the command line
+
+
+def test_an_interrupted_comparison_stops_every_run_going(tmp_path, monkeypatch):
+    finished = {}
+    scripts = {"quick": "true", "long": f"echo $$ > {tmp_path}/pid; exec sleep 60"}
+    steps = shell_steps(tmp_path, scripts, finished)
+
+    def interrupted_steps(run, args, data, say):
+        for step in steps(run, args, data, say):
+            if run.variant == "quick":
+                # stands for Ctrl-C (or SIGTERM, which errors.py turns into an exception)
+                step.finish = lambda code: (_ for _ in ()).throw(KeyboardInterrupt())
+            yield step
+
+    monkeypatch.setattr(compare, "steps_of", interrupted_steps)
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        compare.run_all(fake_runs(tmp_path, ["long", "quick"]), None, None, print, [{}, {}])
+    assert time.time() - started < 30
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped, not left sleeping
+
+
 # -- whole comparisons ---------------------------------------------------------
 
 
@@ -154,8 +230,16 @@ def results(out):
 @pytest.mark.slow
 def test_two_variants_two_seeds_then_a_rerun_skips_them(toy_bin, tmp_path):
     out = tmp_path / "cmp"
-    proc = run(compare_command(toy_bin, out, "--variants", "baseline,rdrop", "--seeds", "1,2"))
+    proc = run(compare_command(toy_bin, out, "--variants", "baseline,rdrop", "--seeds", "1,2", "--jobs", "2"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # two at a time: each run of seed 1 started training before the other finished it
+    spans = {}
+    for name in ("baseline-seed1", "rdrop-seed1"):
+        first_line = open(out / "runs" / name / "train.out").read().split("\n")[1]
+        trained = json.load(open(out / "runs" / name / compare.TRAINED))
+        spans[name] = (first_line[2:21], trained["finished"])  # ISO times, comparable as text
+    (start_a, end_a), (start_b, end_b) = spans.values()
+    assert start_a < end_b and start_b < end_a, spans
     [first] = results(out)
     table = json.load(open(os.path.join(first, "table.json")))
     names = {"baseline-seed1", "baseline-seed2", "rdrop-seed1", "rdrop-seed2"}
@@ -184,6 +268,10 @@ def test_two_variants_two_seeds_then_a_rerun_skips_them(toy_bin, tmp_path):
     assert os.path.getsize(os.path.join(first, "curves.png")) > 10_000
     assert not glob.glob(os.path.join(out, "results", ".*"))
 
+    # moved elsewhere, the comparison still knows its runs
+    moved = tmp_path / "moved"
+    os.rename(out, moved)
+    out, first = moved, os.path.join(moved, "results", os.path.basename(first))
     logs = {n: os.path.getmtime(out / "runs" / n / "train.log") for n in names}
     again = run(compare_command(toy_bin, out, "--variants", "baseline,rdrop", "--seeds", "1,2"))
     assert again.returncode == 0, again.stderr[-3000:]
