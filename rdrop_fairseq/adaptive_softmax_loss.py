@@ -18,7 +18,7 @@ Layout as in ``consistency.py``: ``copies`` stacked along dim 0, copy k in
 rows k·N .. (k+1)·N.
 """
 
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -84,8 +84,10 @@ def adaptive_rdrop_loss(
     epsilon: float,
     ignore_index: int,
     direction: str,
+    task_copies: Optional[int] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(label_smoothed_nll, nll, divergence)`` sums, as ``fused_head.fused_rdrop_loss``.
+    """``(label_smoothed_nll, nll, divergence)`` sums, as ``fused_head.fused_rdrop_loss``
+    (the first two over the first ``task_copies`` copies, all by default).
 
     ``hidden``: ``[copies*N, d]``, the decoder features after the adaptive
     softmax's input dropout; ``target``: ``[N]``. ``copies = 1`` gives the
@@ -94,6 +96,7 @@ def adaptive_rdrop_loss(
     live at a time; the recomputation in backward replays the same dropout
     masks inside the tails (torch restores the RNG state).
     """
+    task_copies = copies if task_copies is None else int(task_copies)
     vocab = cutoff[-1]
     eps_i = epsilon / (vocab - 1)
     n = target.numel()
@@ -108,8 +111,10 @@ def adaptive_rdrop_loss(
         weight = t.ne(ignore_index).float()
         rows = t.repeat(copies)
         nll, smooth = nll_and_smooth(head_lp, tail_lps, rows, cutoff)
-        nll = nll * weight.repeat(copies)
-        ls = (1.0 - epsilon - eps_i) * nll + eps_i * smooth * weight.repeat(copies)
+        # the copies after the first task_copies carry no task loss: weight 0
+        task = torch.cat([weight.repeat(task_copies), weight.new_zeros((copies - task_copies) * t.numel())])
+        nll = nll * task
+        ls = (1.0 - epsilon - eps_i) * nll + eps_i * smooth * task
         if copies > 1:
             div = (factorised_divergence(head_lp, tail_lps, cutoff[0], copies, direction) * weight).sum()
         else:

@@ -86,7 +86,7 @@ class _TwoCopyHead(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits, target, epsilon, ignore_index, direction, chunk_elements):
+    def forward(ctx, logits, target, epsilon, ignore_index, direction, chunk_elements, task_copies):
         ctx.set_materialize_grads(False)
         vocab = logits.size(-1)
         n = target.numel()
@@ -113,8 +113,9 @@ class _TwoCopyHead(torch.autograd.Function):
             del z, p
 
         eps_i = epsilon / (vocab - 1)
-        nll_sum = ((lse - z_target) * weight).sum()
-        smooth_sum = ((lse * vocab - z_sum) * weight).sum()
+        task = _task_rows(weight, 2, task_copies)  # [2, n] or [n]: which rows carry the NLL
+        nll_sum = ((lse - z_target) * task).sum()
+        smooth_sum = ((lse * vocab - z_sum) * task).sum()
         ls_sum = (1.0 - epsilon - eps_i) * nll_sum + eps_i * smooth_sum
         if direction == UNIDIRECTIONAL:
             div_rows = dots[0] - (lse[0] - lse[1])
@@ -122,13 +123,13 @@ class _TwoCopyHead(torch.autograd.Function):
             div_rows = 0.5 * (dots[0] - dots[1])
         div_sum = (div_rows * weight).sum()
         ctx.save_for_backward(logits, safe_target, weight, dots)
-        ctx.config = (epsilon, direction, chunk_elements)
+        ctx.config = (epsilon, direction, chunk_elements, task_copies)
         return ls_sum, nll_sum, div_sum
 
     @staticmethod
     def backward(ctx, g_ls, g_nll, g_div):
         logits, safe_target, weight, dots = ctx.saved_tensors
-        epsilon, direction, chunk_elements = ctx.config
+        epsilon, direction, chunk_elements, task_copies = ctx.config
         vocab = logits.size(-1)
         n = safe_target.numel()
         eps_i = epsilon / (vocab - 1)
@@ -141,19 +142,23 @@ class _TwoCopyHead(torch.autograd.Function):
         #     dz1 = p1⊙(s − c·a1 + c·d) − δ − o·onehot
         #     dz2 = p2⊙(s + c) − c·p1 − δ − o·onehot
         # δ = g_ls·ε_i, o = g_ls·(1−ε−ε_i) + g_nll; every term × the row's weight,
-        # so padding rows come out exactly zero without a masking pass.
+        # so padding rows come out exactly zero without a masking pass. With the
+        # task loss on the first copy only, copy 2's s, δ and o are 0.
         w = weight.unsqueeze(-1)
         s = g_ls + g_nll
+        s2 = s if task_copies == 2 else torch.zeros_like(s)
         shift = (g_ls * eps_i) * w
         onehot = -(g_ls * (1.0 - epsilon - eps_i) + g_nll) * w
+        shift = torch.stack([shift, shift if task_copies == 2 else torch.zeros_like(shift)])
+        onehot = torch.stack([onehot, onehot if task_copies == 2 else torch.zeros_like(onehot)])
         a = dots.unsqueeze(-1)
         if direction == UNIDIRECTIONAL:
-            base = (s - g_div * a[0]) * w, (s + g_div) * w
+            base = (s - g_div * a[0]) * w, (s2 + g_div) * w
             slope = g_div * w, torch.zeros_like(w)
             cross = None, -g_div * w
         else:
             half = 0.5 * g_div
-            base = (s + half - half * a[0]) * w, (s + half + half * a[1]) * w
+            base = (s + half - half * a[0]) * w, (s2 + half + half * a[1]) * w
             slope = half * w, -half * w
             cross = -half * w, -half * w
 
@@ -173,9 +178,9 @@ class _TwoCopyHead(torch.autograd.Function):
                 if cross[k] is not None:
                     gz[k].addcmul_(p[1 - k], cross[k][rows])
             idx = safe_target[rows].view(1, -1, 1).expand(2, -1, 1)
-            gz.scatter_add_(-1, idx, onehot[rows].expand(2, -1, 1))
-            torch.sub(gz, shift[rows], out=grad_halves[:, rows])
-        return grad, None, None, None, None, None
+            gz.scatter_add_(-1, idx, onehot[:, rows])
+            torch.sub(gz, shift[:, rows], out=grad_halves[:, rows])
+        return grad, None, None, None, None, None, None
 
 
 class _ManyCopyHead(torch.autograd.Function):
@@ -184,7 +189,7 @@ class _ManyCopyHead(torch.autograd.Function):
     less tuned path."""
 
     @staticmethod
-    def forward(ctx, logits, target, copies, epsilon, ignore_index, chunk_elements):
+    def forward(ctx, logits, target, copies, epsilon, ignore_index, chunk_elements, task_copies):
         ctx.set_materialize_grads(False)
         vocab = logits.size(-1)
         n = target.numel()
@@ -205,9 +210,10 @@ class _ManyCopyHead(torch.autograd.Function):
             # out of place: for fp32 logits ``z`` is a view of the caller's tensor
             lp = z - chunk_lse
             w = weight[r0:r1]
+            task = _task_rows(w, copies, task_copies)
             idx = safe_target[r0:r1].view(1, -1, 1).expand(copies, -1, 1)
-            nll_sum -= (lp.gather(-1, idx).squeeze(-1) * w).sum()
-            smooth_sum -= (lp.sum(-1) * w).sum()
+            nll_sum -= (lp.gather(-1, idx).squeeze(-1) * task).sum()
+            smooth_sum -= (lp.sum(-1) * task).sum()
             p = lp.exp()
             # the centred O(m) form of consistency.pairwise_kl_sum, times 1/(m(m-1))
             cp = p - p.mean(0, keepdim=True)
@@ -217,13 +223,13 @@ class _ManyCopyHead(torch.autograd.Function):
 
         ls_sum = (1.0 - epsilon - eps_i) * nll_sum + eps_i * smooth_sum
         ctx.save_for_backward(logits, safe_target, weight, lse)
-        ctx.config = (copies, epsilon, chunk_elements)
+        ctx.config = (copies, epsilon, chunk_elements, task_copies)
         return ls_sum, nll_sum, div_sum
 
     @staticmethod
     def backward(ctx, g_ls, g_nll, g_div):
         logits, safe_target, weight, lse = ctx.saved_tensors
-        copies, epsilon, chunk_elements = ctx.config
+        copies, epsilon, chunk_elements, task_copies = ctx.config
         vocab = logits.size(-1)
         n = safe_target.numel()
         eps_i = epsilon / (vocab - 1)
@@ -235,6 +241,9 @@ class _ManyCopyHead(torch.autograd.Function):
         prob_coef = g_ls + g_nll
         onehot_coef = g_ls * (1.0 - epsilon - eps_i) + g_nll
         uniform_coef = g_ls * eps_i
+        if task_copies < copies:  # the copies after the first carry no task loss
+            on = (torch.arange(copies, device=logits.device) < task_copies).float().view(copies, 1, 1)
+            prob_coef, onehot_coef, uniform_coef = prob_coef * on, onehot_coef * on, uniform_coef * on
         step = _rows_per_chunk(copies, vocab, chunk_elements)
         for r0 in range(0, n, step):
             r1 = min(n, r0 + step)
@@ -247,7 +256,17 @@ class _ManyCopyHead(torch.autograd.Function):
                 gz += _pairwise_kl_grad(p, lp, copies) * g_div
             gz.mul_(weight[r0:r1].view(1, -1, 1))
             grad_stacked[:, r0:r1] = gz
-        return grad, None, None, None, None, None
+        return grad, None, None, None, None, None, None
+
+
+def _task_rows(weight, copies, task_copies):
+    """The weight of each row in the task loss: ``weight`` [n] itself when every
+    copy carries it (broadcast over copies); [copies, n] with the rows of the
+    copies after ``task_copies`` zeroed otherwise."""
+    if task_copies == copies:
+        return weight
+    on = (torch.arange(copies, device=weight.device) < task_copies).to(weight.dtype)
+    return on.view(copies, 1) * weight
 
 
 def _pairwise_kl_grad(p, lp, copies):
@@ -265,15 +284,20 @@ def fused_rdrop_loss(
     ignore_index: Optional[int],
     direction: str = BIDIRECTIONAL,
     chunk_elements: Optional[int] = None,
+    task_copies: Optional[int] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sums over non-padding positions of all copies, in fp32.
 
     ``logits``: ``[copies*N, V]`` (any float dtype, copy c in rows c*N..);
     ``target``: ``[N]``. Returns ``(label_smoothed_nll, nll, divergence)``:
-    the first two summed over copies and positions, the last summed over
-    positions (see ``consistency.consistency_divergence`` for what it is).
+    the first two summed over positions and the first ``task_copies`` copies
+    (all of them by default; 1 for SimCut's NLL on the clean copy only), the
+    last summed over positions (see ``consistency.consistency_divergence``).
     """
     check_copies(copies, direction)
+    task_copies = copies if task_copies is None else int(task_copies)
+    if not 1 <= task_copies <= copies:
+        raise ValueError(f"task_copies must be in 1..{copies} (got {task_copies})")
     if logits.dim() != 2 or logits.size(0) != copies * target.numel():
         raise ValueError(
             f"expected logits of shape [{copies}*{target.numel()}, V], got {tuple(logits.shape)}"
@@ -282,5 +306,9 @@ def fused_rdrop_loss(
     if chunk_elements is None:
         chunk_elements = default_chunk_elements(logits.numel(), logits.device)
     if copies == 2:
-        return _TwoCopyHead.apply(logits, target, float(epsilon), ignore_index, direction, chunk_elements)
-    return _ManyCopyHead.apply(logits, target, copies, float(epsilon), ignore_index, chunk_elements)
+        return _TwoCopyHead.apply(
+            logits, target, float(epsilon), ignore_index, direction, chunk_elements, task_copies
+        )
+    return _ManyCopyHead.apply(
+        logits, target, copies, float(epsilon), ignore_index, chunk_elements, task_copies
+    )

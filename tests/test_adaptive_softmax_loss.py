@@ -79,16 +79,23 @@ class Adaptive(torch.nn.Module):
 
 
 @pytest.mark.parametrize(
-    "copies,direction,eps", [(2, "bidirectional", 0.0), (2, "unidirectional", 0.1), (3, "bidirectional", 0.1)]
+    "copies,direction,eps,task_copies",
+    [
+        (2, "bidirectional", 0.0, None),
+        (2, "unidirectional", 0.1, None),
+        (3, "bidirectional", 0.1, None),
+        (2, "unidirectional", 0.1, 1),  # SimCut: NLL on the first copy only
+        (3, "bidirectional", 0.1, 1),
+    ],
 )
-def test_loss_and_gradient_equal_full_vocabulary(copies, direction, eps):
+def test_loss_and_gradient_equal_full_vocabulary(copies, direction, eps, task_copies):
     torch.manual_seed(0)
     module = Adaptive().double()
     n = 9
     target = torch.tensor([0, 4, 5, 8, 9, 15, PAD, 12, PAD])
     hidden = torch.randn(copies * n, 6, dtype=torch.float64, requires_grad=True)
     ls, nll, div = adaptive_rdrop_loss(
-        hidden, target, module.head, list(module.tail), CUTOFF, copies, eps, PAD, direction
+        hidden, target, module.head, list(module.tail), CUTOFF, copies, eps, PAD, direction, task_copies
     )
     (ls + 5 * div).backward()
     got_grad = hidden.grad.clone()
@@ -97,9 +104,11 @@ def test_loss_and_gradient_equal_full_vocabulary(copies, direction, eps):
     full = module.full_lprobs(hidden)
     keep = target.ne(PAD)
     rows = target.repeat(copies)
-    nll_rows = -full.gather(-1, rows[:, None]).squeeze(-1) * keep.repeat(copies)
+    task_rows = keep.repeat(copies)
+    task_rows[(task_copies or copies) * n :] = False
+    nll_rows = -full.gather(-1, rows[:, None]).squeeze(-1) * task_rows
     eps_i = eps / (CUTOFF[-1] - 1)
-    ls_rows = (1 - eps - eps_i) * nll_rows - eps_i * full.sum(-1) * keep.repeat(copies)
+    ls_rows = (1 - eps - eps_i) * nll_rows - eps_i * full.sum(-1) * task_rows
     ref_div = consistency_divergence(full, copies, direction, keep).sum()
     (ls_rows.sum() + 5 * ref_div).backward()
     assert torch.allclose(ls, ls_rows.sum()) and torch.allclose(nll, nll_rows.sum())

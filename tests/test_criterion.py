@@ -43,8 +43,9 @@ def criterion_for(task, **options):
     return RegLabelSmoothedCrossEntropyCriterion(task, False, EPS, **options)
 
 
-def by_hand(table, target, pad, alpha, direction="bidirectional"):
-    """The paper's Eq. 4 written out: explicit softmax and F.kl_div."""
+def by_hand(table, target, pad, alpha, direction="bidirectional", task_copies=None):
+    """The paper's Eq. 4 written out: explicit softmax and F.kl_div; the NLL
+    terms of the first ``task_copies`` copies only when given (SimCut)."""
     copies, vocab = table.size(0), table.size(-1)
     t = target.reshape(-1)
     keep = t.ne(pad)
@@ -59,8 +60,9 @@ def by_hand(table, target, pad, alpha, direction="bidirectional"):
         nll = -lp[torch.arange(len(t)), t]
         uniform = -lp.mean(-1) * vocab
         eps_i = EPS / (vocab - 1)
-        total_ls = total_ls + (((1 - EPS - eps_i) * nll + eps_i * uniform) * keep).sum()
-        total_nll = total_nll + (nll * keep).sum()
+        if task_copies is None or c < task_copies:
+            total_ls = total_ls + (((1 - EPS - eps_i) * nll + eps_i * uniform) * keep).sum()
+            total_nll = total_nll + (nll * keep).sum()
 
     def kl(i, j):
         return (F.kl_div(lprobs[j], probs[i], reduction="none").sum(-1) * keep).sum()
@@ -83,32 +85,43 @@ def task_and_sample(dict_dir):
 
 
 @pytest.mark.parametrize(
-    "copies,direction,impl",
+    "copies,direction,impl,task_loss",
     [
-        (2, "bidirectional", "fused"),
-        (2, "bidirectional", "reference"),
-        (3, "bidirectional", "fused"),
-        (3, "bidirectional", "reference"),
-        (2, "unidirectional", "fused"),
-        (2, "unidirectional", "reference"),
+        (2, "bidirectional", "fused", "all-copies"),
+        (2, "bidirectional", "reference", "all-copies"),
+        (3, "bidirectional", "fused", "all-copies"),
+        (3, "bidirectional", "reference", "all-copies"),
+        (2, "unidirectional", "fused", "all-copies"),
+        (2, "unidirectional", "reference", "all-copies"),
+        (2, "bidirectional", "fused", "first-copy"),
+        (3, "bidirectional", "fused", "first-copy"),
+        (3, "bidirectional", "reference", "first-copy"),
+        (2, "unidirectional", "fused", "first-copy"),
+        (2, "unidirectional", "reference", "first-copy"),
     ],
 )
-def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies, direction, impl):
+def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies, direction, impl, task_loss):
     task, sample = task_and_sample
+    task_copies = 1 if task_loss == "first-copy" else copies
     batch, length = sample["target"].shape
     vocab = len(task.target_dictionary)
     torch.manual_seed(1)
     table = torch.randn(copies, batch, length, vocab) * 2
     model = ScriptedModel(table.clone()).train()
     crit = criterion_for(
-        task, reg_alpha=3.0, reg_passes=copies, reg_kl_direction=direction, reg_loss_impl=impl
+        task,
+        reg_alpha=3.0,
+        reg_passes=copies,
+        reg_kl_direction=direction,
+        reg_loss_impl=impl,
+        reg_task_loss=task_loss,
     )
     loss, sample_size, log = crit(model, sample)
     loss.backward()
 
     ref_table = table.clone().double().requires_grad_()
     want_loss, want_nll, want_div = by_hand(
-        ref_table, sample["target"], task.target_dictionary.pad(), 3.0, direction
+        ref_table, sample["target"], task.target_dictionary.pad(), 3.0, direction, task_copies
     )
     want_loss.backward()
 
@@ -116,7 +129,7 @@ def test_loss_nll_kl_and_gradient_match_hand_computation(task_and_sample, copies
     assert math.isclose(loss.item(), want_loss.item(), rel_tol=1e-5)
     assert math.isclose(log["nll_loss"].item(), want_nll.item(), rel_tol=1e-5)
     assert math.isclose(log["kl_loss"].item(), want_div.item(), rel_tol=1e-4)
-    assert log["nll_ntokens"] == copies * sample["ntokens"] and log["kl_ntokens"] == sample["ntokens"]
+    assert log["nll_ntokens"] == task_copies * sample["ntokens"] and log["kl_ntokens"] == sample["ntokens"]
     assert torch.allclose(model.table.grad.double(), ref_table.grad, rtol=1e-4, atol=1e-6)
     pad_positions = sample["target"].eq(1)
     assert torch.count_nonzero(model.table.grad[:, pad_positions]) == 0

@@ -124,7 +124,7 @@ def test_hook_cuts_exactly_the_drawn_entries_of_the_source_only(models, arch, ki
     assert embedding is model.decoder.embed_tokens  # the shared case the identity test is for
     seen = []
     cutoff = InputCutoff.for_task(task, kind, 0.5, 2, PAD)
-    with cutoff.applied(model, src):
+    with cutoff.applied(model, net_input):
         # registered after the cutoff hook, so it sees what the encoder gets
         spy = embedding.register_forward_hook(lambda m, i, o: seen.append((i[0], o.detach())))
         model(**net_input)
@@ -220,6 +220,112 @@ def test_loss_equals_hand_computation_with_the_same_mask(models, kind, direction
     assert abs(hand_loss(torch.ones_like(cut)).item() - loss.item()) > 1e-3, "the cut changed the loss"
 
 
+class MaskedEmbedding(torch.nn.Module):
+    """By hand, for the decoder input: the embedding of ``tokens`` times ``keep``."""
+
+    def __init__(self, inner, tokens, keep):
+        super().__init__()
+        self.inner, self.tokens, self.keep = inner, tokens, keep
+
+    def forward(self, tokens):
+        assert tokens is self.tokens or torch.equal(tokens, self.tokens)
+        return self.inner(tokens) * self.keep.float()
+
+
+@pytest.mark.parametrize("arch", ["transformer", "bart"])
+def test_decoder_cutoff_cuts_the_drawn_entries_of_both_inputs(models, arch):
+    task, model = models[arch]
+    sample = make_sample(task, PAIRS * 2)
+    net_input = {k: torch.cat([v, v]) for k, v in sample["net_input"].items()}
+    src, prev = net_input["src_tokens"], net_input["prev_output_tokens"]
+    embedding = model.decoder.embed_tokens  # shared with the encoder here
+    seen = []
+    cutoff = InputCutoff.for_task(task, TOKEN, 0.5, 2, PAD, decoder_input=True)
+    with cutoff.applied(model, net_input):
+        spy = embedding.register_forward_hook(lambda m, i, o: seen.append((i[0], o.detach())))
+        model(**net_input)
+        spy.remove()
+    assert not embedding._forward_hooks
+
+    src_cut, prev_cut = cutoff.last_cuts["src_tokens"], cutoff.last_cuts["prev_output_tokens"]
+    (src_in, src_out), (prev_in, prev_out) = seen
+    assert src_in is src and prev_in is prev
+    assert torch.equal(src_out, embedding(src).detach().masked_fill(src_cut, 0.0))
+    assert torch.equal(prev_out, embedding(prev).detach().masked_fill(prev_cut, 0.0))
+    batch = prev.size(0) // 2
+    assert prev_cut[batch:].any() and not prev_cut[:batch].any(), "the first copy stays clean"
+    d = task.target_dictionary
+    boundary = prev.eq(d.pad()) | prev.eq(d.eos()) | prev.eq(d.bos())
+    assert boundary[:, 0].all() and not prev_cut.squeeze(-1)[boundary].any(), "eos-as-bos and padding stay"
+
+
+def test_decoder_cutoff_hooks_the_decoders_own_embedding_when_not_shared(dicts):
+    torch.manual_seed(7)
+    _, task, model, _ = build(dicts, *RDROP, *TINY_MODEL, "--dropout", "0")
+    assert model.encoder.embed_tokens is not model.decoder.embed_tokens
+    sample = make_sample(task, PAIRS * 2)
+    net_input = {k: torch.cat([v, v]) for k, v in sample["net_input"].items()}
+    cutoff = InputCutoff.for_task(task, SPAN, 0.5, 2, PAD, decoder_input=True)
+    seen = []
+    with cutoff.applied(model, net_input):
+        spy = model.decoder.embed_tokens.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+        model.train()(**net_input)
+        spy.remove()
+    (prev_out,) = seen
+    prev = net_input["prev_output_tokens"]
+    prev_cut = cutoff.last_cuts["prev_output_tokens"]
+    assert prev_cut.any()
+    assert torch.equal(prev_out, model.decoder.embed_tokens(prev).detach().masked_fill(prev_cut, 0.0))
+    assert not model.encoder.embed_tokens._forward_hooks and not model.decoder.embed_tokens._forward_hooks
+
+
+def test_simcut_loss_equals_hand_computation(models):
+    """SimCut exactly: both inputs of the second copy cut, the NLL on the clean
+    copy only, alpha * KL(P_clean || P_cut)."""
+    task, model = models["transformer"]
+    crit = criterion(
+        task,
+        reg_alpha=3.0,
+        reg_kl_direction="unidirectional",
+        reg_cutoff_type=TOKEN,
+        reg_cutoff_rate=0.3,
+        reg_cutoff_decoder=True,
+        reg_task_loss="first-copy",
+    )
+    sample = make_sample(task, PAIRS * 2)
+    torch.manual_seed(5)
+    loss, _, log = crit(model, sample)
+    assert log["nll_ntokens"] == sample["ntokens"], "the NLL is per token of the clean copy"
+
+    def stacked(key):
+        return torch.cat([sample["net_input"][key]] * 2)
+
+    src, prev = stacked("src_tokens"), stacked("prev_output_tokens")
+    s, t = task.source_dictionary, task.target_dictionary
+    torch.manual_seed(5)  # the encoder embeds first, so its mask is drawn first
+    src_cut = draw_cutoff(src, s.pad(), 0.3, 2, TOKEN, 16, (s.bos(), s.eos()))
+    prev_cut = draw_cutoff(prev, t.pad(), 0.3, 2, TOKEN, 16, (t.bos(), t.eos()))
+    assert src_cut.any() and prev_cut.any()
+
+    def hand_loss(src_keep, prev_keep, task_copies):
+        embedded = model.encoder.embed_tokens(src) * src_keep.float()
+        encoder_out = model.encoder(src, stacked("src_lengths"), token_embeddings=embedded)
+        shared = model.decoder.embed_tokens
+        model.decoder.embed_tokens = MaskedEmbedding(shared, prev, prev_keep)
+        try:
+            logits = model.decoder(prev, encoder_out=encoder_out)[0]
+        finally:
+            model.decoder.embed_tokens = shared
+        table = logits.view(2, *sample["target"].shape, -1)
+        pad = t.pad()
+        return by_hand(table, sample["target"], pad, 3.0, "unidirectional", task_copies)[0]
+
+    assert math.isclose(loss.item(), hand_loss(~src_cut, ~prev_cut, 1).item(), rel_tol=1e-5)
+    kept = torch.ones_like(prev_cut)
+    assert abs(hand_loss(~src_cut, kept, 1).item() - loss.item()) > 1e-3, "the decoder cut changed the loss"
+    assert abs(hand_loss(~src_cut, ~prev_cut, 2).item() - loss.item()) > 1e-3, "the NLL is on one copy"
+
+
 @pytest.mark.parametrize(
     "options,message",
     [
@@ -229,12 +335,14 @@ def test_loss_equals_hand_computation_with_the_same_mask(models, kind, direction
         ((SPAN, -0.1, None), "must be in [0, 1)"),
         ((SPAN, float("nan"), None), "must be in [0, 1)"),
         ((DIMENSION, 0.1, "0.1,0.3"), "drop --reg-dropouts"),
+        (("none", None, None, True), "--reg-cutoff-decoder cuts with --reg-cutoff-type"),
+        ((TOKEN, 0.0, None, True), "--reg-cutoff-decoder cuts with --reg-cutoff-type"),
     ],
 )
 def test_bad_options_name_the_fix(options, message):
-    kind, rate, dropouts = options
+    kind, rate, dropouts, *decoder = options
     with pytest.raises(RDropConfigError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        validate(5.0, 2, 1, "bidirectional", dropouts, kind, rate)
+        validate(5.0, 2, 1, "bidirectional", dropouts, kind, rate, *decoder)
 
 
 def test_bad_options_reach_fairseq_train_as_one_error(dicts):
@@ -250,7 +358,7 @@ def test_architecture_without_source_embedding_is_a_clear_error():
 
     cutoff = InputCutoff(TOKEN, 0.1, 2, PAD)
     with pytest.raises(RDropConfigError, match="DecoderOnly does not have.*--reg-cutoff-type none"):
-        with cutoff.applied(DecoderOnly(), torch.ones(2, 3, dtype=torch.long)):
+        with cutoff.applied(DecoderOnly(), {"src_tokens": torch.ones(2, 3, dtype=torch.long)}):
             pass
 
 
@@ -275,6 +383,8 @@ def test_architecture_without_source_embedding_is_a_clear_error():
                 "--reg-kl-direction": "unidirectional",
                 "--reg-cutoff-type": "token",
                 "--reg-cutoff-rate": "0.05",
+                "--reg-task-loss": "first-copy",
+                "--reg-cutoff-decoder": None,  # a switch: no value
             },
         ),
     ],
@@ -292,10 +402,15 @@ def test_recipe_variants_reach_the_criterion(dicts, tmp_path, config_name, varia
     config = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", config_name)
     argv = ["--config", config, "--data", str(data), "--variant", variant]
     command = train.build_plan(train.parse_args(argv), train.Hardware("cpu")).command
-    assert {flag: command[command.index(flag) + 1] for flag in want} == want
-    _, _, _, crit = build(dicts, *RDROP, *TINY_MODEL, *[x for pair in want.items() for x in pair])
+    assert {f: None if v is None else command[command.index(f) + 1] for f, v in want.items()} == want
+    assert "--reg-cutoff-decoder" not in command or "--reg-cutoff-decoder" in want
+    flags = [x for pair in want.items() for x in pair if x is not None]
+    _, _, _, crit = build(dicts, *RDROP, *TINY_MODEL, *flags)
     assert (crit.cutoff.kind, crit.cutoff.rate, crit.alpha) == ("token", 0.05, float(want["--reg-alpha"]))
     assert crit.direction == want.get("--reg-kl-direction", "bidirectional")
+    assert crit.task_copies == (1 if "--reg-task-loss" in want else 2)
+    sides = [side.key for side in crit.cutoff.sides]
+    assert sides == ["src_tokens"] + (["prev_output_tokens"] if "--reg-cutoff-decoder" in want else [])
 
 
 SMALLER = (
@@ -307,15 +422,16 @@ SMALLER = (
 @pytest.mark.slow
 def test_every_type_trains_through_fairseq_train(data_bin, tmp_path):  # noqa: F811
     firsts = []
-    for kind in TYPES:
+    settings = {kind: ["--reg-cutoff-type", kind, "--reg-cutoff-rate", "0.1"] for kind in TYPES}
+    settings["simcut"] = settings[TOKEN] + [
+        "--reg-cutoff-decoder", "--reg-task-loss", "first-copy", "--reg-kl-direction", "unidirectional",
+    ]  # fmt: skip
+    for kind, flags in settings.items():
         cmd = train_cmd(
             data_bin,
             str(tmp_path / kind),
             *SMALLER,
-            "--reg-cutoff-type",
-            kind,
-            "--reg-cutoff-rate",
-            "0.1",
+            *flags,
             "--log-interval",
             "1",
             "--no-save",
@@ -329,5 +445,5 @@ def test_every_type_trains_through_fairseq_train(data_bin, tmp_path):  # noqa: F
         assert sum(losses[-4:]) < 0.8 * sum(losses[:4]), f"{kind}: it learns"
         firsts.append((losses[0], kls[0]))
     # same seed, same batches: had the options not reached the criterion, the
-    # three runs would log the same first update
-    assert len(set(firsts)) == 3
+    # runs would log the same first update
+    assert len(set(firsts)) == len(settings)

@@ -12,13 +12,16 @@ from rdrop_fairseq.fused_head import fused_rdrop_loss
 PAD = 1
 
 
-def independent(logits, target, copies, eps, direction):
-    """Sums (label-smoothed NLL, NLL, divergence) the long way, in float64."""
+def independent(logits, target, copies, eps, direction, task_copies=None):
+    """Sums (label-smoothed NLL, NLL, divergence) the long way, in float64; the
+    NLL terms of the first ``task_copies`` copies only when given."""
     z = logits.double()
     n, vocab = target.numel(), z.size(-1)
     lp = F.log_softmax(z, -1)
     tt = target.repeat(copies)
     keep = tt.ne(PAD).double()
+    if task_copies is not None:
+        keep[task_copies * n :] = 0.0
     nll = -lp.gather(-1, tt.unsqueeze(-1)).squeeze(-1) * keep
     smooth = -lp.sum(-1) * keep
     eps_i = eps / (vocab - 1)
@@ -46,14 +49,17 @@ CASES = [(2, "bidirectional"), (3, "bidirectional"), (4, "bidirectional"), (2, "
 
 @pytest.mark.parametrize("copies,direction", CASES)
 @pytest.mark.parametrize("chunk", [1 << 22, 40])  # one chunk, and many chunks of 1 row
-def test_values_and_gradients_match_independent_computation(copies, direction, chunk):
+@pytest.mark.parametrize("task_copies", [None, 1])  # NLL on every copy (R-Drop), on the first (SimCut)
+def test_values_and_gradients_match_independent_computation(copies, direction, chunk, task_copies):
     logits, target = example(copies)
     weights = (0.7, 0.3, 5.0)  # distinct weights so each output's gradient is checked
     z1 = logits.clone().requires_grad_()
-    got = fused_rdrop_loss(z1, target, copies, 0.1, PAD, direction, chunk_elements=chunk)
+    got = fused_rdrop_loss(
+        z1, target, copies, 0.1, PAD, direction, chunk_elements=chunk, task_copies=task_copies
+    )
     sum(w * g for w, g in zip(weights, got)).backward()
     z2 = logits.clone().double().requires_grad_()
-    want = independent(z2, target, copies, 0.1, direction)
+    want = independent(z2, target, copies, 0.1, direction, task_copies)
     sum(w * g for w, g in zip(weights, want)).backward()
     for g, w in zip(got, want):
         assert g.dtype == torch.float32

@@ -104,10 +104,13 @@ class ScriptedHead(torch.nn.Module):
         return sample["target"]
 
 
-def classification_by_hand(table, target, alpha, direction):
-    """Eq. 4 written out: cross_entropy per copy, F.kl_div between copies."""
+def classification_by_hand(table, target, alpha, direction, task_copies=None):
+    """Eq. 4 written out: cross_entropy per copy (of the first ``task_copies``
+    only when given), F.kl_div between copies."""
     copies = table.size(0)
-    ce = sum(F.cross_entropy(table[c].double(), target, reduction="sum") for c in range(copies))
+    ce = sum(
+        F.cross_entropy(table[c].double(), target, reduction="sum") for c in range(task_copies or copies)
+    )
     lp = [F.log_softmax(table[c].double(), -1) for c in range(copies)]
 
     def kl(i, j):  # KL(Pi || Pj) summed over the batch
@@ -128,9 +131,17 @@ def reg_dir(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "copies,direction", [(2, "bidirectional"), (2, "unidirectional"), (3, "bidirectional")]
+    "copies,direction,task_loss",
+    [
+        (2, "bidirectional", "all-copies"),
+        (2, "unidirectional", "all-copies"),
+        (3, "bidirectional", "all-copies"),
+        (2, "unidirectional", "first-copy"),
+        (3, "bidirectional", "first-copy"),
+    ],
 )
-def test_classification_loss_and_gradient_match_hand_computation(cls_dir, copies, direction):
+def test_classification_loss_and_gradient_match_hand_computation(cls_dir, copies, direction, task_loss):
+    task_copies = 1 if task_loss == "first-copy" else copies
     _, task, _, criterion = build(
         cls_dir,
         *TINY_ROBERTA,
@@ -142,6 +153,8 @@ def test_classification_loss_and_gradient_match_hand_computation(cls_dir, copies
         str(copies),
         "--reg-kl-direction",
         direction,
+        "--reg-task-loss",
+        task_loss,
     )
     labels = [0, 2, 1, 1]
     sample = make_sample(task, SENTENCES, labels)
@@ -151,22 +164,23 @@ def test_classification_loss_and_gradient_match_hand_computation(cls_dir, copies
     (grad,) = torch.autograd.grad(loss, model.table)
 
     table = model.table.detach().clone().requires_grad_(True)
-    expected, ce, div = classification_by_hand(table, torch.tensor(labels), 0.7, direction)
+    expected, ce, div = classification_by_hand(table, torch.tensor(labels), 0.7, direction, task_copies)
     (expected_grad,) = torch.autograd.grad(expected, table)
 
     assert sample_size == 4 and log["sample_size"] == 4 and log["nsentences"] == 4
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert log["kl_loss"].item() == pytest.approx(div.item(), rel=1e-5)
     assert log["task_loss"].item() == pytest.approx(ce.item(), rel=1e-5)
-    assert log["task_count"] == 4 * copies and log["kl_nsentences"] == 4
+    assert log["task_count"] == 4 * task_copies and log["kl_nsentences"] == 4
     assert div.item() > 0.1
     torch.testing.assert_close(grad.double(), expected_grad.double(), rtol=1e-4, atol=1e-6)
     first_copy_correct = (model.table[0].argmax(-1) == torch.tensor(labels)).sum().item()
     assert log["ncorrect"].item() == first_copy_correct
 
 
-@pytest.mark.parametrize("copies", [2, 3])
-def test_regression_loss_is_mse_to_gold_plus_alpha_mse_between_copies(reg_dir, copies):
+@pytest.mark.parametrize("copies,task_loss", [(2, "all-copies"), (3, "all-copies"), (3, "first-copy")])
+def test_regression_loss_is_mse_to_gold_plus_alpha_mse_between_copies(reg_dir, copies, task_loss):
+    task_copies = 1 if task_loss == "first-copy" else copies
     _, task, _, criterion = build(
         reg_dir,
         *TINY_ROBERTA,
@@ -177,6 +191,8 @@ def test_regression_loss_is_mse_to_gold_plus_alpha_mse_between_copies(reg_dir, c
         "0.5",
         "--reg-passes",
         str(copies),
+        "--reg-task-loss",
+        task_loss,
     )
     gold = [3.5, 1.0, 2.25, 4.0]
     sample = make_sample(task, SENTENCES, gold, regression=True)
@@ -188,7 +204,7 @@ def test_regression_loss_is_mse_to_gold_plus_alpha_mse_between_copies(reg_dir, c
     table = model.table.detach().double().clone().requires_grad_(True)
     y = torch.tensor(gold, dtype=torch.double)
     preds = [table[c, :, 0] for c in range(copies)]
-    mse_gold = sum(((y - p) ** 2).sum() for p in preds)
+    mse_gold = sum(((y - p) ** 2).sum() for p in preds[:task_copies])
     # the paper's MSE(y1, y2) for two copies, the mean over ordered pairs for more
     between = sum(((preds[i] - preds[j]) ** 2).sum() for i, j in itertools.permutations(range(copies), 2))
     between = between / (copies * (copies - 1))
@@ -328,6 +344,16 @@ def test_cutoff_reaches_roberta_embeddings(cls_dir):
     _, task, model, criterion = build(cls_dir, *TINY_ROBERTA, *NO_DROPOUT, "--num-classes", "3")
     _, _, log = criterion(model.train(), sample)
     assert log["kl_loss"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_decoder_cutoff_on_roberta_is_a_clear_error(cls_dir):
+    _, task, model, criterion = build(
+        cls_dir, *TINY_ROBERTA, "--num-classes", "3", "--reg-cutoff-type", "token",
+        "--reg-cutoff-rate", "0.3", "--reg-cutoff-decoder",
+    )  # fmt: skip
+    sample = make_sample(task, SENTENCES, [0, 2, 1, 1])
+    with pytest.raises(RDropConfigError, match="decoder.embed_tokens.*drop --reg-cutoff-decoder"):
+        criterion(model.train(), sample)
 
 
 def test_reduce_metrics_keeps_fairseq_metrics_and_adds_kl(cls_dir):

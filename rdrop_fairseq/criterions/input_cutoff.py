@@ -1,17 +1,19 @@
 """``--reg-cutoff-type/--reg-cutoff-rate``: Cutoff on the source embeddings of
 the copies after the first, inside R-Drop's one forward pass, without forking
-a fairseq model.
+a fairseq model; with ``--reg-cutoff-decoder`` on the decoder's input
+embeddings too (SimCut).
 
-For the duration of one model call a forward hook sits on the encoder's
-token embedding and zeroes the drawn entries (``cutoff.py``) of the output of
-the ONE call whose input is this forward's own ``src_tokens`` tensor: with
-``--share-all-embeddings`` the same Embedding also embeds the decoder's
-``prev_output_tokens``, which must stay untouched. The hook is removed when
-the call ends, whatever happens, so validation and generation never see it.
+For the duration of one model call a forward hook sits on the token
+embedding(s) concerned and zeroes the drawn entries (``cutoff.py``) of the
+output of the ONE call whose input is this forward's own ``src_tokens`` (or
+``prev_output_tokens``) tensor: with ``--share-all-embeddings`` the same
+Embedding embeds both, and only the side asked for may be cut. The hooks are
+removed when the call ends, whatever happens, so validation and generation
+never see them.
 """
 
 from contextlib import contextmanager
-from typing import Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -37,21 +39,70 @@ def source_embedding(model) -> torch.nn.Module:
     )
 
 
+def decoder_embedding(model) -> torch.nn.Module:
+    module = getattr(getattr(model, "decoder", None), "embed_tokens", None)
+    if isinstance(module, torch.nn.Module):
+        return module
+    arch = type(getattr(model, "module", model)).__name__
+    raise RDropConfigError(
+        f"--reg-cutoff-decoder cuts the decoder input embeddings (decoder.embed_tokens), which {arch} "
+        "does not have; drop --reg-cutoff-decoder for this model"
+    )
+
+
+class Side(NamedTuple):
+    """One input the cutoff cuts: its key in ``net_input``, where its
+    embedding lives, and the symbols never cut."""
+
+    key: str
+    find_embedding: Callable[[torch.nn.Module], torch.nn.Module]
+    pad: int
+    protected: Tuple[int, ...]
+
+
 class InputCutoff:
-    def __init__(self, kind: str, rate: float, copies: int, pad: int, protected: Tuple[int, ...] = ()):
+    def __init__(
+        self,
+        kind: str,
+        rate: float,
+        copies: int,
+        pad: int,
+        protected: Tuple[int, ...] = (),
+        decoder: Optional[Tuple[int, Tuple[int, ...]]] = None,
+    ):
+        """``decoder``: (pad, protected) of the decoder's input to cut it too; None leaves it alone."""
         self.kind = str(kind)
         self.rate = float(rate)
         self.copies = int(copies)
-        self.pad = int(pad)
-        self.protected = tuple(int(i) for i in protected)
-        self.last_cut: Optional[torch.Tensor] = None  # the mask of the latest forward (tests, debugging)
+        self.sides = [Side("src_tokens", source_embedding, int(pad), tuple(int(i) for i in protected))]
+        if decoder is not None:
+            decoder_pad, decoder_protected = decoder
+            self.sides.append(
+                Side(
+                    "prev_output_tokens",
+                    decoder_embedding,
+                    int(decoder_pad),
+                    tuple(int(i) for i in decoder_protected),
+                )
+            )
+        # the masks of the latest forward, by input key (tests, debugging)
+        self.last_cuts: Dict[str, torch.Tensor] = {}
+
+    @property
+    def last_cut(self) -> Optional[torch.Tensor]:
+        return self.last_cuts.get("src_tokens")
 
     @classmethod
-    def for_task(cls, task, kind, rate, copies, fallback_pad):
-        source = getattr(task, "source_dictionary", None)
-        if source is None:
-            return cls(kind, rate, copies, fallback_pad)
-        return cls(kind, rate, copies, source.pad(), (source.bos(), source.eos()))
+    def for_task(cls, task, kind, rate, copies, fallback_pad, decoder_input=False):
+        def symbols(dictionary):
+            if dictionary is None:
+                return fallback_pad, ()
+            return dictionary.pad(), (dictionary.bos(), dictionary.eos())
+
+        # fairseq's decoder input starts with eos as its bos: protected like the source's eos
+        source = symbols(getattr(task, "source_dictionary", None))
+        decoder = symbols(getattr(task, "target_dictionary", None)) if decoder_input else None
+        return cls(kind, rate, copies, *source, decoder=decoder)
 
     @property
     def active(self) -> bool:
@@ -59,33 +110,43 @@ class InputCutoff:
         return self.kind != NONE and self.rate > 0
 
     @contextmanager
-    def applied(self, model, src_tokens: torch.Tensor):
-        """Within the block, the model's embedding of ``src_tokens`` (this very
-        tensor) comes out with the drawn entries of copies 1.. zeroed."""
+    def applied(self, model, net_input: Dict[str, torch.Tensor]):
+        """Within the block, the model's embedding of ``net_input["src_tokens"]``
+        (this very tensor; and of ``prev_output_tokens`` when the decoder is cut
+        too) comes out with the drawn entries of copies 1.. zeroed."""
         if not self.active:
             yield
             return
-        embedding = source_embedding(model)
-        calls = []
+        wanted = [(side, side.find_embedding(model), net_input.get(side.key)) for side in self.sides]
+        cuts = {side.key: [] for side in self.sides}
 
         def hook(module, inputs, output):
-            if not inputs or inputs[0] is not src_tokens:
-                return None
-            cut = draw_cutoff(
-                src_tokens, self.pad, self.rate, self.copies, self.kind, output.size(-1), self.protected
-            )
-            calls.append(cut)
-            return apply_cutoff(output, cut)
+            for side, embedding, tokens in wanted:
+                if embedding is module and inputs and inputs[0] is tokens:
+                    cut = draw_cutoff(
+                        tokens, side.pad, self.rate, self.copies, self.kind, output.size(-1), side.protected
+                    )
+                    cuts[side.key].append(cut)
+                    return apply_cutoff(output, cut)
+            return None
 
-        handle = embedding.register_forward_hook(hook)
+        # one hook per distinct module: with shared embeddings both sides share one
+        modules = list({id(embedding): embedding for _, embedding, _ in wanted}.values())
+        handles = [module.register_forward_hook(hook) for module in modules]
         try:
             yield
         finally:
-            handle.remove()
-        if len(calls) != 1:
-            raise RDropConfigError(
-                f"--reg-cutoff-type: the source embedding saw this batch's src_tokens {len(calls)} times "
-                f"in one forward ({type(getattr(model, 'module', model)).__name__} does not embed them once "
-                "through encoder.embed_tokens); set --reg-cutoff-type none for this architecture"
-            )
-        self.last_cut = calls[0]
+            for handle in handles:
+                handle.remove()
+        arch = type(getattr(model, "module", model)).__name__
+        for side in self.sides:
+            if len(cuts[side.key]) != 1:
+                fix = (
+                    "set --reg-cutoff-type none" if side.key == "src_tokens" else "drop --reg-cutoff-decoder"
+                )
+                raise RDropConfigError(
+                    f"cutoff: the embedding saw this batch's {side.key} {len(cuts[side.key])} times in "
+                    f"one forward ({arch} does not embed them once through its embed_tokens); "
+                    f"{fix} for this architecture"
+                )
+        self.last_cuts = {key: found[0] for key, found in cuts.items()}

@@ -16,7 +16,7 @@ from ..cutoff import NONE
 from ..errors import RDropConfigError
 from ..tasks.update_number import PassesUpdateNumber
 from .input_cutoff import InputCutoff
-from .rdrop_options import validate
+from .rdrop_options import ALL_COPIES, task_copies, validate
 
 
 def repeat_batch(net_input, copies):
@@ -40,6 +40,8 @@ class RDropCore:
         reg_loss_impl,
         reg_cutoff_type=NONE,
         reg_cutoff_rate=None,
+        reg_cutoff_decoder=False,
+        reg_task_loss=ALL_COPIES,
     ):
         if not isinstance(task, PassesUpdateNumber):
             # The task tells the criterion which update it is on (--reg-every) and
@@ -49,16 +51,30 @@ class RDropCore:
                 "each takes every option of the fairseq task of the same name without rdrop_"
             )
         self.dropout_rates = validate(
-            reg_alpha, reg_passes, reg_every, reg_kl_direction, reg_dropouts, reg_cutoff_type, reg_cutoff_rate
+            reg_alpha,
+            reg_passes,
+            reg_every,
+            reg_kl_direction,
+            reg_dropouts,
+            reg_cutoff_type,
+            reg_cutoff_rate,
+            reg_cutoff_decoder,
+            reg_task_loss,
         )
         self.alpha = float(reg_alpha)
         self.direction = str(reg_kl_direction)
         self.copies = int(reg_passes)
+        self.task_copies = task_copies(reg_task_loss, reg_passes)  # leading copies carrying the task loss
         self.every = int(reg_every)
         self.loss_impl = str(reg_loss_impl)
         self.update_num = 0
         self.cutoff = InputCutoff.for_task(
-            task, reg_cutoff_type, reg_cutoff_rate or 0.0, self.copies, getattr(self, "padding_idx", 1)
+            task,
+            reg_cutoff_type,
+            reg_cutoff_rate or 0.0,
+            self.copies,
+            getattr(self, "padding_idx", 1),
+            decoder_input=bool(reg_cutoff_decoder),
         )
 
     rdrop_task_hint = "an R-Drop task"
@@ -74,7 +90,7 @@ class RDropCore:
         if self.dropout_rates is not None:
             return self.dropout_rates.forward_two_passes(model, net_input, **model_kwargs)
         batch = repeat_batch(net_input, self.copies)
-        with self.cutoff.applied(model, batch.get("src_tokens")):  # --reg-cutoff-type
+        with self.cutoff.applied(model, batch):  # --reg-cutoff-type
             return model(**batch, **model_kwargs)
 
     def with_consistency(self, task_loss, divergence):

@@ -18,6 +18,9 @@ from ..errors import RDropConfigError
 from .dropout_rates import DropoutRates
 
 LOSS_IMPLS = ("fused", "reference")
+ALL_COPIES = "all-copies"
+FIRST_COPY = "first-copy"
+TASK_LOSS_COPIES = (ALL_COPIES, FIRST_COPY)
 
 
 @dataclass
@@ -78,10 +81,33 @@ class RDropOptions(FairseqDataclass):
             "0 is plain R-Drop, bit for bit"
         },
     )
+    reg_cutoff_decoder: bool = field(
+        default=False,
+        metadata={
+            "help": "also cut the decoder input embeddings (prev_output_tokens) of the same copies, "
+            "drawn independently, as SimCut does; encoder-decoder models only"
+        },
+    )
+    reg_task_loss: ChoiceEnum(TASK_LOSS_COPIES) = field(
+        default=ALL_COPIES,
+        metadata={
+            "help": "which copies carry the task loss (NLL, label-smoothed NLL, or squared error): "
+            "all-copies (R-Drop paper) or first-copy, the clean one (SimCut); the KL term always "
+            "spans all copies"
+        },
+    )
 
 
 def validate(
-    alpha, copies, every, direction, dropouts, cutoff_type=NONE, cutoff_rate=None
+    alpha,
+    copies,
+    every,
+    direction,
+    dropouts,
+    cutoff_type=NONE,
+    cutoff_rate=None,
+    cutoff_decoder=False,
+    task_loss=ALL_COPIES,
 ) -> Optional[DropoutRates]:
     """Reject what cannot be what the user meant, with the flag to change;
     return the parsed two-rate setting (None without ``--reg-dropouts``)."""
@@ -97,7 +123,21 @@ def validate(
     if rates is not None and copies != 2:
         raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
     check_cutoff(cutoff_type, cutoff_rate, rates is not None)
+    if cutoff_decoder and (str(cutoff_type) == NONE or not cutoff_rate):
+        raise RDropConfigError(
+            "--reg-cutoff-decoder cuts with --reg-cutoff-type and --reg-cutoff-rate; set both "
+            "(SimCut: token, 0.05) or drop --reg-cutoff-decoder"
+        )
+    if str(task_loss) not in TASK_LOSS_COPIES:
+        raise RDropConfigError(
+            f"--reg-task-loss must be one of {', '.join(TASK_LOSS_COPIES)} (got {task_loss})"
+        )
     return rates
+
+
+def task_copies(task_loss, copies) -> int:
+    """How many leading copies carry the task loss: all of them, or the first."""
+    return 1 if str(task_loss) == FIRST_COPY else int(copies)
 
 
 def check_cutoff(kind, rate, two_passes) -> None:

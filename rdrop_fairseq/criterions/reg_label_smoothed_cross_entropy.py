@@ -14,6 +14,7 @@ exact and factorised). In training the batch goes through the model once as
 import math
 from dataclasses import dataclass
 
+import torch
 from fairseq import utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
@@ -27,7 +28,7 @@ from ..adaptive_softmax_loss import adaptive_rdrop_loss
 from ..consistency import BIDIRECTIONAL, consistency_divergence
 from ..fused_head import fused_rdrop_loss
 from .rdrop_core import RDropCore
-from .rdrop_options import RDropOptions
+from .rdrop_options import ALL_COPIES, RDropOptions
 
 
 @dataclass
@@ -54,6 +55,8 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
         reg_loss_impl="fused",
         reg_cutoff_type="none",
         reg_cutoff_rate=None,
+        reg_cutoff_decoder=False,
+        reg_task_loss=ALL_COPIES,
     ):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         self.init_rdrop(
@@ -67,6 +70,8 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
             reg_loss_impl,
             reg_cutoff_type,
             reg_cutoff_rate,
+            reg_cutoff_decoder,
+            reg_task_loss,
         )
 
     def forward(self, model, sample, reduce=True):
@@ -81,11 +86,12 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
         # fairseq's own adaptive-softmax training path adds in place inside
         # autograd, so a single-copy update with an adaptive softmax comes here too
         copies = self.copies if rdrop else 1
+        task_copies = self.task_copies if rdrop else 1
         net_output = (
             self.forward_copies(model, sample["net_input"]) if rdrop else model(**sample["net_input"])
         )
         target = self.masked_target(model, sample, net_output)
-        ls_loss, nll_loss, divergence = self.loss_head(model, net_output, target, copies)
+        ls_loss, nll_loss, divergence = self.loss_head(model, net_output, target, copies, task_copies)
         loss = self.with_consistency(ls_loss, divergence)
 
         ntokens = sample["ntokens"]
@@ -94,7 +100,7 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
             "loss": loss.data,
             "nll_loss": nll_loss.data,
             "ntokens": ntokens,
-            "nll_ntokens": ntokens * copies,
+            "nll_ntokens": ntokens * task_copies,
             "nsentences": sample["target"].size(0),
             "sample_size": sample_size,
         }
@@ -117,7 +123,9 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
             target[:, : self.ignore_prefix_size] = self.padding_idx
         return target
 
-    def loss_head(self, model, net_output, target, copies):
+    def loss_head(self, model, net_output, target, copies, task_copies):
+        """(label-smoothed NLL, NLL) summed over the first ``task_copies`` copies,
+        and the divergence over all of them."""
         flat_target = target.reshape(-1)
         adaptive = _adaptive_softmax(model)
         if adaptive is not None:
@@ -133,6 +141,7 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
                 self.eps,
                 self.padding_idx,
                 self.direction,
+                task_copies,
             )
         logits = net_output[0]
         if self.loss_impl == "fused":
@@ -143,11 +152,17 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
                 self.eps,
                 self.padding_idx,
                 self.direction,
+                task_copies=task_copies,
             )
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         lprobs = lprobs.view(-1, lprobs.size(-1))
+        # the copies without a task loss get an all-padding target
+        no_task = flat_target.new_full(((copies - task_copies) * flat_target.numel(),), self.padding_idx)
         ls_loss, nll_loss = label_smoothed_nll_loss(
-            lprobs, flat_target.repeat(copies), self.eps, ignore_index=self.padding_idx
+            lprobs,
+            torch.cat([flat_target.repeat(task_copies), no_task]),
+            self.eps,
+            ignore_index=self.padding_idx,
         )
         divergence = consistency_divergence(
             lprobs.float(), copies, self.direction, flat_target.ne(self.padding_idx)

@@ -75,6 +75,8 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
             cfg.reg_loss_impl,
             cfg.reg_cutoff_type,
             cfg.reg_cutoff_rate,
+            cfg.reg_cutoff_decoder,
+            cfg.reg_task_loss,
         )
 
     def check_head(self, model):
@@ -104,14 +106,15 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
         )
         targets = model.get_targets(sample, [logits]).view(-1)
         sample_size = targets.numel()
+        task_rows = self.task_copies * sample_size  # the copies carrying the task loss come first
         if self.regression_target:
             predictions = logits.float().view(copies * sample_size, -1)
-            gold = targets.float().view(sample_size, -1).repeat(copies, 1)
-            task_loss = F.mse_loss(predictions, gold, reduction="sum")
+            gold = targets.float().view(sample_size, -1).repeat(self.task_copies, 1)
+            task_loss = F.mse_loss(predictions[:task_rows], gold, reduction="sum")
             divergence = squared_spread(predictions, copies).sum()
         else:
             lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
-            task_loss = F.nll_loss(lprobs, targets.repeat(copies), reduction="sum")
+            task_loss = F.nll_loss(lprobs[:task_rows], targets.repeat(self.task_copies), reduction="sum")
             divergence = consistency_divergence(lprobs, copies, self.direction).sum()
         loss = self.with_consistency(task_loss, divergence)
 
@@ -133,7 +136,7 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
                 "nsentences": sample_size,
                 "sample_size": sample_size,
                 "task_loss": task_loss.data,
-                "task_count": sample_size * copies,
+                "task_count": task_rows,
                 "kl_nsentences": sample_size,
             }
         )
