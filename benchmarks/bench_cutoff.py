@@ -35,6 +35,7 @@ TYPES = ("token", "span", "dimension")
 TARGET = 1.02
 BASE = "rdrop"
 CONTROL = "rdrop (2nd instance)"
+SIMCUT = "simcut (token, decoder too)"
 
 
 def parse_args(argv=None):
@@ -68,6 +69,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     flags = {BASE: []}
     flags.update({t: ["--reg-cutoff-type", t, "--reg-cutoff-rate", str(args.rate)] for t in TYPES})
+    # SimCut: token cutoff of both inputs of the cut copy, NLL on the clean copy only
+    flags[SIMCUT] = flags["token"] + ["--reg-cutoff-decoder", "--reg-task-loss", "first-copy"]
+    flags[SIMCUT] += ["--reg-kl-direction", "unidirectional", "--reg-alpha", "3"]
     # A/A control: a second, identical R-Drop setup. Its ratio is what separate
     # model instances alone differ by (memory placement, allocator state).
     flags[CONTROL] = []
@@ -109,25 +113,33 @@ def main(argv=None):
 
 
 def cutoff_work(setup, args, device):
-    """Seconds per update of what cutoff adds, per type: the mask drawn for
-    [x; x], the embedding output zeroed, and the backward of that zeroing."""
+    """Seconds per update of what cutoff adds, per configuration: the masks drawn
+    for [x; x], the embedding outputs zeroed, and the backward of that zeroing
+    (source only; SimCut: the source and the decoder input)."""
     model = setup.trainer.model
-    src = setup.batch["net_input"]["src_tokens"].to(device)
-    src = torch.cat([src, src])
     dim = model.encoder.embed_tokens.embedding_dim
     dtype = next(model.parameters()).dtype
-    embedded = torch.randn(*src.shape, dim, device=device, dtype=dtype, requires_grad=True)
-    grad = torch.randn_like(embedded)
 
-    def runner(kind):
+    def inputs(key):
+        tokens = setup.batch["net_input"][key].to(device)
+        tokens = torch.cat([tokens, tokens])
+        embedded = torch.randn(*tokens.shape, dim, device=device, dtype=dtype, requires_grad=True)
+        return tokens, embedded, torch.randn_like(embedded)
+
+    source, decoder = inputs("src_tokens"), inputs("prev_output_tokens")
+
+    def runner(kind, sides):
         def run():
-            cut = draw_cutoff(src, 1, args.rate, 2, kind, dim, (0, 2))
-            apply_cutoff(embedded, cut).backward(grad)
-            embedded.grad = None
+            for tokens, embedded, grad in sides:
+                cut = draw_cutoff(tokens, 1, args.rate, 2, kind, dim, (0, 2))
+                apply_cutoff(embedded, cut).backward(grad)
+                embedded.grad = None
 
         return run
 
-    times = round_robin({t: runner(t) for t in TYPES}, device, 5, args.work_rounds, log=False)
+    runners = {t: runner(t, [source]) for t in TYPES}
+    runners[SIMCUT] = runner("token", [source, decoder])
+    times = round_robin(runners, device, 5, args.work_rounds, log=False)
     return {t: median(v) for t, v in times.items()}
 
 
