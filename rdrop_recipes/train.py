@@ -111,7 +111,7 @@ def parse_args(argv):
     parser.add_argument(
         "--variant",
         help="a [variants.NAME] table of the config: rdrop (default) | baseline | doubled-batch | no-kl; "
-        "IWSLT14 also rdrop-cutoff | simcut",
+        "IWSLT14 and Multi30k also rdrop-cutoff | simcut",
     )
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
     parser.add_argument(

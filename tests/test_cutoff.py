@@ -375,18 +375,21 @@ def test_architecture_without_source_embedding_is_a_clear_error():
             "rdrop-cutoff",
             {"--reg-alpha": "5.0", "--reg-cutoff-type": "token", "--reg-cutoff-rate": "0.05"},
         ),
-        (
-            "train-iwslt14.toml",
-            "simcut",
-            {
-                "--reg-alpha": "3.0",
-                "--reg-kl-direction": "unidirectional",
-                "--reg-cutoff-type": "token",
-                "--reg-cutoff-rate": "0.05",
-                "--reg-task-loss": "first-copy",
-                "--reg-cutoff-decoder": None,  # a switch: no value
-            },
-        ),
+        *[
+            (
+                config_name,
+                "simcut",
+                {
+                    "--reg-alpha": "3.0",
+                    "--reg-kl-direction": "unidirectional",
+                    "--reg-cutoff-type": "token",
+                    "--reg-cutoff-rate": "0.05",
+                    "--reg-task-loss": "first-copy",
+                    "--reg-cutoff-decoder": None,  # a switch: no value
+                },
+            )
+            for config_name in ("train-iwslt14.toml", "train-multi30k.toml")
+        ],
     ],
 )
 def test_recipe_variants_reach_the_criterion(dicts, tmp_path, config_name, variant, want):
