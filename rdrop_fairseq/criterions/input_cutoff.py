@@ -22,31 +22,39 @@ from ..errors import RDropConfigError
 
 # where the source token embedding lives: transformer, bart (encoder.embed_tokens);
 # roberta-style encoders (encoder.sentence_encoder.embed_tokens)
-EMBEDDING_PATHS = (("encoder", "embed_tokens"), ("encoder", "sentence_encoder", "embed_tokens"))
+SOURCE_PATHS = (("encoder", "embed_tokens"), ("encoder", "sentence_encoder", "embed_tokens"))
+DECODER_PATHS = (("decoder", "embed_tokens"),)
 
 
-def source_embedding(model) -> torch.nn.Module:
-    for path in EMBEDDING_PATHS:
+def arch_name(model) -> str:
+    return type(getattr(model, "module", model)).__name__
+
+
+def _embedding(model, paths, missing: str) -> torch.nn.Module:
+    for path in paths:
         module = model
         for name in path:
             module = getattr(module, name, None)
         if isinstance(module, torch.nn.Module):
             return module
-    arch = type(getattr(model, "module", model)).__name__
-    raise RDropConfigError(
-        f"--reg-cutoff-type cuts the source embeddings (encoder.embed_tokens), which {arch} does not "
-        "have; use it with an encoder-decoder model (--arch transformer*, bart*) or set --reg-cutoff-type none"
+    raise RDropConfigError(missing.format(arch=arch_name(model)))
+
+
+def source_embedding(model) -> torch.nn.Module:
+    return _embedding(
+        model,
+        SOURCE_PATHS,
+        "--reg-cutoff-type cuts the source embeddings (encoder.embed_tokens), which {arch} does not "
+        "have; use it with an encoder-decoder model (--arch transformer*, bart*) or set --reg-cutoff-type none",
     )
 
 
 def decoder_embedding(model) -> torch.nn.Module:
-    module = getattr(getattr(model, "decoder", None), "embed_tokens", None)
-    if isinstance(module, torch.nn.Module):
-        return module
-    arch = type(getattr(model, "module", model)).__name__
-    raise RDropConfigError(
-        f"--reg-cutoff-decoder cuts the decoder input embeddings (decoder.embed_tokens), which {arch} "
-        "does not have; drop --reg-cutoff-decoder for this model"
+    return _embedding(
+        model,
+        DECODER_PATHS,
+        "--reg-cutoff-decoder cuts the decoder input embeddings (decoder.embed_tokens), which {arch} "
+        "does not have; drop --reg-cutoff-decoder for this model",
     )
 
 
@@ -138,7 +146,7 @@ class InputCutoff:
         finally:
             for handle in handles:
                 handle.remove()
-        arch = type(getattr(model, "module", model)).__name__
+        arch = arch_name(model)
         for side in self.sides:
             if len(cuts[side.key]) != 1:
                 fix = (
