@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .consistency import UNIDIRECTIONAL, check_copies, consistency_divergence, kl_divergence
+from .consistency import UNIDIRECTIONAL, check_copies, consistency_divergence, kl_divergence, task_copy_mask
 
 # rows per chunk x the largest cluster: bounds the fp32 [copies, rows, V_c] block
 _CHUNK_ELEMENTS = 1 << 22
@@ -111,8 +111,7 @@ def adaptive_rdrop_loss(
         weight = t.ne(ignore_index).float()
         rows = t.repeat(copies)
         nll, smooth = nll_and_smooth(head_lp, tail_lps, rows, cutoff)
-        # the copies after the first task_copies carry no task loss: weight 0
-        task = torch.cat([weight.repeat(task_copies), weight.new_zeros((copies - task_copies) * t.numel())])
+        task = (task_copy_mask(copies, task_copies, weight).view(copies, 1) * weight).reshape(-1)
         nll = nll * task
         ls = (1.0 - epsilon - eps_i) * nll + eps_i * smooth * task
         if copies > 1:

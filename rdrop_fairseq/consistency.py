@@ -70,6 +70,13 @@ def check_copies(copies: int, direction: str) -> None:
         )
 
 
+def task_copy_mask(copies: int, task_copies: int, like: torch.Tensor) -> torch.Tensor:
+    """``[copies]``: 1 for the leading ``task_copies`` copies, the ones that carry
+    the task loss (all of them in R-Drop, the clean first one in SimCut), 0 for
+    the others; in ``like``'s dtype and device. Multiplying by it is exact."""
+    return (torch.arange(copies, device=like.device) < task_copies).to(like.dtype)
+
+
 def consistency_divergence(
     lprobs: torch.Tensor,
     copies: int = 2,

@@ -28,7 +28,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from .consistency import BIDIRECTIONAL, UNIDIRECTIONAL, check_copies
+from .consistency import BIDIRECTIONAL, UNIDIRECTIONAL, check_copies, task_copy_mask
 
 # CPU: the chunk's handful of fp32 temporaries should stay in cache (each op
 # then costs its arithmetic, not a trip to DRAM), yet each op must be large
@@ -113,7 +113,7 @@ class _TwoCopyHead(torch.autograd.Function):
             del z, p
 
         eps_i = epsilon / (vocab - 1)
-        task = _task_rows(weight, 2, task_copies)  # [2, n] or [n]: which rows carry the NLL
+        task = task_copy_mask(2, task_copies, weight).view(2, 1) * weight  # [2, n]: rows carrying the NLL
         nll_sum = ((lse - z_target) * task).sum()
         smooth_sum = ((lse * vocab - z_sum) * task).sum()
         ls_sum = (1.0 - epsilon - eps_i) * nll_sum + eps_i * smooth_sum
@@ -145,12 +145,11 @@ class _TwoCopyHead(torch.autograd.Function):
         # so padding rows come out exactly zero without a masking pass. With the
         # task loss on the first copy only, copy 2's s, δ and o are 0.
         w = weight.unsqueeze(-1)
+        on = task_copy_mask(2, task_copies, weight)
         s = g_ls + g_nll
-        s2 = s if task_copies == 2 else torch.zeros_like(s)
-        shift = (g_ls * eps_i) * w
-        onehot = -(g_ls * (1.0 - epsilon - eps_i) + g_nll) * w
-        shift = torch.stack([shift, shift if task_copies == 2 else torch.zeros_like(shift)])
-        onehot = torch.stack([onehot, onehot if task_copies == 2 else torch.zeros_like(onehot)])
+        s2 = s * on[1]
+        shift = on.view(2, 1, 1) * ((g_ls * eps_i) * w)  # [2, n, 1]
+        onehot = on.view(2, 1, 1) * (-(g_ls * (1.0 - epsilon - eps_i) + g_nll) * w)
         a = dots.unsqueeze(-1)
         if direction == UNIDIRECTIONAL:
             base = (s - g_div * a[0]) * w, (s2 + g_div) * w
@@ -210,7 +209,7 @@ class _ManyCopyHead(torch.autograd.Function):
             # out of place: for fp32 logits ``z`` is a view of the caller's tensor
             lp = z - chunk_lse
             w = weight[r0:r1]
-            task = _task_rows(w, copies, task_copies)
+            task = task_copy_mask(copies, task_copies, w).view(copies, 1) * w
             idx = safe_target[r0:r1].view(1, -1, 1).expand(copies, -1, 1)
             nll_sum -= (lp.gather(-1, idx).squeeze(-1) * task).sum()
             smooth_sum -= (lp.sum(-1) * task).sum()
@@ -238,12 +237,11 @@ class _ManyCopyHead(torch.autograd.Function):
         grad = torch.empty_like(logits)
         grad_stacked = grad.view(copies, n, vocab)
         # d/dz of (a·LS + b·NLL) = (a+b)·p − (a·(1−ε−ε_i) + b)·onehot − a·ε_i
-        prob_coef = g_ls + g_nll
-        onehot_coef = g_ls * (1.0 - epsilon - eps_i) + g_nll
-        uniform_coef = g_ls * eps_i
-        if task_copies < copies:  # the copies after the first carry no task loss
-            on = (torch.arange(copies, device=logits.device) < task_copies).float().view(copies, 1, 1)
-            prob_coef, onehot_coef, uniform_coef = prob_coef * on, onehot_coef * on, uniform_coef * on
+        # per copy [copies, 1, 1]: the copies after task_copies carry no task loss
+        on = task_copy_mask(copies, task_copies, weight).view(copies, 1, 1)
+        prob_coef = (g_ls + g_nll) * on
+        onehot_coef = (g_ls * (1.0 - epsilon - eps_i) + g_nll) * on
+        uniform_coef = (g_ls * eps_i) * on
         step = _rows_per_chunk(copies, vocab, chunk_elements)
         for r0 in range(0, n, step):
             r1 = min(n, r0 + step)
@@ -257,16 +255,6 @@ class _ManyCopyHead(torch.autograd.Function):
             gz.mul_(weight[r0:r1].view(1, -1, 1))
             grad_stacked[:, r0:r1] = gz
         return grad, None, None, None, None, None, None
-
-
-def _task_rows(weight, copies, task_copies):
-    """The weight of each row in the task loss: ``weight`` [n] itself when every
-    copy carries it (broadcast over copies); [copies, n] with the rows of the
-    copies after ``task_copies`` zeroed otherwise."""
-    if task_copies == copies:
-        return weight
-    on = (torch.arange(copies, device=weight.device) < task_copies).to(weight.dtype)
-    return on.view(copies, 1) * weight
 
 
 def _pairwise_kl_grad(p, lp, copies):

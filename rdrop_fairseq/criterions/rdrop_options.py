@@ -122,12 +122,7 @@ def validate(
     rates = DropoutRates.parse(dropouts)
     if rates is not None and copies != 2:
         raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
-    check_cutoff(cutoff_type, cutoff_rate, rates is not None)
-    if cutoff_decoder and (str(cutoff_type) == NONE or not cutoff_rate):
-        raise RDropConfigError(
-            "--reg-cutoff-decoder cuts with --reg-cutoff-type and --reg-cutoff-rate; set both "
-            "(SimCut: token, 0.05) or drop --reg-cutoff-decoder"
-        )
+    check_cutoff(cutoff_type, cutoff_rate, rates is not None, cutoff_decoder)
     if str(task_loss) not in TASK_LOSS_COPIES:
         raise RDropConfigError(
             f"--reg-task-loss must be one of {', '.join(TASK_LOSS_COPIES)} (got {task_loss})"
@@ -140,11 +135,16 @@ def task_copies(task_loss, copies) -> int:
     return 1 if str(task_loss) == FIRST_COPY else int(copies)
 
 
-def check_cutoff(kind, rate, two_passes) -> None:
+def check_cutoff(kind, rate, two_passes, decoder=False) -> None:
     kind = str(kind)
     if kind != NONE and rate is None:
         raise RDropConfigError(
             f"--reg-cutoff-type {kind} needs --reg-cutoff-rate P in [0, 1) (0.05 in SimCut and Cutoff's NMT runs)"
+        )
+    if decoder and (kind == NONE or not rate):
+        raise RDropConfigError(
+            "--reg-cutoff-decoder cuts with --reg-cutoff-type and --reg-cutoff-rate; set both "
+            "(SimCut: token, 0.05) or drop --reg-cutoff-decoder"
         )
     if rate is None:
         return
