@@ -21,9 +21,10 @@ import re
 import sys
 from typing import List
 
-from .atomic_stages import atomic_path
-from .checkpoint_files import check_checkpoint
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
+from rdrop_recipes.folders.atomic_files import atomic_path
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 _BY_UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
 _BY_EPOCH = re.compile(r"^checkpoint(\d+)\.pt$")

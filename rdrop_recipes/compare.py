@@ -50,10 +50,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from . import children, curves, results_dirs
-from . import config as recipe_config
-from .atomic_stages import read_json, write_json
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes import curves
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.atomic_files import read_json, write_json
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 PROG = "compare"
 TRAINED = "trained.json"
@@ -473,7 +476,7 @@ def output_files(folder: str):
 
 
 def significance_tests(records, baseline: str, lowercase: bool, args) -> List[dict]:
-    from .significance import paired_p_values
+    from rdrop_recipes.evaluation.significance import paired_p_values
 
     by_key = {(r["variant"], r["seed"]): r for r in records}
     tests = []

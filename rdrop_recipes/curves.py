@@ -18,8 +18,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .atomic_stages import atomic_path
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes.folders.atomic_files import atomic_path
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 _PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| \w+ \| (\S+) \| (.*)$")
 _INNER = re.compile(r"^epoch \d+:.*?(\w+=\S.*)$")

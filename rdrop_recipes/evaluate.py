@@ -21,9 +21,17 @@ import subprocess
 import sys
 import time
 
-from . import children, results_dirs, scoring
-from . import config as recipe_config
-from .atomic_stages import write_lines
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.evaluation import scoring
+from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
+
 from .average_checkpoints import (
     average_checkpoints,
     expand,
@@ -31,10 +39,6 @@ from .average_checkpoints import (
     oldest_to_newest,
     write_checkpoint,
 )
-from .checkpoint_files import check_checkpoint
-from .data_folders import check_data_folder
-from .errors import RecipeError, exits_cleanly
-from .plugin_dir import PLUGIN_DIR
 from .train import parse_with_passthrough
 
 

@@ -23,11 +23,14 @@ import re
 import sys
 import time
 
-from . import config as recipe_config
-from . import gpt2_bpe, results_dirs
-from .atomic_stages import write_lines
-from .checkpoint_files import check_checkpoint
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
+from rdrop_recipes.text import gpt2_bpe
+
 from .evaluate import generate, subset_size
 from .train import parse_with_passthrough
 

@@ -33,12 +33,16 @@ import subprocess
 import sys
 import time
 
-from . import children, evaluate, results_dirs
-from . import config as recipe_config
-from .data_folders import check_data_folder
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes import evaluate
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
+
 from .evaluate import default_name, device_flags
-from .plugin_dir import PLUGIN_DIR
 from .train import parse_with_passthrough
 
 FLAG_TABLE = "eval_lm"

@@ -17,9 +17,11 @@ import argparse
 import os
 import sys
 
-from . import config as recipe_config
-from . import evaluate_cnndm, pretrained, train
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes import evaluate_cnndm, train
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.downloads import pretrained
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 
 def split_argv(argv):

@@ -24,11 +24,15 @@ import statistics
 import subprocess
 import sys
 
-from . import children, pretrained, results_dirs
-from . import config as recipe_config
-from .checkpoint_files import check_checkpoint
-from .errors import RecipeError, exits_cleanly
-from .plugin_dir import PLUGIN_DIR
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.downloads import pretrained
+from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
+
 from .train import detect_hardware, parse_with_passthrough, precision_flags
 
 RECIPE_KEYS = ("metric",)  # task-table keys that are not fairseq flags

@@ -24,8 +24,7 @@ import subprocess
 import sys
 import tarfile
 
-from . import children, gpt2_bpe
-from .atomic_stages import (
+from rdrop_recipes.folders.atomic_files import (
     TMP_SUFFIX,
     atomic_path,
     concatenate,
@@ -35,8 +34,11 @@ from .atomic_stages import (
     write_json,
     write_lines,
 )
-from .errors import PrepareError, exits_cleanly
-from .parallel_lines import default_workers
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.process.exit import exits_cleanly
+from rdrop_recipes.text import gpt2_bpe
+from rdrop_recipes.text.parallel_lines import default_workers
 
 SPLITS = {"train": "train", "val": "valid", "test": "test"}  # raw name -> fairseq split
 SIDES = ("source", "target")

@@ -25,9 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from . import children, gpt2_bpe
-from .archives import download, extract_zip_members
-from .atomic_stages import (
+from rdrop_recipes.downloads.archives import download, extract_zip_members
+from rdrop_recipes.folders.atomic_files import (
     TMP_SUFFIX,
     concatenate,
     count_lines,
@@ -36,8 +35,11 @@ from .atomic_stages import (
     write_json,
     write_lines,
 )
-from .errors import PrepareError, exits_cleanly
-from .parallel_lines import default_workers
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.process.exit import exits_cleanly
+from rdrop_recipes.text import gpt2_bpe
+from rdrop_recipes.text.parallel_lines import default_workers
 
 GLUE_URL = "https://dl.fbaipublicfiles.com/glue/data/{archive}.zip"
 DONE = "prepared.json"

@@ -33,12 +33,27 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from . import archives, recipe_cli
-from .atomic_stages import Pipeline, atomic_open, copy_file, count_lines, read_lines, read_pairs, write_lines
-from .errors import PrepareError
-from .parallel_lines import Progress, map_lines
-from .recipe_base import SPLITS, BpeRecipe
-from .text_pipeline import CleanRule, LineProcessor, every_nth, extract_segments, filter_train_lines
+from rdrop_recipes.downloads import archives
+from rdrop_recipes.folders.atomic_files import (
+    atomic_open,
+    copy_file,
+    count_lines,
+    read_lines,
+    read_pairs,
+    write_lines,
+)
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.preparation import cli as recipe_cli
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.text.cleaning import (
+    CleanRule,
+    LineProcessor,
+    every_nth,
+    extract_segments,
+    filter_train_lines,
+)
+from rdrop_recipes.text.parallel_lines import Progress, map_lines
 
 PROG = "prepare-iwslt14"
 RECIPE = "prepare-iwslt14"

@@ -26,12 +26,14 @@ import sys
 import zlib
 from typing import List, Optional, Sequence
 
-from . import archives, recipe_cli
-from .atomic_stages import Pipeline, read_lines, write_lines
-from .errors import PrepareError
-from .parallel_lines import Progress, map_lines
-from .recipe_base import SPLITS, BpeRecipe
-from .text_pipeline import LineProcessor
+from rdrop_recipes.downloads import archives
+from rdrop_recipes.folders.atomic_files import read_lines, write_lines
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.preparation import cli as recipe_cli
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.text.cleaning import LineProcessor
+from rdrop_recipes.text.parallel_lines import Progress, map_lines
 
 PROG = "prepare-multi30k"
 RECIPE = "prepare-multi30k"

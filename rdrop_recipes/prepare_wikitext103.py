@@ -32,8 +32,12 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from . import archives, binarize, output_dirs, recipe_cli
-from .atomic_stages import Pipeline, count_lines
+from rdrop_recipes.downloads import archives
+from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.folders import prepared_dirs as output_dirs
+from rdrop_recipes.folders.atomic_files import count_lines
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.preparation import cli as recipe_cli
 
 PROG = "prepare-wikitext103"
 RECIPE = "prepare-wikitext103"

@@ -22,10 +22,12 @@ import subprocess
 import sys
 import time
 
-from . import children, toy_data
-from .atomic_stages import write_json
-from .errors import RecipeError, exits_cleanly
-from .plugin_dir import PLUGIN_DIR
+from rdrop_recipes import toy_data
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders.atomic_files import write_json
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 TINY_TRANSFORMER = (
     "--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "

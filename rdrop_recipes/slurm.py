@@ -33,9 +33,11 @@ import shutil
 import subprocess
 import sys
 
-from . import run_dirs, train
-from .atomic_stages import write_lines
-from .errors import RecipeError, exits_cleanly
+from rdrop_recipes import train
+from rdrop_recipes.folders import run_dirs
+from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 SCRIPT_NAME = "train.sbatch"
 # seconds before the time limit at which SLURM signals the script to requeue itself

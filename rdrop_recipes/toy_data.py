@@ -15,7 +15,7 @@ import os
 import random
 from typing import List, Tuple
 
-from .atomic_stages import write_lines
+from rdrop_recipes.folders.atomic_files import write_lines
 
 SRC_LANG, TGT_LANG = "src", "tgt"
 

@@ -20,11 +20,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import children, run_dirs
-from . import config as recipe_config
-from .data_folders import check_data_folder
-from .errors import RecipeError, exits_cleanly
-from .plugin_dir import PLUGIN_DIR
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders import run_dirs
+from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.process import children
+from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.process.exit import exits_cleanly
 
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given

@@ -8,8 +8,10 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+# the repository (the packages as a user's checkout has them) and the tests' own helpers
+for _path in (REPO, os.path.join(REPO, "tests", "support")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import rdrop_fairseq  # noqa: E402  (registers the task and criterion)
 
@@ -107,3 +109,12 @@ PAIRS = [
     ("w11 w12", "w13 w14 w15 w16 w17"),
     ("w5 w5 w6", "w9"),
 ]
+
+
+@pytest.fixture(scope="session")
+def data_bin(tmp_path_factory):
+    """A binarized toy corpus (train 2000, valid, test 100), built once per test run."""
+    from toy_corpus import binarized
+
+    root = tmp_path_factory.mktemp("toy")
+    return binarized(str(root), train=2000, test=100, splits=("train", "valid", "test"))

@@ -76,7 +76,7 @@ def test_recipe_help_imports_no_fairseq(module):
 
 def test_plugin_dir_is_found_without_importing_the_plugin():
     probe = (
-        "import sys\nfrom rdrop_recipes.plugin_dir import PLUGIN_DIR\n"
+        "import sys\nfrom rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR\n"
         "print(PLUGIN_DIR)\nprint('rdrop_fairseq' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd="/", capture_output=True, text=True)

@@ -1,0 +1,111 @@
+"""Files that are whole or absent: every output of the recipes is written as
+``name.tmp`` and renamed into place only when complete, so an interruption or
+a full disk never leaves a half-written file that looks finished; plus the
+line and JSON readers that go with them."""
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+from typing import Iterator, Sequence, Tuple
+
+from rdrop_recipes.process.errors import PrepareError
+
+TMP_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield ``path.tmp`` to write; it becomes ``path`` only on clean exit, and is
+    removed on any error or interruption, so ``path`` is never half-written."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + TMP_SUFFIX
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str, binary: bool = False) -> Iterator:
+    """A handle on ``path.tmp`` (UTF-8 text with ``\\n`` line ends, or ``binary``),
+    renamed to ``path`` only on clean exit."""
+    with atomic_path(path) as tmp:
+        if binary:
+            with open(tmp, "wb") as handle:
+                yield handle
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+                yield handle
+
+
+def write_lines(path: str, lines) -> int:
+    count = 0
+    with atomic_open(path) as out:
+        for line in lines:
+            out.write(line)
+            out.write("\n")
+            count += 1
+    return count
+
+
+def write_json(path: str, value) -> None:
+    with atomic_open(path) as out:
+        json.dump(value, out, indent=2, sort_keys=False)
+        out.write("\n")
+
+
+def read_json(path: str):
+    """What ``write_json`` wrote, or None where ``path`` is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def copy_file(source: str, dest: str) -> None:
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(source, tmp)
+
+
+def concatenate(sources: Sequence[str], dest: str) -> None:
+    with atomic_open(dest, binary=True) as out:
+        for path in sources:
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+
+
+def read_lines(path: str) -> Iterator[str]:
+    """Lines without their ``\\n``; only ``\\n`` ends a line (as perl reads),
+    so a stray ``\\r`` or U+2028 inside a sentence cannot misalign a corpus."""
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
+        for line in handle:
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:
+    """Aligned lines of two files; unequal lengths are an error (a damaged
+    intermediate: ``--force`` rebuilds it)."""
+    end = object()
+    for src, tgt in itertools.zip_longest(read_lines(src_path), read_lines(tgt_path), fillvalue=end):
+        if src is end or tgt is end:
+            raise PrepareError(f"{src_path} and {tgt_path} differ in length; re-run with --force")
+        yield src, tgt
+
+
+def count_lines(path: str) -> int:
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def replace_dir(tmp_dir: str, final_dir: str) -> None:
+    """Swap a fully built directory into place (the old one goes first; the
+    gap is covered by the stage marker, which is written only afterwards)."""
+    if os.path.isdir(final_dir):
+        shutil.rmtree(final_dir)
+    os.replace(tmp_dir, final_dir)

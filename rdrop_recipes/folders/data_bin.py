@@ -1,0 +1,58 @@
+"""Is this the binarized data a command will read? Checked before fairseq starts.
+
+fairseq ends a missing folder, a folder without dictionaries or one lacking a
+split's ``.bin``/``.idx`` in a FileNotFoundError traceback, sometimes after
+building the model (or, for valid, after a whole training epoch). The train and
+evaluate recipes call :func:`check_data_folder` first, with the splits they
+will read, so the user sees one line naming the missing file and the fix.
+"""
+
+import glob
+import os
+from typing import Optional, Sequence
+
+from rdrop_recipes.process.errors import RecipeError
+
+
+def _split_files(folder: str, split: str, src: Optional[str], tgt: Optional[str]) -> bool:
+    """Whether ``folder`` holds ``split`` binarized as fairseq's translation task reads it:
+    ``split.src-tgt.lang.{bin,idx}`` (either pair order), or the raw text of --dataset-impl raw.
+    Without languages, also ``split.bin``: what ``--only-source`` writes for language modeling."""
+    if not (src and tgt):
+        if os.path.isfile(os.path.join(folder, f"{split}.bin")):
+            return True
+        return bool(glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(split)}.*.bin")))
+    for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
+        prefixes = [os.path.join(folder, f"{split}.{pair}.{lang}") for lang in (src, tgt)]
+        if all(os.path.isfile(p + ".bin") and os.path.isfile(p + ".idx") for p in prefixes):
+            return True
+        if all(os.path.isfile(p) for p in prefixes):
+            return True
+    return False
+
+
+def check_data_folder(
+    data: str,
+    splits: Sequence[str],
+    hint: str,
+    src: Optional[str] = None,
+    tgt: Optional[str] = None,
+) -> None:
+    """Refuse ``data`` unless every folder in it (fairseq takes ``a:b:c`` shards) exists,
+    has its ``dict.*.txt`` and the binarized ``splits`` (in the first folder, as fairseq
+    reads valid and test there; ``train`` in every shard)."""
+    folders = str(data).split(os.pathsep)
+    for index, folder in enumerate(folders):
+        if not os.path.isdir(folder):
+            raise RecipeError(f"data folder {folder!r} not found; {hint}")
+        # dict.<lang>.txt for translation, dict.txt for language modeling
+        if not glob.glob(os.path.join(glob.escape(folder), "dict*.txt")):
+            raise RecipeError(f"{folder!r} has no dict.*.txt, so it is not fairseq-preprocess output; {hint}")
+        for split in splits:
+            if (index == 0 or split == "train") and not _split_files(folder, split, src, tgt):
+                pair = f"{src}-{tgt}" if src and tgt else "*"
+                raise RecipeError(
+                    f"{folder!r} has the dictionaries but no binarized {split!r} split "
+                    f"({split}.{pair}.*.bin/.idx): fairseq-preprocess did not finish or was not "
+                    f"given that split; {hint}"
+                )

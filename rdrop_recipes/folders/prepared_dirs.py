@@ -1,0 +1,102 @@
+"""Which config made an output dir, so a re-run cannot mix two configs' data.
+
+The data-affecting part of the config (everything outside the tables in
+``NOT_FINGERPRINTED``) is stored in the output dir; re-running into the same
+dir with a different one is refused, so a half-finished run with 10k merges
+is never silently continued with 32k.
+"""
+
+import json
+import os
+from typing import Dict
+
+from rdrop_recipes.folders.atomic_files import atomic_open, read_json
+from rdrop_recipes.process.errors import PrepareError
+
+# where files come from, where they go, how many cores: none changes the data
+NOT_FINGERPRINTED = ("download", "paths", "run")
+STATE_DIR = ".prepare"
+STAMP = "prepare-config.json"
+
+
+def fingerprint(config: dict) -> Dict:
+    return {table: values for table, values in config.items() if table not in NOT_FINGERPRINTED}
+
+
+def differences(old: dict, new: dict) -> str:
+    diffs = []
+    for table in sorted(set(old) | set(new)):
+        a, b = old.get(table, {}), new.get(table, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                diffs.append(f"{table}.{key}: {json.dumps(a.get(key))} -> {json.dumps(b.get(key))}")
+    return "; ".join(diffs)
+
+
+def _not_a_file(path: str, flag: str) -> None:
+    # checked before any stage: the binarize stage, the last, would be the first to trip on it
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise PrepareError(f"{flag} {path} is a file; name a folder (new, or one this recipe made)")
+
+
+def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
+    """Refuse a dir prepared with another config, or a non-empty dir this
+    recipe did not make, unless ``force``."""
+    _not_a_file(out_dir, "--out-dir")
+    if force:
+        return
+    old = read_json(os.path.join(out_dir, STATE_DIR, STAMP))
+    wanted = fingerprint(config)
+    if old is not None and old != wanted:
+        raise PrepareError(
+            f"output dir {out_dir} was prepared with a different config "
+            f"({differences(old, wanted)}); use another --out-dir or add --force to redo it"
+        )
+    if old is None and os.path.isdir(out_dir) and os.listdir(out_dir):
+        raise PrepareError(
+            f"output dir {out_dir} exists and was not made by this recipe; "
+            f"use an empty --out-dir or add --force to write into it"
+        )
+
+
+def claim_output_dir(out_dir: str, config: dict, force: bool) -> str:
+    """Make ``out_dir`` ours for this config; return its stage-marker dir.
+    ``force`` removes every stage marker, so all stages are redone."""
+    check_output_dir(out_dir, config, force)
+    state_dir = os.path.join(out_dir, STATE_DIR)
+    if force and os.path.isdir(state_dir):
+        for name in os.listdir(state_dir):
+            if name.endswith(".done"):
+                os.remove(os.path.join(state_dir, name))
+    os.makedirs(state_dir, exist_ok=True)
+    _write_stamp(state_dir, config)
+    return state_dir
+
+
+def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
+    """A data-bin dir is replaced wholesale by the binarize stage: only allow
+    that for one this recipe wrote (with the same config) or under --force."""
+    _not_a_file(data_bin, "--data-bin")
+    if force or not os.path.isdir(data_bin) or not os.listdir(data_bin):
+        return
+    old = read_json(os.path.join(data_bin, STAMP))
+    if old is None:
+        raise PrepareError(
+            f"--data-bin {data_bin} exists and was not made by this recipe; "
+            f"choose another --data-bin or add --force to replace it"
+        )
+    if old != fingerprint(config):
+        raise PrepareError(
+            f"--data-bin {data_bin} holds data of a different config "
+            f"({differences(old, fingerprint(config))}); choose another "
+            f"--data-bin or add --force to replace it"
+        )
+
+
+def stamp_data_bin(data_bin: str, config: dict) -> None:
+    _write_stamp(data_bin, config)
+
+
+def _write_stamp(folder: str, config: dict) -> None:
+    with atomic_open(os.path.join(folder, STAMP)) as handle:
+        json.dump(fingerprint(config), handle, indent=1, sort_keys=True)

@@ -1,0 +1,66 @@
+"""Crash-safe stages: atomic outputs plus a completion marker per stage.
+
+A recipe is a list of stages. Each writes its outputs as ``name.tmp`` and
+renames them into place only when complete, then drops a marker
+``<state_dir>/<stage>.done``. A re-run skips a stage only if its marker and
+all its outputs exist; from the first stage that is not done, every later
+stage is redone too (its inputs may have changed), and their markers are
+removed *before* any work starts so a second interruption cannot leave a
+stale "done" behind a fresh input.
+"""
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Sequence
+
+from rdrop_recipes.folders.atomic_files import write_json
+
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    outputs: Sequence[str]
+    run: Callable[[], None]
+
+
+@dataclass
+class Pipeline:
+    state_dir: str
+    stages: List[Stage] = field(default_factory=list)
+    stream: object = None
+
+    def add(self, name: str, title: str, outputs: Sequence[str], run: Callable[[], None]):
+        self.stages.append(Stage(name, title, list(outputs), run))
+
+    def marker(self, stage: Stage) -> str:
+        return os.path.join(self.state_dir, stage.name + ".done")
+
+    def is_done(self, stage: Stage) -> bool:
+        return os.path.isfile(self.marker(stage)) and all(os.path.exists(p) for p in stage.outputs)
+
+    def run(self) -> None:
+        out = self.stream or sys.stdout
+        os.makedirs(self.state_dir, exist_ok=True)
+        first_todo = next((i for i, s in enumerate(self.stages) if not self.is_done(s)), len(self.stages))
+        for stage in self.stages[first_todo:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.marker(stage))
+        total = len(self.stages)
+        for number, stage in enumerate(self.stages, start=1):
+            if number - 1 < first_todo:
+                print(f"[{number}/{total}] {stage.title}: already done, skipping", file=out, flush=True)
+                continue
+            print(f"[{number}/{total}] {stage.title}", file=out, flush=True)
+            start = time.monotonic()
+            stage.run()
+            missing = [p for p in stage.outputs if not os.path.exists(p)]
+            if missing:  # a bug in the recipe, not a user error: fail loudly
+                raise RuntimeError(f"stage {stage.name} did not produce {missing}")
+            write_json(
+                self.marker(stage), {"stage": stage.name, "seconds": round(time.monotonic() - start, 1)}
+            )
+            print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)
