@@ -22,6 +22,7 @@ import sys
 import time
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import parse_with_passthrough
 from rdrop_recipes.evaluation import scoring
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
@@ -39,7 +40,6 @@ from .average_checkpoints import (
     oldest_to_newest,
     write_checkpoint,
 )
-from .train import parse_with_passthrough
 
 
 def add_run_options(parser):

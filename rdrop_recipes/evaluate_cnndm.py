@@ -24,6 +24,7 @@ import sys
 import time
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import parse_with_passthrough
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.atomic_files import write_lines
@@ -32,7 +33,6 @@ from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.text import gpt2_bpe
 
 from .evaluate import generate, subset_size
-from .train import parse_with_passthrough
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _OUTPUT = re.compile(r"^([DT])-(\d+)\t(.*)$")

@@ -35,6 +35,7 @@ import time
 
 from rdrop_recipes import evaluate
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import parse_with_passthrough
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.data_bin import check_data_folder
@@ -43,7 +44,6 @@ from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.process.exit import exits_cleanly
 
 from .evaluate import default_name, device_flags
-from .train import parse_with_passthrough
 
 FLAG_TABLE = "eval_lm"
 RESULT = re.compile(r"Loss \(base 2\): ([-+0-9.eEinfa]+), Perplexity: ([-+0-9.eEinfa]+)")

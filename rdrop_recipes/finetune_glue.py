@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import parse_with_passthrough
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
@@ -32,8 +33,7 @@ from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.process.exit import exits_cleanly
-
-from .train import detect_hardware, parse_with_passthrough, precision_flags
+from rdrop_recipes.train import detect_hardware, precision_flags
 
 RECIPE_KEYS = ("metric",)  # task-table keys that are not fairseq flags
 # json-format stats lines: "| <subset> | {...}"; every subset but training's is a validation

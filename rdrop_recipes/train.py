@@ -13,7 +13,6 @@ Flags after ``--`` are appended last, so argparse in fairseq lets them win.
 import argparse
 import contextlib
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import parse_with_passthrough
+from rdrop_recipes.fairseq_io.log_lines import ERROR_LINE
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.data_bin import check_data_folder
@@ -31,8 +32,6 @@ from rdrop_recipes.process.exit import exits_cleanly
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the ablation switches of the criterion, passed through as given
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
-# how fairseq's argparse and the plugin report a usage error: one line, shown as ours
-ERROR_LINE = re.compile(r"^[\w.-]+: error: ")
 # the tables that become fairseq-train flags, where `false` removes one
 FLAG_TABLES = ("fairseq", "variants")
 
@@ -95,16 +94,6 @@ def update_freq_for(tokens_per_update, world_size, max_tokens):
             "or choose yourself with --set update_freq=K"
         )
     return tokens_per_update // per_step
-
-
-def parse_with_passthrough(parser, argv):
-    """``parser``'s arguments, with what follows ``--`` kept verbatim in ``args.extra``
-    (argparse would try to read fairseq's flags as ours)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    cut = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:cut])
-    args.extra = argv[cut + 1 :]
-    return args
 
 
 def parse_args(argv):

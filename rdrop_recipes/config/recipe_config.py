@@ -33,7 +33,8 @@ except ModuleNotFoundError:  # Python < 3.11
 
 from rdrop_recipes.process.errors import RecipeError
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the checkout this package lies in (rdrop_recipes/config/ is two folders below it)
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # what a --set of a default of this type may be, and how it is named in the error
 _ACCEPTS = (
     (bool, (bool,), "true or false"),

@@ -1,0 +1,13 @@
+"""Command-line plumbing shared by the recipes' entry points."""
+
+import sys
+
+
+def parse_with_passthrough(parser, argv):
+    """``parser``'s arguments, with what follows ``--`` kept verbatim in ``args.extra``
+    (argparse would try to read fairseq's flags as ours)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1 :]
+    return args
