@@ -24,8 +24,8 @@ else
     env -u CUDA_HOME python -m pip install --no-build-isolation "fairseq-fixed==0.12.3.1"
 fi
 
-echo "==> installing rdrop_fairseq (editable) with its test extras"
-python -m pip install --quiet -e ".[test]"
+echo "==> installing rdrop_fairseq (editable) with the recipes and the test extras"
+python -m pip install --quiet -e ".[recipes,test]"
 
 after=$(python -c "import torch; print(torch.__version__)")
 if [ "${after}" != "${before}" ]; then

@@ -4,6 +4,7 @@ fairseq's command line and its folder path."""
 
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -83,3 +84,146 @@ def test_plugin_dir_is_found_without_importing_the_plugin():
     path, imported = result.stdout.split()
     assert os.path.isfile(os.path.join(path, "criterions", "__init__.py"))
     assert imported == "False"
+
+
+# ---- the recipes: entry points on top, a library below -------------------------------------
+
+
+def recipe_imports():
+    """{module: {imported rdrop_recipes modules}} over every file of the recipes, imports
+    inside functions included (a deferred import still ties the two modules together).
+    ``from rdrop_recipes.pkg import name`` counts as importing ``pkg.name`` when that is a
+    module, else ``pkg``."""
+    root = os.path.join(REPO, "rdrop_recipes")
+    modules = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                dotted = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+                modules[dotted.removesuffix(".__init__")] = path
+    graph = {}
+    for module, path in modules.items():
+        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), path)
+        edges = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            else:
+                continue
+            for target in targets:
+                if target in modules and target != module:
+                    edges.add(target)
+        # "from pkg import mod" adds both pkg and pkg.mod: keep the most precise
+        graph[module] = {t for t in edges if not any(o.startswith(t + ".") for o in edges)}
+    return graph
+
+
+def is_entry_point(module):
+    return module.count(".") == 1 and module != "rdrop_recipes"
+
+
+def test_every_top_level_recipe_module_is_an_entry_point():
+    """The folder shows the architecture: top-level modules are what ``scripts/`` runs
+    (``python -m rdrop_recipes.X``); the library lives in the subpackages."""
+    assert {f"rdrop_recipes.{m}" for m in entry_points()} == {
+        m for m in recipe_imports() if is_entry_point(m)
+    }
+
+
+def test_no_entry_point_imports_another_and_the_library_imports_none():
+    offenders = [
+        f"{module} imports {target}"
+        for module, targets in recipe_imports().items()
+        for target in targets
+        if is_entry_point(target)
+    ]
+    assert not offenders
+
+
+def test_recipe_imports_have_no_cycle():
+    graph = recipe_imports()
+    state = {}  # module -> "open" while on the stack, "done" after
+
+    def visit(module, stack):
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycle = stack[stack.index(target) :] + [target]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, stack + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_the_layout_checks_see_a_cycle_and_an_entry_import(tmp_path, monkeypatch):
+    """The two checks above fail on what they are meant to catch (a fabricated package)."""
+    package = tmp_path / "rdrop_recipes"
+    (package / "lib").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "lib" / "__init__.py").write_text("")
+    (package / "lib" / "a.py").write_text("def f():\n    from rdrop_recipes.lib import b\n")
+    (package / "lib" / "b.py").write_text("from rdrop_recipes.lib.a import f\n")
+    (package / "one.py").write_text("from rdrop_recipes import two\nif __name__ == '__main__':\n    pass\n")
+    (package / "two.py").write_text("if __name__ == '__main__':\n    pass\n")
+    monkeypatch.setattr(sys.modules[__name__], "REPO", str(tmp_path))
+    with pytest.raises(AssertionError, match="import cycle: rdrop_recipes.lib.a -> rdrop_recipes.lib.b"):
+        test_recipe_imports_have_no_cycle()
+    with pytest.raises(AssertionError, match="rdrop_recipes.one imports rdrop_recipes.two"):
+        test_no_entry_point_imports_another_and_the_library_imports_none()
+
+
+# ---- packaging: the plugin alone, the recipes as an extra -----------------------------------
+
+# import name -> distribution name, where they differ
+DISTRIBUTION = {"rouge_score": "rouge-score", "subword_nmt": "subword-nmt", "fairseq": "fairseq-fixed"}
+
+
+def setup_requirements():
+    """(install_requires, extras_require) as setup.py declares them, distribution names only."""
+    with open(os.path.join(REPO, "setup.py"), encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
+    keywords = {
+        k.arg: ast.literal_eval(k.value)
+        for k in call.keywords
+        if k.arg in ("install_requires", "extras_require")
+    }
+
+    def names(requirements):
+        return {re.split(r"[<>=!;\[ ]", r, maxsplit=1)[0].strip() for r in requirements}
+
+    return names(keywords["install_requires"]), {k: names(v) for k, v in keywords["extras_require"].items()}
+
+
+def third_party_imports(package):
+    return {m for m in imported_modules(package) if m not in sys.stdlib_module_names and m != package}
+
+
+def test_the_plugin_installs_with_what_it_imports_and_nothing_else():
+    required, _ = setup_requirements()
+    needed = {DISTRIBUTION.get(m, m) for m in third_party_imports("rdrop_fairseq")}
+    assert needed <= required, "the plugin imports what `pip install .` does not install"
+    assert required - needed <= {"fairseq"}, "`pip install .` installs what the plugin does not import"
+
+
+def test_every_library_the_recipes_import_is_in_the_recipes_extra():
+    required, extras = setup_requirements()
+    for module in third_party_imports("rdrop_recipes") - {"tomli"}:  # tomli: Python < 3.11 only
+        name = DISTRIBUTION.get(module, module)
+        assert name in required | extras["recipes"], (
+            f"rdrop_recipes imports {module}; add {name} to [recipes]"
+        )
+    assert not (extras["recipes"] & required), "a recipes dependency is also a plugin requirement"
