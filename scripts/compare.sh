@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
-# Variants x seeds, trained, evaluated and tested for significance; all logic and --help in rdrop_recipes/compare.py
+# Variants x seeds, trained, evaluated and tested for significance; --help in rdrop_recipes/compare.py,
+# the logic in rdrop_recipes/comparison/
 set -euo pipefail
 exec python -m rdrop_recipes.compare "$@"

@@ -118,3 +118,31 @@ def data_bin(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("toy")
     return binarized(str(root), train=2000, test=100, splits=("train", "valid", "test"))
+
+
+# ---- devices (issue 22) ---------------------------------------------------------------------
+# Tests of the math and of training updates take a ``device`` (the fixture below, or
+# ``pytest.mark.parametrize("device", DEVICES)``): the CPU always, CUDA where torch sees a GPU.
+# The CUDA cases carry the ``gpu`` marker, so ``pytest -m gpu`` (scripts/gpu-check.sh) selects
+# exactly them; without a GPU they are collected and skipped with NO_CUDA as the reason, and the
+# same assertions run on both devices, so a CUDA case is never an untested copy.
+import torch  # noqa: E402
+
+NO_CUDA = "needs a CUDA GPU: torch.cuda.is_available() is False here"
+CUDA_MARKS = (pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA))
+DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=CUDA_MARKS)]
+# the half precisions that fairseq's --fp16 / --bf16 and autocast compute in
+HALF_DTYPES = [pytest.param(torch.float16, id="fp16"), pytest.param(torch.bfloat16, id="bf16")]
+
+
+def cuda_only(test):
+    """For what only exists on a GPU (fairseq-train --fp16, CUDA peak memory): the gpu marker
+    and the NO_CUDA skip, as the CUDA case of DEVICES has them."""
+    for mark in CUDA_MARKS:
+        test = mark(test)
+    return test
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return torch.device(request.param)

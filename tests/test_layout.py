@@ -128,7 +128,8 @@ def recipe_imports():
 
 
 def is_entry_point(module):
-    return module.count(".") == 1 and module != "rdrop_recipes"
+    """A module right under ``rdrop_recipes`` (not a subpackage of the library)."""
+    return module.count(".") == 1 and not os.path.isdir(os.path.join(REPO, *module.split(".")))
 
 
 def test_every_top_level_recipe_module_is_an_entry_point():

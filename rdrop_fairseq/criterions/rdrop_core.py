@@ -12,11 +12,10 @@ import math
 import torch
 from fairseq.logging import metrics
 
-from ..cutoff import NONE
 from ..errors import RDropConfigError
 from ..tasks.update_number import PassesUpdateNumber
 from .input_cutoff import InputCutoff
-from .rdrop_options import ALL_COPIES, task_copies, validate
+from .rdrop_options import RDropOptions, task_copies, validate
 
 
 def repeat_batch(net_input, copies):
@@ -28,21 +27,9 @@ def repeat_batch(net_input, copies):
 
 
 class RDropCore:
-    def init_rdrop(
-        self,
-        task,
-        name,
-        reg_alpha,
-        reg_kl_direction,
-        reg_passes,
-        reg_every,
-        reg_dropouts,
-        reg_loss_impl,
-        reg_cutoff_type=NONE,
-        reg_cutoff_rate=None,
-        reg_cutoff_decoder=False,
-        reg_task_loss=ALL_COPIES,
-    ):
+    def init_rdrop(self, task, name: str, options: RDropOptions) -> None:
+        """``name``: the criterion's registered name, for the error; ``options``:
+        its config, validated here once per construction."""
         if not isinstance(task, PassesUpdateNumber):
             # The task tells the criterion which update it is on (--reg-every) and
             # keeps validation single-copy; without it R-Drop would be half-applied.
@@ -50,31 +37,21 @@ class RDropCore:
                 f"--criterion {name} needs {self.rdrop_task_hint} (got task {type(task).__name__}); "
                 "each takes every option of the fairseq task of the same name without rdrop_"
             )
-        self.dropout_rates = validate(
-            reg_alpha,
-            reg_passes,
-            reg_every,
-            reg_kl_direction,
-            reg_dropouts,
-            reg_cutoff_type,
-            reg_cutoff_rate,
-            reg_cutoff_decoder,
-            reg_task_loss,
-        )
-        self.alpha = float(reg_alpha)
-        self.direction = str(reg_kl_direction)
-        self.copies = int(reg_passes)
-        self.task_copies = task_copies(reg_task_loss, reg_passes)  # leading copies carrying the task loss
-        self.every = int(reg_every)
-        self.loss_impl = str(reg_loss_impl)
+        self.dropout_rates = validate(options)
+        self.alpha = float(options.reg_alpha)
+        self.direction = str(options.reg_kl_direction)
+        self.copies = int(options.reg_passes)
+        self.task_copies = task_copies(options)  # leading copies carrying the task loss
+        self.every = int(options.reg_every)
+        self.loss_impl = str(options.reg_loss_impl)
         self.update_num = 0
         self.cutoff = InputCutoff.for_task(
             task,
-            reg_cutoff_type,
-            reg_cutoff_rate or 0.0,
+            options.reg_cutoff_type,
+            options.reg_cutoff_rate or 0.0,
             self.copies,
             getattr(self, "padding_idx", 1),
-            decoder_input=bool(reg_cutoff_decoder),
+            decoder_input=bool(options.reg_cutoff_decoder),
         )
 
     rdrop_task_hint = "an R-Drop task"

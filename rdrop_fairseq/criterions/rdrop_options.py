@@ -1,5 +1,9 @@
 """The R-Drop options, defined once and mixed into every R-Drop criterion's
-config, and validated once (``validate``).
+config, and validated once (``validate``, over that config).
+
+Nothing else lists them: fairseq hands a criterion whose ``__init__`` takes a
+``cfg`` parameter its whole config (``FairseqCriterion.build_criterion``), and
+the criterion passes it on to the shared core (``rdrop_core.RDropCore``).
 
 Each task family's criterion config inherits these fields next to its base
 criterion's; a family may override a default (e.g. ``reg_alpha``) by
@@ -98,41 +102,40 @@ class RDropOptions(FairseqDataclass):
     )
 
 
-def validate(
-    alpha,
-    copies,
-    every,
-    direction,
-    dropouts,
-    cutoff_type=NONE,
-    cutoff_rate=None,
-    cutoff_decoder=False,
-    task_loss=ALL_COPIES,
-) -> Optional[DropoutRates]:
+def validate(options: RDropOptions) -> Optional[DropoutRates]:
     """Reject what cannot be what the user meant, with the flag to change;
-    return the parsed two-rate setting (None without ``--reg-dropouts``)."""
+    return the parsed two-rate setting (None without ``--reg-dropouts``).
+
+    ``options``: a criterion's config (this dataclass mixed in), as fairseq
+    hands it to the criterion or as a test builds it."""
+    alpha = options.reg_alpha
     if alpha is None or not math.isfinite(alpha) or alpha < 0:
         raise RDropConfigError(
             f"--reg-alpha must be a finite number >= 0 (got {alpha}); the paper uses 5 for "
             "translation, and 0 keeps the duplicated batch without the KL term"
         )
-    check_copies(copies, str(direction))
-    if every < 1:
-        raise RDropConfigError(f"--reg-every must be >= 1 (got {every}); 1 applies R-Drop on every update")
-    rates = DropoutRates.parse(dropouts)
+    copies = options.reg_passes
+    check_copies(copies, str(options.reg_kl_direction))
+    if options.reg_every < 1:
+        raise RDropConfigError(
+            f"--reg-every must be >= 1 (got {options.reg_every}); 1 applies R-Drop on every update"
+        )
+    rates = DropoutRates.parse(options.reg_dropouts)
     if rates is not None and copies != 2:
         raise RDropConfigError("--reg-dropouts gives one rate per sub-model and needs --reg-passes 2")
-    check_cutoff(cutoff_type, cutoff_rate, rates is not None, cutoff_decoder)
-    if str(task_loss) not in TASK_LOSS_COPIES:
+    check_cutoff(
+        options.reg_cutoff_type, options.reg_cutoff_rate, rates is not None, options.reg_cutoff_decoder
+    )
+    if str(options.reg_task_loss) not in TASK_LOSS_COPIES:
         raise RDropConfigError(
-            f"--reg-task-loss must be one of {', '.join(TASK_LOSS_COPIES)} (got {task_loss})"
+            f"--reg-task-loss must be one of {', '.join(TASK_LOSS_COPIES)} (got {options.reg_task_loss})"
         )
     return rates
 
 
-def task_copies(task_loss, copies) -> int:
+def task_copies(options: RDropOptions) -> int:
     """How many leading copies carry the task loss: all of them, or the first."""
-    return 1 if str(task_loss) == FIRST_COPY else int(copies)
+    return 1 if str(options.reg_task_loss) == FIRST_COPY else int(options.reg_passes)
 
 
 def check_cutoff(kind, rate, two_passes, decoder=False) -> None:

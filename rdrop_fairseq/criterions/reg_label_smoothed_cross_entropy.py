@@ -25,10 +25,10 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 from fairseq.logging import metrics
 
 from ..adaptive_softmax_loss import adaptive_rdrop_loss
-from ..consistency import BIDIRECTIONAL, consistency_divergence
+from ..consistency import consistency_divergence
 from ..fused_head import fused_rdrop_loss
 from .rdrop_core import RDropCore
-from .rdrop_options import ALL_COPIES, RDropOptions
+from .rdrop_options import RDropOptions
 
 
 @dataclass
@@ -36,43 +36,18 @@ class RegLabelSmoothedCrossEntropyConfig(LabelSmoothedCrossEntropyCriterionConfi
     pass
 
 
-@register_criterion("reg_label_smoothed_cross_entropy", dataclass=RegLabelSmoothedCrossEntropyConfig)
+NAME = "reg_label_smoothed_cross_entropy"
+
+
+@register_criterion(NAME, dataclass=RegLabelSmoothedCrossEntropyConfig)
 class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropyCriterion):
     rdrop_task_hint = "--task rdrop_translation (or rdrop_language_modeling)"
 
-    def __init__(
-        self,
-        task,
-        sentence_avg,
-        label_smoothing,
-        ignore_prefix_size=0,
-        report_accuracy=False,
-        reg_alpha=5.0,
-        reg_kl_direction=BIDIRECTIONAL,
-        reg_passes=2,
-        reg_every=1,
-        reg_dropouts=None,
-        reg_loss_impl="fused",
-        reg_cutoff_type="none",
-        reg_cutoff_rate=None,
-        reg_cutoff_decoder=False,
-        reg_task_loss=ALL_COPIES,
-    ):
-        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
-        self.init_rdrop(
-            task,
-            "reg_label_smoothed_cross_entropy",
-            reg_alpha,
-            reg_kl_direction,
-            reg_passes,
-            reg_every,
-            reg_dropouts,
-            reg_loss_impl,
-            reg_cutoff_type,
-            reg_cutoff_rate,
-            reg_cutoff_decoder,
-            reg_task_loss,
+    def __init__(self, task, cfg: RegLabelSmoothedCrossEntropyConfig):
+        super().__init__(
+            task, cfg.sentence_avg, cfg.label_smoothing, cfg.ignore_prefix_size, cfg.report_accuracy
         )
+        self.init_rdrop(task, NAME, cfg)
 
     def forward(self, model, sample, reduce=True):
         rdrop = self.is_rdrop_step(model)
@@ -81,7 +56,7 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
             logging_output["nll_ntokens"] = sample["ntokens"]
             return loss, sample_size, logging_output
         if not reduce:
-            raise ValueError("reg_label_smoothed_cross_entropy trains with reduce=True only")
+            raise ValueError(f"{NAME} trains with reduce=True only")
 
         # fairseq's own adaptive-softmax training path adds in place inside
         # autograd, so a single-copy update with an adaptive softmax comes here too

@@ -58,26 +58,16 @@ def squared_spread(predictions: torch.Tensor, copies: int) -> torch.Tensor:
     return 2.0 / (copies - 1) * centred.pow(2).sum(-1).sum(0)
 
 
-@register_criterion("reg_sentence_prediction", dataclass=RegSentencePredictionConfig)
+NAME = "reg_sentence_prediction"
+
+
+@register_criterion(NAME, dataclass=RegSentencePredictionConfig)
 class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
     rdrop_task_hint = "--task rdrop_sentence_prediction"
 
     def __init__(self, cfg: RegSentencePredictionConfig, task):
         super().__init__(cfg, task)
-        self.init_rdrop(
-            task,
-            "reg_sentence_prediction",
-            cfg.reg_alpha,
-            cfg.reg_kl_direction,
-            cfg.reg_passes,
-            cfg.reg_every,
-            cfg.reg_dropouts,
-            cfg.reg_loss_impl,
-            cfg.reg_cutoff_type,
-            cfg.reg_cutoff_rate,
-            cfg.reg_cutoff_decoder,
-            cfg.reg_task_loss,
-        )
+        self.init_rdrop(task, NAME, cfg)
 
     def check_head(self, model):
         heads = getattr(model, "classification_heads", None)

@@ -1,7 +1,7 @@
 """BLEU the way the R-Drop paper reports it, from fairseq-generate output.
 
-* ``read_generate_output``: hypotheses (H-) and references (T-) ordered by
-  sentence id (fairseq prints them in batch order, not corpus order).
+* ``bleu_scores``: hypotheses (H-) and references (T-) of a fairseq-generate
+  run in corpus order, written beside its log, and their BLEU.
 * tokenized BLEU: sacrebleu with ``tokenize="none"`` on the tokenized text,
   which is what multi-bleu.perl / fairseq-score compute (IWSLT, lowercased).
 * compound splitting for WMT14 En-De: every hyphen between two non-spaces
@@ -12,31 +12,15 @@
   tokenization, reported with its signature.
 """
 
+import os
 import re
-from typing import Dict, List, Tuple
+from typing import List
 
-_LINE = re.compile(r"^([HT])-(\d+)\t(.*)$")
+from rdrop_recipes.fairseq_io.log_lines import hypotheses_and_references, reported_bleu, subset_size
+from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.process.errors import RecipeError
+
 _COMPOUND = re.compile(r"(\S)-(\S)")
-
-
-def read_generate_output(lines) -> Tuple[List[str], List[str]]:
-    hyps: Dict[int, str] = {}
-    refs: Dict[int, str] = {}
-    for line in lines:
-        match = _LINE.match(line.rstrip("\n"))
-        if not match:
-            continue
-        kind, sid, rest = match.group(1), int(match.group(2)), match.group(3)
-        if kind == "H":
-            # H-<id> \t <score> \t <text>; the text may be empty
-            hyps[sid] = rest.split("\t", 1)[1] if "\t" in rest else ""
-        else:
-            refs[sid] = rest
-    if set(hyps) != set(refs):
-        missing = sorted(set(hyps) ^ set(refs))[:5]
-        raise ValueError(f"hypotheses and references do not pair up (ids {missing}...)")
-    ids = sorted(hyps)
-    return [hyps[i] for i in ids], [refs[i] for i in ids]
 
 
 def compound_split(line: str) -> str:
@@ -74,3 +58,59 @@ def detok_sacrebleu(hyps_detok, refs_detok) -> dict:
 
     metric = BLEU()  # 13a, mixed case: the WMT convention
     return bleu_report(metric.corpus_score(hyps_detok, [refs_detok]), metric)
+
+
+def bleu_scores(cfg, lines, workdir) -> dict:
+    """The BLEU of fairseq-generate's output ``lines`` the config asks for; the texts scored
+    are written into ``workdir``."""
+    recipe, gen = cfg["recipe"], cfg.get("generate", {})
+    try:
+        hyps, refs = hypotheses_and_references(lines, "H")
+    except ValueError as err:
+        raise RecipeError(f"cannot read fairseq-generate output: {err}") from None
+    if not hyps:
+        raise RecipeError(
+            f"fairseq-generate printed no hypotheses; see {os.path.join(workdir, 'generate.log')}"
+        )
+    write_lines(os.path.join(workdir, "hypotheses.txt"), hyps)
+    write_lines(os.path.join(workdir, "references.txt"), refs)
+    scores = {"sentences": len(hyps)}
+    lowercase = bool(recipe.get("lowercase", False))
+    if recipe.get("compound_split"):
+        hyps_cs = [compound_split(h) for h in hyps]
+        refs_cs = [compound_split(r) for r in refs]
+        write_lines(os.path.join(workdir, "hypotheses.compound-split.txt"), hyps_cs)
+        write_lines(os.path.join(workdir, "references.compound-split.txt"), refs_cs)
+        scores["bleu"] = tokenized_bleu(hyps_cs, refs_cs, lowercase)
+        scores["bleu"]["kind"] = "tokenized BLEU with compound splitting" + (
+            ", lowercased" if lowercase else ""
+        )
+    else:
+        scores["bleu"] = tokenized_bleu(hyps, refs, lowercase)
+        scores["bleu"]["kind"] = "tokenized BLEU" + (", lowercased" if lowercase else "")
+    if recipe.get("sacrebleu"):
+        lang = gen.get("target_lang") or "en"
+        hyps_detok = detokenize(hyps, lang)
+        if recipe.get("raw_reference"):
+            with open(recipe["raw_reference"], encoding="utf-8") as f:
+                refs_detok = [line.rstrip("\n") for line in f]
+            if len(refs_detok) != len(hyps):
+                raise RecipeError(f"raw_reference has {len(refs_detok)} lines, the test set {len(hyps)}")
+            reference_kind = "raw reference file"
+        else:
+            refs_detok = detokenize(refs, lang)
+            reference_kind = "detokenized T- lines"
+        write_lines(os.path.join(workdir, "hypotheses.detok.txt"), hyps_detok)
+        write_lines(os.path.join(workdir, "references.detok.txt"), refs_detok)
+        scores["sacrebleu"] = detok_sacrebleu(hyps_detok, refs_detok)
+        scores["sacrebleu"]["reference"] = reference_kind
+    expected = subset_size(lines, gen.get("gen_subset", "test"))
+    if expected is not None and expected != len(hyps):
+        raise RecipeError(
+            f"fairseq-generate translated {len(hyps)} of {expected} sentences, so BLEU would not be "
+            "the test-set BLEU; keep required_batch_size_multiple = 1 (fairseq#5036) and do not skip inputs"
+        )
+    reported = reported_bleu(lines)
+    if reported:
+        scores["fairseq_reported"] = reported[0]
+    return scores

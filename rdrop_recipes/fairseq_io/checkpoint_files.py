@@ -1,4 +1,11 @@
-"""Is a file the user names a fairseq checkpoint? Checked before torch or fairseq reads it.
+"""fairseq's checkpoint files: which ones a folder or a glob names, in what
+order, and whether a file the user names is one at all.
+
+Names: fairseq-train writes ``checkpoint_<epoch>_<updates>.pt`` (with
+--save-interval-updates) and ``checkpoint<epoch>.pt``, plus
+``checkpoint_best.pt`` and ``checkpoint_last.pt``, copies of numbered ones.
+
+Is a file a fairseq checkpoint? Checked before torch or fairseq reads it.
 
 torch ends an empty, truncated or foreign ``.pt`` in an unpickling or zip
 traceback, and fairseq-generate in a KeyError deep in its loader. A
@@ -9,13 +16,88 @@ truncated file has none), then the small pickle, which must carry the
 ``model`` entry every fairseq checkpoint has.
 """
 
+import glob
 import os
 import pickletools
+import re
 import zipfile
+from typing import List
 
 from rdrop_recipes.process.errors import RecipeError
 
 PICKLE_PROTOCOL_2 = b"\x80"  # first byte of torch's pre-1.6 (non-zip) format
+_BY_UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
+_BY_EPOCH = re.compile(r"^checkpoint(\d+)\.pt$")
+_COPIES = ("checkpoint_best", "checkpoint_last", "checkpoint.best_")
+
+
+def checkpoint_order(path):
+    """Sort key (kind, number): 1 for update-numbered names, 0 for epoch-numbered, else None."""
+    name = os.path.basename(path)
+    match = _BY_UPDATES.match(name)
+    if match:
+        return (1, int(match.group(2)))
+    match = _BY_EPOCH.match(name)
+    if match:
+        return (0, int(match.group(1)))
+    return None
+
+
+def last_checkpoints(folder, count, by="auto") -> List[str]:
+    """The ``count`` newest numbered checkpoints of ``folder``, oldest first."""
+    if count < 1:
+        raise RecipeError(f"--last must be >= 1 (got {count})")
+    if not os.path.isdir(folder):
+        raise RecipeError(f"checkpoint folder {folder!r} does not exist; train first or pass another --dir")
+    numbered = [(checkpoint_order(p), p) for p in glob.glob(os.path.join(folder, "checkpoint*.pt"))]
+    by_updates = sorted((key, p) for key, p in numbered if key and key[0] == 1)
+    by_epoch = sorted((key, p) for key, p in numbered if key and key[0] == 0)
+    if by == "updates" or (by == "auto" and by_updates):
+        pool, kind = by_updates, "checkpoint_<epoch>_<updates>.pt"
+    else:
+        pool, kind = by_epoch, "checkpoint<epoch>.pt"
+    if len(pool) < count:
+        raise RecipeError(
+            f"{folder!r} has {len(pool)} {kind} file(s), {count} wanted; train longer, lower the count, "
+            "or save more (--save-interval-updates / --keep-interval-updates)"
+        )
+    return [p for _, p in pool[-count:]]
+
+
+def oldest_to_newest(paths):
+    """``paths`` ordered oldest to newest where their names tell, else as given."""
+    keys = [checkpoint_order(p) for p in paths]
+    if all(k is not None for k in keys) and len({k[0] for k in keys}) == 1:
+        return [p for _, p in sorted(zip(keys, paths))]
+    return list(paths)
+
+
+def expand(patterns):
+    """Files named by ``patterns`` (globs allowed), each file once, in the order given.
+
+    fairseq's ``checkpoint_best.pt`` and ``checkpoint_last.pt`` are copies of
+    numbered checkpoints: where a glob matches numbered ones too, they are left
+    out, or the same parameters would count twice in a mean. Named
+    explicitly, they are kept.
+    """
+    paths, seen = [], set()
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise RecipeError(f"no checkpoint matches {pattern!r}")
+        if glob.has_magic(pattern) and any(checkpoint_order(p) for p in matches):
+            matches = [p for p in matches if checkpoint_order(p) or not _is_copy(p)]
+        for path in matches:
+            if not os.path.isfile(path):
+                raise RecipeError(f"checkpoint {path!r} not found")
+            if os.path.realpath(path) not in seen:  # ./a.pt, a.pt and a link to it are one file
+                seen.add(os.path.realpath(path))
+                paths.append(path)
+    return paths
+
+
+def _is_copy(path):
+    return os.path.basename(path).startswith(_COPIES)
 
 
 def _pickle_strings(data: bytes) -> set:

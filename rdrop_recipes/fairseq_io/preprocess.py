@@ -2,20 +2,59 @@
 
 It runs as ``python -m fairseq_cli.preprocess`` with this interpreter, so the
 fairseq of the active environment is used even when its console scripts are
-not on PATH. The result is built in ``DEST.tmp`` and swapped in whole:
-fairseq refuses to overwrite an existing dictionary, and a half-binarized
-dir must never look finished.
+not on PATH. ``preprocess`` builds the result in ``DEST.tmp`` and swaps it in
+whole (``prepared_dirs.building_data_bin``); a recipe that binarizes several
+folders into one data-bin dir (GLUE's ``input0/``, ``input1/``, ``label/``)
+calls ``run_preprocess`` once per folder inside ``building_data_bin``.
 """
 
 import os
-import shutil
+import subprocess
 import sys
 from typing import Dict, Optional, Sequence
 
-from rdrop_recipes.folders.atomic_files import TMP_SUFFIX, replace_dir
-from rdrop_recipes.folders.prepared_dirs import stamp_data_bin
+from rdrop_recipes.folders.prepared_dirs import building_data_bin
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import PrepareError
+
+
+def run_preprocess(
+    destdir: str,
+    prefixes: Dict[str, str],
+    workers: int,
+    src: Optional[str] = None,
+    tgt: Optional[str] = None,
+    joined_dictionary: bool = False,
+    extra_args: Sequence[str] = (),
+    log: Optional[str] = None,
+) -> None:
+    """One fairseq-preprocess into ``destdir``. ``src=None`` binarizes one text per split
+    with ``--only-source``; ``prefixes`` maps train, valid and (where there is one) test to
+    their file prefix. With ``log`` its messages go to that file instead of the console."""
+    languages = ["--only-source"] if src is None else ["--source-lang", src, "--target-lang", tgt]
+    command = [sys.executable, "-m", "fairseq_cli.preprocess", *languages]
+    for split in ("train", "valid", "test"):
+        if split in prefixes:
+            command += [f"--{split}pref", prefixes[split]]
+    command += ["--destdir", destdir, "--workers", str(max(1, workers))]
+    if joined_dictionary:
+        command.append("--joined-dictionary")
+    command += list(extra_args)
+    print("    " + " ".join(command[2:]), flush=True)
+    if log is None:
+        status = children.run(command)
+        if status != 0:
+            raise PrepareError(
+                f"fairseq-preprocess failed with exit status {status} "
+                f"(its messages are above); fix that and re-run: finished stages are kept"
+            )
+        return
+    with open(log, "w") as handle:
+        status = children.run(command, stdout=subprocess.DEVNULL, stderr=handle)
+    if status != 0:
+        raise PrepareError(
+            f"fairseq-preprocess failed with exit status {status} for {destdir}; its log: {log}"
+        )
 
 
 def preprocess(
@@ -28,41 +67,10 @@ def preprocess(
     extra_args: Sequence[str],
     config: dict,
     prefixes: Optional[Dict[str, str]] = None,
+    log: Optional[str] = None,
 ) -> None:
-    """``src=None`` binarizes one text per split with ``--only-source``, as
-    language modeling reads it (``dict.txt``, ``train.bin`` ...); ``prefixes``
-    maps train/valid/test to their file prefix (default ``text_dir/<split>``)."""
-    tmp = data_bin.rstrip("/") + TMP_SUFFIX
-    if os.path.isdir(tmp):
-        shutil.rmtree(tmp)
+    """``run_preprocess`` into ``data_bin``, built aside, stamped with ``config`` and swapped
+    in whole; ``prefixes`` defaults to ``text_dir/<split>`` for train, valid and test."""
     prefixes = prefixes or {split: os.path.join(text_dir, split) for split in ("train", "valid", "test")}
-    languages = ["--only-source"] if src is None else ["--source-lang", src, "--target-lang", tgt]
-    command = [
-        sys.executable,
-        "-m",
-        "fairseq_cli.preprocess",
-        *languages,
-        "--trainpref",
-        prefixes["train"],
-        "--validpref",
-        prefixes["valid"],
-        "--testpref",
-        prefixes["test"],
-        "--destdir",
-        tmp,
-        "--workers",
-        str(max(1, workers)),
-    ]
-    if joined_dictionary:
-        command.append("--joined-dictionary")
-    command += list(extra_args)
-    print("    " + " ".join(command[2:]), flush=True)
-    status = children.run(command)
-    if status != 0:
-        raise PrepareError(
-            f"fairseq-preprocess failed with exit status {status} "
-            f"(its messages are above); fix that and re-run: finished stages are kept"
-        )
-    stamp_data_bin(tmp, config)
-    os.makedirs(os.path.dirname(os.path.abspath(data_bin)), exist_ok=True)
-    replace_dir(tmp, data_bin)
+    with building_data_bin(data_bin, config) as tmp:
+        run_preprocess(tmp, prefixes, workers, src, tgt, joined_dictionary, extra_args, log)

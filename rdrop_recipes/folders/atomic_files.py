@@ -10,9 +10,8 @@ import os
 import shutil
 from typing import Iterator, Sequence, Tuple
 
+from rdrop_recipes.folders.markers import TMP_SUFFIX
 from rdrop_recipes.process.errors import PrepareError
-
-TMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
@@ -101,6 +100,19 @@ def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:
 def count_lines(path: str) -> int:
     with open(path, "rb") as handle:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str) -> Iterator[str]:
+    """Yield an empty folder ``path.tmp`` to build in; it replaces ``path`` whole on clean
+    exit. On an error it stays, with whatever logs the builder left there for the user to
+    read, and the next build clears it first."""
+    tmp = path.rstrip("/") + TMP_SUFFIX
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    yield tmp
+    replace_dir(tmp, path)
 
 
 def replace_dir(tmp_dir: str, final_dir: str) -> None:

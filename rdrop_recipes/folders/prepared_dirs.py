@@ -6,17 +6,22 @@ dir with a different one is refused, so a half-finished run with 10k merges
 is never silently continued with 32k.
 """
 
+import contextlib
 import json
 import os
-from typing import Dict
+from typing import Dict, Iterator
 
-from rdrop_recipes.folders.atomic_files import atomic_open, read_json
+from rdrop_recipes.folders.atomic_files import atomic_dir, atomic_open, read_json
+from rdrop_recipes.folders.markers import PREPARE_CONFIG, PREPARE_STATE_DIR, STAGE_DONE_SUFFIX
 from rdrop_recipes.process.errors import PrepareError
 
 # where files come from, where they go, how many cores: none changes the data
 NOT_FINGERPRINTED = ("download", "paths", "run")
-STATE_DIR = ".prepare"
-STAMP = "prepare-config.json"
+
+
+def stage_marker_dir(out_dir: str) -> str:
+    """Where ``out_dir``'s stage markers and config stamp live."""
+    return os.path.join(out_dir, PREPARE_STATE_DIR)
 
 
 def fingerprint(config: dict) -> Dict:
@@ -39,38 +44,46 @@ def _not_a_file(path: str, flag: str) -> None:
         raise PrepareError(f"{flag} {path} is a file; name a folder (new, or one this recipe made)")
 
 
-def check_output_dir(out_dir: str, config: dict, force: bool) -> None:
+def check_output_dir(out_dir: str, config: dict, force: bool, flag: str = "--out-dir") -> None:
     """Refuse a dir prepared with another config, or a non-empty dir this
-    recipe did not make, unless ``force``."""
-    _not_a_file(out_dir, "--out-dir")
+    recipe did not make, unless ``force``; ``flag`` is the option that names the dir."""
+    _not_a_file(out_dir, flag)
     if force:
         return
-    old = read_json(os.path.join(out_dir, STATE_DIR, STAMP))
+    old = read_json(os.path.join(stage_marker_dir(out_dir), PREPARE_CONFIG))
     wanted = fingerprint(config)
     if old is not None and old != wanted:
         raise PrepareError(
             f"output dir {out_dir} was prepared with a different config "
-            f"({differences(old, wanted)}); use another --out-dir or add --force to redo it"
+            f"({differences(old, wanted)}); use another {flag} or add --force to redo it"
         )
     if old is None and os.path.isdir(out_dir) and os.listdir(out_dir):
         raise PrepareError(
             f"output dir {out_dir} exists and was not made by this recipe; "
-            f"use an empty --out-dir or add --force to write into it"
+            f"use an empty {flag} or add --force to write into it"
         )
 
 
-def claim_output_dir(out_dir: str, config: dict, force: bool) -> str:
+def claim_output_dir(out_dir: str, config: dict, force: bool, flag: str = "--out-dir") -> str:
     """Make ``out_dir`` ours for this config; return its stage-marker dir.
     ``force`` removes every stage marker, so all stages are redone."""
-    check_output_dir(out_dir, config, force)
-    state_dir = os.path.join(out_dir, STATE_DIR)
+    check_output_dir(out_dir, config, force, flag)
+    state_dir = stage_marker_dir(out_dir)
     if force and os.path.isdir(state_dir):
         for name in os.listdir(state_dir):
-            if name.endswith(".done"):
+            if name.endswith(STAGE_DONE_SUFFIX):
                 os.remove(os.path.join(state_dir, name))
     os.makedirs(state_dir, exist_ok=True)
     _write_stamp(state_dir, config)
     return state_dir
+
+
+def claim_dirs(out_dir: str, data_bin: str, config: dict, force: bool, flag: str = "--out-dir") -> str:
+    """Before any stage: refuse a foreign or differently configured ``out_dir`` (named by
+    ``flag``) or ``data_bin``, then claim ``out_dir``; its stage-marker dir."""
+    check_output_dir(out_dir, config, force, flag)
+    check_data_bin(data_bin, config, force)
+    return claim_output_dir(out_dir, config, force, flag)
 
 
 def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
@@ -79,7 +92,7 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
     _not_a_file(data_bin, "--data-bin")
     if force or not os.path.isdir(data_bin) or not os.listdir(data_bin):
         return
-    old = read_json(os.path.join(data_bin, STAMP))
+    old = read_json(os.path.join(data_bin, PREPARE_CONFIG))
     if old is None:
         raise PrepareError(
             f"--data-bin {data_bin} exists and was not made by this recipe; "
@@ -93,10 +106,17 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
         )
 
 
-def stamp_data_bin(data_bin: str, config: dict) -> None:
-    _write_stamp(data_bin, config)
+@contextlib.contextmanager
+def building_data_bin(data_bin: str, config: dict) -> Iterator[str]:
+    """Yield the empty folder in which ``data_bin`` is built; on clean exit it is stamped
+    with ``config`` (so ``check_data_bin`` knows it as ours) and swapped in whole: fairseq
+    refuses to overwrite an existing dictionary, and a half-binarized dir must never look
+    finished."""
+    with atomic_dir(data_bin) as tmp:
+        yield tmp
+        _write_stamp(tmp, config)
 
 
 def _write_stamp(folder: str, config: dict) -> None:
-    with atomic_open(os.path.join(folder, STAMP)) as handle:
+    with atomic_open(os.path.join(folder, PREPARE_CONFIG)) as handle:
         json.dump(fingerprint(config), handle, indent=1, sort_keys=True)

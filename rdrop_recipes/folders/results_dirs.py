@@ -15,9 +15,8 @@ import shutil
 from typing import Tuple
 
 from rdrop_recipes.folders.atomic_files import write_json
+from rdrop_recipes.folders.markers import PARTIAL_SUFFIX, SCORES
 from rdrop_recipes.process.errors import RecipeError
-
-PARTIAL_SUFFIX = ".partial"
 
 
 def new_stamp() -> str:
@@ -38,7 +37,7 @@ def completed_runs(results_dir: str) -> list:
     return sorted(
         p
         for p in glob.glob(os.path.join(results_dir, "*"))
-        if os.path.isdir(p) and os.path.isfile(os.path.join(p, "scores.json"))
+        if os.path.isdir(p) and os.path.isfile(os.path.join(p, SCORES))
     )
 
 
@@ -70,7 +69,7 @@ def removed_if_interrupted(partial: str):
 
 def publish_scores(partial: str, results_dir: str, name: str, stamp: str, scores: dict) -> str:
     """Write the run's scores.json (what makes it a completed run), then publish it."""
-    write_json(os.path.join(partial, "scores.json"), scores)
+    write_json(os.path.join(partial, SCORES), scores)
     return publish(partial, results_dir, name, stamp)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Sequence
 
 from rdrop_recipes.folders.atomic_files import write_json
+from rdrop_recipes.folders.markers import STAGE_DONE_SUFFIX
 
 
 @dataclass
@@ -37,10 +38,14 @@ class Pipeline:
         self.stages.append(Stage(name, title, list(outputs), run))
 
     def marker(self, stage: Stage) -> str:
-        return os.path.join(self.state_dir, stage.name + ".done")
+        return os.path.join(self.state_dir, stage.name + STAGE_DONE_SUFFIX)
 
     def is_done(self, stage: Stage) -> bool:
         return os.path.isfile(self.marker(stage)) and all(os.path.exists(p) for p in stage.outputs)
+
+    def finished(self) -> bool:
+        """Every stage done: a re-run would only skip them all."""
+        return all(self.is_done(stage) for stage in self.stages)
 
     def run(self) -> None:
         out = self.stream or sys.stdout

@@ -114,9 +114,7 @@ class BpeRecipe:
         raise NotImplementedError
 
     def run(self, force: bool) -> Dict[str, int]:
-        output_dirs.check_output_dir(self.out_dir, self.config, force)
-        output_dirs.check_data_bin(self.config["paths"]["data_bin"], self.config, force)
-        state_dir = output_dirs.claim_output_dir(self.out_dir, self.config, force)
+        state_dir = output_dirs.claim_dirs(self.out_dir, self.config["paths"]["data_bin"], self.config, force)
         os.makedirs(self.tmp, exist_ok=True)
         self.pipeline(state_dir).run()
         print(

@@ -8,7 +8,7 @@ import re
 import pytest
 from fairseq_commands import BIN, metric_series, run, train_cmd
 
-from rdrop_recipes import quickstart
+from rdrop_recipes.toy.settings import toy_generate
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def test_train_with_kl_then_generate_and_score(data_bin, tmp_path):
         [
             f"{BIN}/fairseq-generate",
             data_bin,
-            *quickstart.toy_generate(os.path.join(save, "checkpoint_best.pt")),
+            *toy_generate(os.path.join(save, "checkpoint_best.pt")),
         ],
         cwd=tmp_path,
     )

@@ -14,6 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from toy_corpus import fake_data_bin
 
 from rdrop_recipes import train
+from rdrop_recipes.training.hardware import Hardware
+from rdrop_recipes.training.plan import build_plan
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IWSLT = os.path.join(REPO, "configs", "train-iwslt14.toml")
@@ -28,7 +30,7 @@ def data_dir(tmp_path):
 
 def command(config, data_dir, save, *more):
     argv = ["--config", config, "--data", data_dir, "--save-dir", save, *more]
-    return train.build_plan(train.parse_args(argv), train.Hardware("cpu")).command
+    return build_plan(train.parse_args(argv), Hardware("cpu")).command
 
 
 @pytest.mark.parametrize("config", [IWSLT, WMT])

@@ -11,6 +11,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 from fairseq.logging import metrics
 
 from rdrop_fairseq.criterions.reg_label_smoothed_cross_entropy import (
+    RegLabelSmoothedCrossEntropyConfig,
     RegLabelSmoothedCrossEntropyCriterion,
 )
 from rdrop_fairseq.errors import RDropConfigError
@@ -40,7 +41,8 @@ class ScriptedModel(torch.nn.Module):
 
 
 def criterion_for(task, **options):
-    return RegLabelSmoothedCrossEntropyCriterion(task, False, EPS, **options)
+    cfg = RegLabelSmoothedCrossEntropyConfig(sentence_avg=False, label_smoothing=EPS, **options)
+    return RegLabelSmoothedCrossEntropyCriterion(task, cfg)
 
 
 def by_hand(table, target, pad, alpha, direction="bidirectional", task_copies=None):

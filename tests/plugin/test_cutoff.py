@@ -14,8 +14,9 @@ from fairseq_commands import metric_series, run, train_cmd
 from test_criterion import by_hand
 
 from rdrop_fairseq.criterions.input_cutoff import InputCutoff, source_embedding
-from rdrop_fairseq.criterions.rdrop_options import validate
+from rdrop_fairseq.criterions.rdrop_options import RDropOptions, validate
 from rdrop_fairseq.criterions.reg_label_smoothed_cross_entropy import (
+    RegLabelSmoothedCrossEntropyConfig,
     RegLabelSmoothedCrossEntropyCriterion,
 )
 from rdrop_fairseq.cutoff import DIMENSION, SPAN, TOKEN, draw_cutoff
@@ -27,9 +28,10 @@ TINY_BART = ["--arch", "bart_base"] + TINY_MODEL[2:]
 RDROP = ["--task", "rdrop_translation", "--criterion", "reg_label_smoothed_cross_entropy"]
 
 
-def stacked_batch(copies=2, seed=0):
+def stacked_batch(copies=2, seed=0, device="cpu"):
     """Left-padded sources as fairseq collates them (real tokens, then eos),
-    some with a leading bos as BART's are, of lengths 1 .. 12, stacked."""
+    some with a leading bos as BART's are, of lengths 1 .. 12, stacked (drawn
+    on the CPU, so every device sees the same batch)."""
     gen = torch.Generator().manual_seed(seed)
     rows = []
     for n in range(1, 13):
@@ -37,7 +39,7 @@ def stacked_batch(copies=2, seed=0):
         body = bos + torch.randint(4, 50, (n,), generator=gen).tolist() + [EOS]
         rows.append([PAD] * (14 - len(body)) + body)
     src = torch.tensor(rows)
-    return torch.cat([src] * copies)
+    return torch.cat([src] * copies).to(device)
 
 
 def real(src, copies):
@@ -49,13 +51,15 @@ def real(src, copies):
 @pytest.mark.parametrize("kind", TYPES)
 @pytest.mark.parametrize("rate", [0.05, 0.3, 0.9])
 @pytest.mark.parametrize("copies", [2, 3])
-def test_masks_keep_every_rule(kind, rate, copies):
-    src = stacked_batch(copies)
+def test_masks_keep_every_rule(kind, rate, copies, device):
+    """On every device: the masks are drawn where the batch lives, by its generator."""
+    src = stacked_batch(copies, device=device)
     eligible = real(src, copies)
     n = eligible.sum(1)
     for seed in range(30):
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device).manual_seed(seed)
         cut = draw_cutoff(src, PAD, rate, copies, kind, 8, (BOS, EOS), gen)
+        assert cut.device == src.device
         assert cut.shape == ((*src.shape, 8) if kind == DIMENSION else (*src.shape, 1))
         anywhere = cut.any(-1)
         # copy 0, padding, bos and eos: never touched
@@ -81,14 +85,14 @@ def test_masks_keep_every_rule(kind, rate, copies):
 
 
 @pytest.mark.parametrize("kind", TYPES)
-def test_masks_cut_the_rate_on_average_and_are_reproducible(kind):
+def test_masks_cut_the_rate_on_average_and_are_reproducible(kind, device):
     src = torch.cat([torch.randint(4, 50, (64, 40)), torch.full((64, 1), EOS)], 1)
-    src = torch.cat([src, src])
-    gen = torch.Generator().manual_seed(3)
+    src = torch.cat([src, src]).to(device)
+    gen = torch.Generator(device).manual_seed(3)
     cut = draw_cutoff(src, PAD, 0.2, 2, kind, 64, (BOS, EOS), gen)
     share = cut[64:, :40].float().mean().item()
     assert abs(share - 0.2) < 0.02, share
-    again = draw_cutoff(src, PAD, 0.2, 2, kind, 64, (BOS, EOS), torch.Generator().manual_seed(3))
+    again = draw_cutoff(src, PAD, 0.2, 2, kind, 64, (BOS, EOS), torch.Generator(device).manual_seed(3))
     assert torch.equal(cut, again)
 
 
@@ -110,7 +114,8 @@ def models(dicts):
 
 
 def criterion(task, **options):
-    return RegLabelSmoothedCrossEntropyCriterion(task, False, 0.1, **options)
+    cfg = RegLabelSmoothedCrossEntropyConfig(sentence_avg=False, label_smoothing=0.1, **options)
+    return RegLabelSmoothedCrossEntropyCriterion(task, cfg)
 
 
 @pytest.mark.parametrize("arch", ["transformer", "bart"])
@@ -342,7 +347,18 @@ def test_simcut_loss_equals_hand_computation(models):
 def test_bad_options_name_the_fix(options, message):
     kind, rate, dropouts, *decoder = options
     with pytest.raises(RDropConfigError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        validate(5.0, 2, 1, "bidirectional", dropouts, kind, rate, *decoder)
+        validate(
+            RDropOptions(
+                reg_alpha=5.0,
+                reg_passes=2,
+                reg_every=1,
+                reg_kl_direction="bidirectional",
+                reg_dropouts=dropouts,
+                reg_cutoff_type=kind,
+                reg_cutoff_rate=rate,
+                reg_cutoff_decoder=any(decoder),
+            )
+        )
 
 
 def test_bad_options_reach_fairseq_train_as_one_error(dicts):

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from rdrop_recipes import average_checkpoints as avg
+from rdrop_recipes.evaluation import checkpoint_averaging
+from rdrop_recipes.fairseq_io import checkpoint_files
 from rdrop_recipes.process.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,7 +57,7 @@ def test_mean_of_three_in_float64(tmp_path):
         path = tmp_path / f"checkpoint_{i}_{(i + 1) * 10}.pt"
         fake_checkpoint(path, [value], [value], (i + 1) * 10, str(i))
         paths.append(str(path))
-    state = avg.average_checkpoints(paths)
+    state = checkpoint_averaging.average_checkpoints(paths)
     assert state["model"]["encoder.w"].item() == pytest.approx((0.1 + 0.2 + 0.4) / 3, rel=1e-7)
     assert state["cfg"] == {"tag": "2"}
 
@@ -70,17 +72,17 @@ def test_last_n_by_update_number_not_by_name_order(tmp_path):
         "checkpoint7.pt",
     ):
         (tmp_path / name).write_bytes(b"")
-    picked = [os.path.basename(p) for p in avg.last_checkpoints(str(tmp_path), 2)]
+    picked = [os.path.basename(p) for p in checkpoint_files.last_checkpoints(str(tmp_path), 2)]
     assert picked == ["checkpoint_2_300.pt", "checkpoint_3_1000.pt"]
 
 
 def test_last_n_by_epoch_where_there_are_no_update_checkpoints(tmp_path):
     for name in ("checkpoint1.pt", "checkpoint10.pt", "checkpoint2.pt", "checkpoint_best.pt"):
         (tmp_path / name).write_bytes(b"")
-    picked = [os.path.basename(p) for p in avg.last_checkpoints(str(tmp_path), 2)]
+    picked = [os.path.basename(p) for p in checkpoint_files.last_checkpoints(str(tmp_path), 2)]
     assert picked == ["checkpoint2.pt", "checkpoint10.pt"]
     with pytest.raises(RecipeError, match="has 3 checkpoint<epoch>.pt file"):
-        avg.last_checkpoints(str(tmp_path), 4)
+        checkpoint_files.last_checkpoints(str(tmp_path), 4)
 
 
 def test_checkpoints_of_different_models_are_refused(tmp_path):
@@ -90,7 +92,7 @@ def test_checkpoints_of_different_models_are_refused(tmp_path):
     state["model"]["extra.layer"] = torch.zeros(1)
     torch.save(state, b)
     with pytest.raises(RecipeError, match="other parameters"):
-        avg.average_checkpoints([str(a), str(b)])
+        checkpoint_averaging.average_checkpoints([str(a), str(b)])
 
 
 def test_missing_checkpoint_is_a_one_line_error_with_status_2(tmp_path):

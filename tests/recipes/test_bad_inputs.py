@@ -14,9 +14,15 @@ import pytest
 import torch
 from toy_corpus import binarized, tiny_arch  # noqa: E402
 
-from rdrop_recipes import average_checkpoints, evaluate, prepare_iwslt14, quickstart, train
+from rdrop_recipes import average_checkpoints, evaluate, prepare_iwslt14, train
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO  # noqa: E402
+from rdrop_recipes.evaluation import generation
 from rdrop_recipes.folders import run_dirs
+from rdrop_recipes.folders.markers import QUICKSTART_MARKER
+from rdrop_recipes.preparation.iwslt14 import Iwslt14Recipe
+from rdrop_recipes.toy.quickstart_folder import claim_out_dir
+from rdrop_recipes.training.hardware import Hardware
+from rdrop_recipes.training.plan import build_plan
 
 IWSLT_TRAIN = os.path.join(REPO, "configs", "train-iwslt14.toml")
 IWSLT_EVAL = os.path.join(REPO, "configs", "evaluate-iwslt14.toml")
@@ -75,22 +81,20 @@ def test_quickstart_never_deletes_a_users_folder(tmp_path):
 
 def test_quickstart_rerun_replaces_only_its_own_outputs(tmp_path):
     out = tmp_path / "qs"
-    quickstart.claim_out_dir(str(out))  # a first run's folder, with its outputs and a user's note
+    claim_out_dir(str(out))  # a first run's folder, with its outputs and a user's note
     (out / "scores.json").write_text("{}")
     (out / "checkpoints").mkdir()
     (out / "checkpoints" / "checkpoint_best.pt").write_bytes(b"x")
     (out / "my-notes.md").write_text("keep me")
-    quickstart.claim_out_dir(str(out))
-    assert sorted(os.listdir(out)) == [quickstart.MARKER, "my-notes.md"]
+    claim_out_dir(str(out))
+    assert sorted(os.listdir(out)) == [QUICKSTART_MARKER, "my-notes.md"]
 
 
 # -- 2. runs with other settings never share a save dir silently -------------------------------
 
 
 def planned_save_dir(data, *flags):
-    return train.build_plan(
-        train.parse_args(["--config", IWSLT_TRAIN, "--data", data, *flags]), train.Hardware("cpu")
-    )
+    return build_plan(train.parse_args(["--config", IWSLT_TRAIN, "--data", data, *flags]), Hardware("cpu"))
 
 
 def test_ablations_get_their_own_save_dir(tmp_path):
@@ -425,10 +429,16 @@ def test_ctrl_c_reaching_a_pool_leaves_one_line_and_no_worker():
 
 
 def test_recipes_start_processes_only_through_children():
-    for name in sorted(os.listdir(os.path.join(REPO, "rdrop_recipes"))):
-        if not name.endswith(".py") or name == "children.py":
+    root = os.path.join(REPO, "rdrop_recipes")
+    paths = [
+        os.path.join(folder, n) for folder, _, names in os.walk(root) for n in names if n.endswith(".py")
+    ]
+    assert len(paths) > 40, "the walk sees the library's subpackages"
+    for path in sorted(paths):
+        name = os.path.relpath(path, root)
+        if name == os.path.join("process", "children.py"):
             continue
-        with open(os.path.join(REPO, "rdrop_recipes", name), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             source = handle.read()
         for line in source.splitlines():  # a short command whose output is read whole may use run()
             starts = any(call in line for call in ("subprocess.call(", "subprocess.Popen(", "os.system("))
@@ -442,10 +452,10 @@ def test_recipes_start_processes_only_through_children():
 def test_generate_without_the_plugin_names_the_flag():
     # what fairseq-generate ends with on an R-Drop checkpoint without --user-dir (torch >= 2.6)
     line = "\tWeightsUnpickler error: Unsupported global: GLOBAL argparse.Namespace was not an allowed global"
-    hint = evaluate.plugin_hint(["...", line])
-    assert "--user-dir" in hint and evaluate.PLUGIN_DIR in hint
-    assert "--user-dir" in evaluate.plugin_hint(["KeyError: 'rdrop_translation'"])
-    assert evaluate.plugin_hint(["KeyError: 'model'"]) == ""
+    hint = generation.plugin_hint(["...", line])
+    assert "--user-dir" in hint and generation.PLUGIN_DIR in hint
+    assert "--user-dir" in generation.plugin_hint(["KeyError: 'rdrop_translation'"])
+    assert generation.plugin_hint(["KeyError: 'model'"]) == ""
 
 
 # -- 9. Ctrl-C in the middle of a stage ---------------------------------------------------------
@@ -459,7 +469,7 @@ def test_interrupted_stage_is_not_marked_done(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(prepare_iwslt14.Iwslt14Recipe, "clean_train", interrupted)
+    monkeypatch.setattr(Iwslt14Recipe, "clean_train", interrupted)
     assert prepare_iwslt14.main(["--archive", str(archive), "--out-dir", str(out), "--workers", "1"]) == 130
     assert "interrupted" in capsys.readouterr().err
     done = sorted(os.listdir(out / ".prepare"))

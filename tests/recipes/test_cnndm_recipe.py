@@ -11,30 +11,33 @@ import pytest
 from fabricate_gpt2 import TINY_BART, lines, save_pretrained, write_cnndm, write_gpt2_bpe
 
 from rdrop_recipes import evaluate_cnndm, finetune_cnndm, prepare_cnndm
+from rdrop_recipes.evaluation import rouge, summarization
+from rdrop_recipes.preparation import cnndm
 from rdrop_recipes.process.errors import PrepareError, RecipeError
+from rdrop_recipes.training import bart_finetuning
 
 
 def test_rouge_matches_hand_counts():
     # unigrams: 2 of 3 shared both ways -> F1 2/3; bigrams: "the cat" of 2 -> 1/2
-    scores = evaluate_cnndm.rouge(["the cat sat"], ["the cat ran"])
+    scores = rouge.rouge(["the cat sat"], ["the cat ran"])
     assert scores["rouge1"]["f1"] == pytest.approx(66.67, abs=0.01)
     assert scores["rouge2"]["f1"] == pytest.approx(50.0, abs=0.01)
     assert scores["rougeL"]["f1"] == pytest.approx(66.67, abs=0.01)
     # stemming: "running" and "runs" share the stem "run"; identical text is 100 everywhere
-    assert evaluate_cnndm.rouge(["dogs running"], ["dog runs"])["rouge1"]["f1"] == 100.0
-    perfect = evaluate_cnndm.rouge(["A b c. D e f."] * 2, ["A b c. D e f."] * 2)
+    assert rouge.rouge(["dogs running"], ["dog runs"])["rouge1"]["f1"] == 100.0
+    perfect = rouge.rouge(["A b c. D e f."] * 2, ["A b c. D e f."] * 2)
     assert all(v["f1"] == 100.0 for v in perfect.values())
     # rougeLsum works per sentence: swapping two sentences costs it less than rougeL
-    swapped = evaluate_cnndm.rouge(["d e f. a b c."], ["a b c. d e f."])
+    swapped = rouge.rouge(["d e f. a b c."], ["a b c. d e f."])
     assert swapped["rougeLsum"]["f1"] == 100.0 and swapped["rougeL"]["f1"] == 50.0
 
 
 def test_summaries_are_paired_by_id():
     out = ["S-1\tsrc\n", "T-1\tsecond ref\n", "H-1\t-0.5\t1 2\n", "D-1\t-0.5\tsecond hyp\n"]
     out += ["T-0\tfirst ref\n", "D-0\t-0.2\t\n"]
-    assert evaluate_cnndm.read_summaries(out) == (["", "second hyp"], ["first ref", "second ref"])
+    assert summarization.read_summaries(out) == (["", "second hyp"], ["first ref", "second ref"])
     with pytest.raises(RecipeError, match="do not pair up"):
-        evaluate_cnndm.read_summaries(["T-0\tref\n"])
+        summarization.read_summaries(["T-0\tref\n"])
 
 
 def test_raw_files_come_from_a_folder_or_an_archive(tmp_path):
@@ -43,20 +46,20 @@ def test_raw_files_come_from_a_folder_or_an_archive(tmp_path):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(raw, arcname="cnn_dm")
     out = str(tmp_path / "unpacked")
-    prepare_cnndm.extract_archive(str(archive), out)
+    cnndm.extract_archive(str(archive), out)
     assert lines(os.path.join(out, "val.target")) == lines(os.path.join(raw, "val.target"))
-    assert sorted(prepare_cnndm.check_raw(out)) == sorted(prepare_cnndm.raw_files(out))
+    assert sorted(cnndm.check_raw(out)) == sorted(cnndm.raw_files(out))
 
     with open(os.path.join(raw, "test.target"), "a") as f:
         f.write("one summary too many.\n")
     with pytest.raises(PrepareError, match="test.source has 2 lines but test.target has 3"):
-        prepare_cnndm.check_raw(raw)
+        cnndm.check_raw(raw)
     os.remove(os.path.join(raw, "train.source"))
     with pytest.raises(PrepareError, match="lacks train.source"):
-        prepare_cnndm.check_raw(raw)
+        cnndm.check_raw(raw)
     (tmp_path / "page.tar.gz").write_text("<html>not found</html>")
     with pytest.raises(PrepareError, match="not a tar archive"):
-        prepare_cnndm.extract_archive(str(tmp_path / "page.tar.gz"), out)
+        cnndm.extract_archive(str(tmp_path / "page.tar.gz"), out)
 
 
 def test_missing_inputs_are_one_line_errors(tmp_path, capsys):
@@ -115,7 +118,9 @@ def test_dry_run_is_bart_fine_tuning_with_rdrop(tmp_path, capsys):
 def test_generation_settings_reach_the_evaluation():
     config = finetune_cnndm.recipe_config.default_config_path("finetune-cnndm")
     head = ["--set", "lr=1e-4", "--set", "min_len=5", "--cpu", "--set", "generate.beam=2"]
-    assert finetune_cnndm.generation_settings(config, head) == [
+    assignments = finetune_cnndm.parse_args(head).assignments
+    forwarded = bart_finetuning.generation_settings(config, assignments)
+    assert [word for a in forwarded for word in ("--set", a)] == [
         "--set",
         "min_len=5",
         "--set",

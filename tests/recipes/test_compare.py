@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from rdrop_recipes import compare
+from rdrop_recipes.comparison import consoles, execution, plan, summary
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO
+from rdrop_recipes.folders.markers import TRAINED
 from rdrop_recipes.process.errors import RecipeError
 
 TRAIN_CFG = os.path.join(REPO, "configs", "train-multi30k.toml")
@@ -47,7 +48,7 @@ def sets(flag, items):
 
 def test_variants_from_the_config_or_defined_by_flags():
     config = {"variants": {"rdrop": {}, "baseline": {}}}
-    flags = compare.variant_flags(
+    flags = plan.variant_flags(
         ["baseline", "rdrop", "alpha1"], ["alpha1=--variant rdrop --reg-alpha 1"], config
     )
     assert flags == {
@@ -56,13 +57,13 @@ def test_variants_from_the_config_or_defined_by_flags():
         "alpha1": ["--variant", "rdrop", "--reg-alpha", "1"],
     }
     with pytest.raises(RecipeError, match="neither in rdrop, baseline"):
-        compare.variant_flags(["dropout9"], [], config)
+        plan.variant_flags(["dropout9"], [], config)
     with pytest.raises(RecipeError, match="set by compare itself"):
-        compare.variant_flags(["x"], ["x=--save-dir elsewhere"], config)
+        plan.variant_flags(["x"], ["x=--save-dir elsewhere"], config)
     with pytest.raises(RecipeError, match="comma-separated integers"):
-        compare.parse_seeds("1,two")
+        plan.parse_seeds("1,two")
     with pytest.raises(RecipeError, match="twice"):
-        compare.split_list("rdrop,rdrop", "variants")
+        plan.split_list("rdrop,rdrop", "variants")
 
 
 def test_summary_mean_and_sample_std_by_hand():
@@ -76,7 +77,7 @@ def test_summary_mean_and_sample_std_by_hand():
         {"variant": "rdrop", "seed": 2, "p_bootstrap": 0.2, "p_ar": 0.3},
         {"variant": "rdrop", "seed": 1, "p_bootstrap": 0.01, "p_ar": 0.02},
     ]
-    base, rdrop = compare.summarize(records, tests, ["baseline", "rdrop"], "baseline")
+    base, rdrop = summary.summarize(records, tests, ["baseline", "rdrop"], "baseline")
     # sample std of (30, 32): sqrt(((-1)^2 + 1^2) / (2 - 1)) = 1.414
     assert (base["bleu_mean"], base["bleu_std"]) == (31.0, 1.41)
     assert base["best_valid_loss_mean"] == 4.5 and base["train_wall_seconds_mean"] == 90.0
@@ -96,12 +97,12 @@ def test_training_seconds_add_up_resumed_attempts(tmp_path):
         "a line without a time\n"
     )
     # 10:00:00 -> 10:05:00 plus 11:00:00 -> 11:02:30; fairseq's wall= restarts at 0 when resumed
-    assert compare.training_seconds(str(console)) == 300 + 150
-    assert compare.training_seconds(str(tmp_path / "missing")) is None
+    assert consoles.training_seconds(str(console)) == 300 + 150
+    assert consoles.training_seconds(str(tmp_path / "missing")) is None
 
 
 def test_jobs_share_the_cores_or_take_one_gpu_each():
-    envs = compare.job_environments
+    envs = execution.job_environments
     assert envs(1, "auto", {}, 8) == [{}]  # one at a time: the environment as it is
     assert envs(2, "cpu", {}, 8) == [{"OMP_NUM_THREADS": "4"}] * 2
     assert envs(3, "cpu", {}, 2) == [{"OMP_NUM_THREADS": "1"}] * 3
@@ -122,19 +123,19 @@ def test_jobs_share_the_cores_or_take_one_gpu_each():
 def shell_steps(tmp_path, scripts, finished):
     """steps_of for fake runs: each run is one shell command; finishing records its status."""
 
-    def steps_of(run, args, data, say):
+    def steps_of(run, settings, say):
         def finish(code):
             finished[run.variant] = code
             if code:
                 raise RecipeError(f"{run.variant} failed with status {code}")
 
-        yield compare.Step(["sh", "-c", scripts[run.variant]], str(tmp_path / f"{run.variant}.out"), finish)
+        yield execution.Step(["sh", "-c", scripts[run.variant]], str(tmp_path / f"{run.variant}.out"), finish)
 
     return steps_of
 
 
 def fake_runs(tmp_path, names):
-    return [(f"[{i}]", compare.Run(name, 1, str(tmp_path / name), [])) for i, name in enumerate(names)]
+    return [(f"[{i}]", plan.Run(name, 1, str(tmp_path / name), [])) for i, name in enumerate(names)]
 
 
 def test_a_failed_run_starts_no_others_and_lets_the_going_ones_finish(tmp_path, monkeypatch):
@@ -144,10 +145,10 @@ def test_a_failed_run_starts_no_others_and_lets_the_going_ones_finish(tmp_path, 
         "slow": f"sleep 1.5; echo $OMP_NUM_THREADS > {tmp_path}/threads",
         "later": f"touch {tmp_path}/later-ran",
     }
-    monkeypatch.setattr(compare, "steps_of", shell_steps(tmp_path, scripts, finished))
+    monkeypatch.setattr(execution, "steps_of", shell_steps(tmp_path, scripts, finished))
     slots = [{"OMP_NUM_THREADS": "7"}, {"OMP_NUM_THREADS": "7"}]
     with pytest.raises(RecipeError, match="fails failed with status 3"):
-        compare.run_all(fake_runs(tmp_path, ["fails", "slow", "later"]), None, None, print, slots)
+        execution.run_all(fake_runs(tmp_path, ["fails", "slow", "later"]), None, print, slots)
     assert finished == {"fails": 3, "slow": 0}  # "slow" ran to its end, "later" never started
     assert (tmp_path / "threads").read_text().strip() == "7"  # the slot's environment
     assert not (tmp_path / "later-ran").exists()
@@ -159,17 +160,17 @@ def test_an_interrupted_comparison_stops_every_run_going(tmp_path, monkeypatch):
     scripts = {"quick": "true", "long": f"echo $$ > {tmp_path}/pid; exec sleep 60"}
     steps = shell_steps(tmp_path, scripts, finished)
 
-    def interrupted_steps(run, args, data, say):
-        for step in steps(run, args, data, say):
+    def interrupted_steps(run, settings, say):
+        for step in steps(run, settings, say):
             if run.variant == "quick":
                 # stands for Ctrl-C (or SIGTERM, which errors.py turns into an exception)
                 step.finish = lambda code: (_ for _ in ()).throw(KeyboardInterrupt())
             yield step
 
-    monkeypatch.setattr(compare, "steps_of", interrupted_steps)
+    monkeypatch.setattr(execution, "steps_of", interrupted_steps)
     started = time.time()
     with pytest.raises(KeyboardInterrupt):
-        compare.run_all(fake_runs(tmp_path, ["long", "quick"]), None, None, print, [{}, {}])
+        execution.run_all(fake_runs(tmp_path, ["long", "quick"]), None, print, [{}, {}])
     assert time.time() - started < 30
     pid = int((tmp_path / "pid").read_text())
     with pytest.raises(ProcessLookupError):
@@ -236,7 +237,7 @@ def test_two_variants_two_seeds_then_a_rerun_skips_them(toy_bin, tmp_path):
     spans = {}
     for name in ("baseline-seed1", "rdrop-seed1"):
         first_line = open(out / "runs" / name / "train.out").read().split("\n")[1]
-        trained = json.load(open(out / "runs" / name / compare.TRAINED))
+        trained = json.load(open(out / "runs" / name / TRAINED))
         spans[name] = (first_line[2:21], trained["finished"])  # ISO times, comparable as text
     (start_a, end_a), (start_b, end_b) = spans.values()
     assert start_a < end_b and start_b < end_a, spans
@@ -311,7 +312,7 @@ def test_a_killed_run_is_not_reported_as_finished(toy_bin, tmp_path):
     finally:
         proc.wait()
     assert "num_updates=" in log.read_text()
-    assert not (out / "runs" / "rdrop-seed7" / compare.TRAINED).exists()
+    assert not (out / "runs" / "rdrop-seed7" / TRAINED).exists()
     assert results(out) == []
     status = run(compare_command(toy_bin, out, "--variants", "rdrop", "--seeds", "7", "--dry-run"))
     assert status.returncode == 0, status.stderr

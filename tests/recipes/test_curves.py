@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
-from rdrop_recipes import curves
+from rdrop_recipes.evaluation import training_curves
 from rdrop_recipes.process.errors import RecipeError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,7 +40,7 @@ def write(tmp_path, name, text):
 
 
 def test_simple_format_prefixed_and_bare_lines(tmp_path):
-    run = curves.parse_log(write(tmp_path, "simple.log", SIMPLE), "r")
+    run = training_curves.parse_log(write(tmp_path, "simple.log", SIMPLE), "r")
     assert sorted(run.train) == [5, 10]  # the repeated update-10 line counts once
     assert run.series("train", "kl_loss") == [(5, 0.1443), (10, 0.0509)]
     assert run.series("train", "loss", "wall") == [(1.0, 13.458), (3.0, 10.666)]
@@ -51,7 +51,7 @@ def test_simple_format_prefixed_and_bare_lines(tmp_path):
 
 
 def test_json_format(tmp_path):
-    run = curves.parse_log(write(tmp_path, "json.log", JSON), "j")
+    run = training_curves.parse_log(write(tmp_path, "json.log", JSON), "j")
     assert run.series("train", "loss") == [(5, 12.749), (10, 10.666)]
     assert run.series("valid", "bleu") == [(8, 0.5)]
     assert run.summary[8]["kl_loss"] == 0.0906
@@ -59,15 +59,15 @@ def test_json_format(tmp_path):
 
 def test_tqdm_log_with_only_epoch_summaries(tmp_path):
     summaries = [line for line in SIMPLE.splitlines() if "| train |" in line or "valid on" in line]
-    run = curves.parse_log(write(tmp_path, "tqdm.log", "\n".join(summaries) + "\n"), "t")
+    run = training_curves.parse_log(write(tmp_path, "tqdm.log", "\n".join(summaries) + "\n"), "t")
     assert run.series("train", "loss") == [(8, 12.526)]
 
 
 def test_a_file_without_training_records_is_refused(tmp_path):
     with pytest.raises(RecipeError, match="no fairseq-train training records"):
-        curves.parse_log(write(tmp_path, "other.log", "hello\n"))
+        training_curves.parse_log(write(tmp_path, "other.log", "hello\n"))
     with pytest.raises(RecipeError, match="not found"):
-        curves.parse_log(str(tmp_path / "missing.log"))
+        training_curves.parse_log(str(tmp_path / "missing.log"))
 
 
 @pytest.mark.slow
@@ -111,7 +111,7 @@ def test_png_from_the_log_of_a_real_run(tmp_path):
     assert out.is_file() and out.stat().st_size > 20_000
     assert "R-Drop: 6 train and" in proc.stdout and "sample: 2 train and 2 valid" in proc.stdout
 
-    run = curves.parse_log(str(save))
+    run = training_curves.parse_log(str(save))
     logged = {
         line.split("num_updates=")[1].split(",")[0]
         for line in (save / "train.log").read_text().splitlines()
@@ -139,6 +139,6 @@ def test_a_restarted_clock_keeps_counting(tmp_path):
         "epoch 002 | valid on 'valid' subset | loss 6.5 | num_updates 35",
         "epoch 002:      4 / 9 loss=6.0, num_updates=40, wall=150",
     ]
-    run = curves.parse_log(write(tmp_path, "resumed.log", "\n".join(lines) + "\n"))
+    run = training_curves.parse_log(write(tmp_path, "resumed.log", "\n".join(lines) + "\n"))
     assert [x for x, _ in run.series("train", "loss", "wall")] == [100, 200, 200, 300]
     assert run.series("valid", "loss", "wall") == [(300, 6.5)]

@@ -11,7 +11,8 @@ import pytest
 from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
 from rdrop_recipes import evaluate
-from rdrop_recipes.evaluation import scoring
+from rdrop_recipes.evaluation import evaluated_checkpoints, scoring
+from rdrop_recipes.fairseq_io import log_lines
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.process.errors import RecipeError
 
@@ -35,10 +36,10 @@ def test_generate_output_is_read_in_corpus_order():
         "H-1\t-0.3\t",
         "2024-01-01 | INFO | fairseq_cli.generate | NOTE: hypothesis and token scores are output in base 2",
     ]
-    hyps, refs = scoring.read_generate_output(lines)
+    hyps, refs = log_lines.hypotheses_and_references(lines, "H")
     assert hyps == ["ALPHA", "", "GAMMA"] and refs == ["alpha", "beta", "gamma"]
     with pytest.raises(ValueError, match="do not pair up"):
-        scoring.read_generate_output(["H-0\t-1\tx"])
+        log_lines.hypotheses_and_references(["H-0\t-1\tx"], "H")
 
 
 def test_compound_split_matches_the_usual_substitution():
@@ -78,18 +79,18 @@ def test_resolving_checkpoints(tmp_path):
     for name in ("checkpoint_1_10.pt", "checkpoint_2_20.pt", "checkpoint_3_30.pt", "checkpoint_best.pt"):
         (tmp_path / name).write_bytes(b"")
     names = lambda paths: [os.path.basename(p) for p in paths]  # noqa: E731
-    assert names(evaluate.resolve_checkpoints([str(tmp_path)], 0)) == ["checkpoint_best.pt"]
-    assert names(evaluate.resolve_checkpoints([str(tmp_path)], 2)) == [
+    assert names(evaluated_checkpoints.resolve_checkpoints([str(tmp_path)], 0)) == ["checkpoint_best.pt"]
+    assert names(evaluated_checkpoints.resolve_checkpoints([str(tmp_path)], 2)) == [
         "checkpoint_2_20.pt",
         "checkpoint_3_30.pt",
     ]
-    assert names(evaluate.resolve_checkpoints([str(tmp_path / "checkpoint_*_*.pt")], 0)) == [
+    assert names(evaluated_checkpoints.resolve_checkpoints([str(tmp_path / "checkpoint_*_*.pt")], 0)) == [
         "checkpoint_1_10.pt",
         "checkpoint_2_20.pt",
         "checkpoint_3_30.pt",
     ]
     with pytest.raises(RecipeError, match="not found; train first"):
-        evaluate.resolve_checkpoints([str(tmp_path / "nope.pt")], 0)
+        evaluated_checkpoints.resolve_checkpoints([str(tmp_path / "nope.pt")], 0)
 
 
 # ---------------------------------------------------------------- end to end
@@ -265,7 +266,7 @@ def test_an_interrupted_or_failed_run_leaves_nothing_that_looks_complete(trained
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(evaluate, "score", interrupted)  # Ctrl-C after generation, before scores.json
+    monkeypatch.setattr(scoring, "bleu_scores", interrupted)  # Ctrl-C after generation, before scores.json
     assert evaluate.main(args) == 130  # the one exit mechanism: "evaluate: interrupted", status 130
     assert os.listdir(results) == []
 

@@ -11,14 +11,18 @@ import torch
 from fabricate_gpt2 import finetuned_glue, lines, prepared_glue, write_gpt2_bpe, write_rte, write_stsb
 
 from rdrop_recipes import finetune_glue, prepare_glue
+from rdrop_recipes.fairseq_io import log_lines
+from rdrop_recipes.folders.markers import PREPARE_CONFIG
+from rdrop_recipes.preparation import glue
 from rdrop_recipes.process.errors import PrepareError, RecipeError
+from rdrop_recipes.training import glue_finetuning
 
 
 def test_cut_behaves_like_cut_f():
-    assert prepare_glue.cut("a\tb\tc", 2) == "b"
-    assert prepare_glue.cut("a\tb", 5) == ""
-    assert prepare_glue.cut("no tabs here", 3) == "no tabs here"
-    assert prepare_glue.cut("x\r y\tz", 1) == "x  y"
+    assert glue.cut("a\tb\tc", 2) == "b"
+    assert glue.cut("a\tb", 5) == ""
+    assert glue.cut("no tabs here", 3) == "no tabs here"
+    assert glue.cut("x\r y\tz", 1) == "x  y"
 
 
 def test_columns_of_every_kind_of_task(tmp_path):
@@ -27,7 +31,7 @@ def test_columns_of_every_kind_of_task(tmp_path):
     mnli = raw / "MNLI"
     mnli.mkdir(parents=True)
     row = ["c"] * 16
-    for split in prepare_glue.TASKS["MNLI"].splits:
+    for split in glue.TASKS["MNLI"].splits:
         fields = list(row)
         fields[8], fields[9] = f"{split} premise", f"{split} hypothesis"
         fields[11], fields[15] = "train-label", "dev-label"
@@ -44,13 +48,10 @@ def test_columns_of_every_kind_of_task(tmp_path):
     (qqp / "test.tsv").write_text("h\n0\tt one\tt two\n")
     write_stsb(str(raw), n_train=3, n_dev=2)
 
-    preparer = prepare_glue.GluePreparer(
-        type("Args", (), {"workers": 1, "glue_dir": str(raw), "archive_dir": None, "offline": True})()
-    )
     for name in ("MNLI", "CoLA", "QQP", "STS-B"):
         work = raw / name / "processed"
         work.mkdir()
-        preparer.split_columns(name, str(raw / name), str(work))
+        glue.split_columns(name, str(raw / name), str(work))
     work = raw / "MNLI" / "processed"
     assert lines(work / "train.raw.input0") == ["train premise"]
     assert lines(work / "dev_mismatched.raw.input1") == ["dev_mismatched hypothesis"]
@@ -68,11 +69,11 @@ def test_columns_of_every_kind_of_task(tmp_path):
     work = raw / "STS-B" / "processed"
     scores = lines(work / "train.label")
     assert len(scores) == 3 and lines(work / "test.raw.input1")
-    scaled = list(prepare_glue.scaled_scores(str(work / "train.label")))
+    scaled = list(glue.scaled_scores(str(work / "train.label")))
     assert [float(s) for s in scaled] == pytest.approx([float(s) / 5 for s in scores], abs=1e-5)
     (work / "bad.label").write_text("2.5\nn/a\n")
     with pytest.raises(PrepareError, match="line 2"):
-        list(prepare_glue.scaled_scores(str(work / "bad.label")))
+        list(glue.scaled_scores(str(work / "bad.label")))
 
 
 def test_unknown_task_and_missing_inputs_are_one_line_errors(tmp_path, capsys):
@@ -97,22 +98,24 @@ def args_for(*argv):
 
 
 def test_config_gives_each_task_the_paper_settings():
-    cfg = finetune_glue.resolve(args_for("RTE"))
+    cfg = glue_finetuning.resolve(args_for("RTE"))
     fairseq, recipe = cfg["fairseq"], cfg["recipe"]
     assert (fairseq["max_update"], fairseq["batch_size"], fairseq["reg_alpha"]) == (3120, 8, 1.0)
     assert fairseq["total_num_update"] == 3120 and fairseq["lr"] == 1e-5 and fairseq["weight_decay"] == 0.01
     assert recipe["metric"] == "accuracy" and recipe["data"] == "data-bin/glue/RTE-bin"
     assert "metric" not in fairseq
-    cfg = finetune_glue.resolve(args_for("STS-B", "--set", "lr=2e-5", "--seeds", "1,2,3"))
+    cfg = glue_finetuning.resolve(args_for("STS-B", "--set", "lr=2e-5", "--seeds", "1,2,3"))
     assert cfg["fairseq"]["regression_target"] is True and cfg["recipe"]["metric"] == "pearson"
     assert cfg["fairseq"]["lr"] == 2e-5 and cfg["recipe"]["seeds"] == [1, 2, 3]
-    cfg = finetune_glue.resolve(args_for("CoLA", "--variant", "baseline", "--set", "tasks.CoLA.max_update=7"))
+    cfg = glue_finetuning.resolve(
+        args_for("CoLA", "--variant", "baseline", "--set", "tasks.CoLA.max_update=7")
+    )
     assert cfg["fairseq"]["criterion"] == "sentence_prediction" and cfg["fairseq"]["reg_alpha"] is False
     assert cfg["fairseq"]["max_update"] == 7 and cfg["recipe"]["metric"] == "mcc"
     with pytest.raises(RecipeError, match="--seeds"):
-        finetune_glue.resolve(args_for("RTE", "--seeds", "a,b"))
+        glue_finetuning.resolve(args_for("RTE", "--seeds", "a,b"))
     with pytest.raises(RecipeError, match="unknown variant"):
-        finetune_glue.resolve(args_for("RTE", "--variant", "cutoff"))
+        glue_finetuning.resolve(args_for("RTE", "--variant", "cutoff"))
 
 
 def glue_folder(folder, regression=False):
@@ -177,7 +180,7 @@ def test_every_seed_and_the_mean_go_into_one_fresh_results_folder(tmp_path, monk
             f.writelines(out)
         return 0, out
 
-    monkeypatch.setattr(finetune_glue, "run_seed", fake_run)
+    monkeypatch.setattr(glue_finetuning, "run_seed", fake_run)
     results = str(tmp_path / "results")
     argv = ["CoLA", "--cpu", "--data", data, "--model", str(model), "--seeds", "1,2,3"]
     argv += ["--results-dir", results, "--", "--arch", "roberta_base"]
@@ -202,11 +205,11 @@ def test_a_failed_run_names_its_cause():
         '  File "x.py", line 1\n',
         "Exception: Size of sample #9 is invalid\n",
     ]
-    assert finetune_glue.failure_line(log) == "Exception: Size of sample #9 is invalid"
+    assert log_lines.failure_line(log) == "Exception: Size of sample #9 is invalid"
     log = ["rdrop_fairseq: error: --reg-alpha must be a finite number >= 0\n", "more\n"]
-    assert finetune_glue.failure_line(log).startswith("rdrop_fairseq: error: --reg-alpha")
-    assert finetune_glue.failure_line(["train.py: error: unrecognized arguments: --x\n"]).endswith("--x")
-    assert finetune_glue.failure_line(["all fine\n"]) is None
+    assert log_lines.failure_line(log).startswith("rdrop_fairseq: error: --reg-alpha")
+    assert log_lines.failure_line(["train.py: error: unrecognized arguments: --x\n"]).endswith("--x")
+    assert log_lines.failure_line(["all fine\n"]) is None
 
 
 def test_validation_lines_are_read_per_subset():
@@ -218,20 +221,20 @@ def test_validation_lines_are_read_per_subset():
         '2026 | INFO | valid | {"epoch": 2, "valid_accuracy": "62.25", "valid_num_updates": "20"}\n',
         '2026 | INFO | test | {"epoch": 2, "test_accuracy": "61", "test_num_updates": "20"}\n',
     ]
-    assert finetune_glue.read_validations(log, "accuracy") == [
+    assert log_lines.read_validations(log, "accuracy") == [
         ("valid", 10, 60.5),
         ("valid1", 10, 58.0),
         ("valid", 20, 62.25),
         ("test", 20, 61.0),
     ]
-    assert finetune_glue.read_validations(log, "mcc") == []
+    assert log_lines.read_validations(log, "mcc") == []
 
 
 @pytest.mark.slow
 def test_prepare_then_finetune_rte_with_rdrop_writes_the_dev_metric(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     bpe, glue, task_dir, argv = prepared_glue(str(tmp_path), "RTE", write_rte)
-    assert {"input0", "input1", "label", "prepared.json"} <= set(os.listdir(task_dir))
+    assert {"input0", "input1", "label", PREPARE_CONFIG} <= set(os.listdir(task_dir))
     assert not os.path.exists(task_dir + ".tmp")
     assert {l.split()[0] for l in lines(os.path.join(task_dir, "label", "dict.txt"))} >= {
         "entailment",

@@ -15,11 +15,16 @@ import torch
 
 from rdrop_recipes import evaluate_lm, prepare_wikitext103, train  # noqa: E402
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO  # noqa: E402
+from rdrop_recipes.evaluation import perplexity  # noqa: E402
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR  # noqa: E402
+from rdrop_recipes.process import children  # noqa: E402
 from rdrop_recipes.process.errors import RecipeError  # noqa: E402
+from rdrop_recipes.training.hardware import Hardware  # noqa: E402
+from rdrop_recipes.training.plan import build_plan  # noqa: E402
 
 GPT = os.path.join(REPO, "configs", "train-wikitext103.toml")
 ADAPTIVE = os.path.join(REPO, "configs", "train-wikitext103-adaptive.toml")
-CPU = train.Hardware("cpu")
+CPU = Hardware("cpu")
 PREPARE_HINT = "run scripts/prepare-wikitext103.sh first or pass --data DIR"
 
 
@@ -36,7 +41,7 @@ def lm_dir(tmp_path):
 
 
 def plan_for(argv, hardware=CPU):
-    return train.build_plan(train.parse_args(argv), hardware)
+    return build_plan(train.parse_args(argv), hardware)
 
 
 def value(command, flag):
@@ -45,7 +50,7 @@ def value(command, flag):
 
 
 def test_gpt_rdrop_has_the_paper_and_fairseq_readme_settings(lm_dir):
-    plan = plan_for(["--config", GPT, "--data", lm_dir], train.Hardware("cuda", 1, bf16=False))
+    plan = plan_for(["--config", GPT, "--data", lm_dir], Hardware("cuda", 1, bf16=False))
     cmd = plan.command
     expected = {
         "--task": "rdrop_language_modeling",
@@ -67,13 +72,13 @@ def test_gpt_rdrop_has_the_paper_and_fairseq_readme_settings(lm_dir):
         "--max-update": "50000",
         # 65536 tokens per update (fairseq's 2 GPUs x 2048 x 16) on one GPU
         "--update-freq": "32",
-        "--user-dir": train.PLUGIN_DIR,
+        "--user-dir": PLUGIN_DIR,
     }
     for flag, want in expected.items():
         assert value(cmd, flag) == want, flag
     assert "--share-decoder-input-output-embed" in cmd and "--fp16" in cmd
     assert plan.save_dir == "checkpoints/wikitext103-rdrop"
-    eight = plan_for(["--config", GPT, "--data", lm_dir], train.Hardware("cuda", 8)).command
+    eight = plan_for(["--config", GPT, "--data", lm_dir], Hardware("cuda", 8)).command
     assert value(eight, "--update-freq") == "4"
 
 
@@ -90,7 +95,7 @@ def test_gpt_baseline_is_fairseqs_cross_entropy(lm_dir):
     "variant,criterion", [("rdrop", "reg_label_smoothed_cross_entropy"), ("baseline", "adaptive_loss")]
 )
 def test_adaptive_input_config_is_fairseqs_adaptive_inputs_command(lm_dir, variant, criterion):
-    plan = plan_for(["--config", ADAPTIVE, "--data", lm_dir, "--variant", variant], train.Hardware("cuda", 8))
+    plan = plan_for(["--config", ADAPTIVE, "--data", lm_dir, "--variant", variant], Hardware("cuda", 8))
     cmd = plan.command
     expected = {
         "--arch": "transformer_lm_wiki103",
@@ -256,7 +261,7 @@ def test_a_truncated_checkpoint_is_refused_before_eval_lm(lm_dir, tmp_path, caps
 @pytest.mark.slow
 def test_a_perplexity_of_part_of_the_subset_is_refused(corpus, tmp_path, monkeypatch):
     texts, data = corpus
-    assert evaluate_lm.subset_tokens(data, "valid") == tokens_in(texts["valid"])
+    assert perplexity.subset_tokens(data, "valid") == tokens_in(texts["valid"])
     checkpoint = tmp_path / "checkpoint_best.pt"
     torch.save({"model": {}}, str(checkpoint))  # what check_checkpoint asks of a fairseq checkpoint
 
@@ -265,7 +270,7 @@ def test_a_perplexity_of_part_of_the_subset_is_refused(corpus, tmp_path, monkeyp
         stdout.write("INFO | Loss (base 2): 3.0000, Perplexity: 8.00\n")
         return 0
 
-    monkeypatch.setattr(evaluate_lm.children, "run", skipping_eval_lm)
+    monkeypatch.setattr(children, "run", skipping_eval_lm)
     argv = ["--config", os.path.join(REPO, "configs", "evaluate-wikitext103.toml"), "--cpu"]
     argv += ["--checkpoint", str(checkpoint), "--data", data, "--results-dir", str(tmp_path / "results")]
     assert evaluate_lm.main(argv) == 2

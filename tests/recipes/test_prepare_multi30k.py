@@ -10,6 +10,7 @@ import pytest
 
 from rdrop_recipes import prepare_multi30k
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO
+from rdrop_recipes.preparation.multi30k import Multi30kRecipe
 from rdrop_recipes.process.errors import PrepareError
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -101,7 +102,7 @@ def test_release_folder_through_bpe_and_binarize(tmp_path):
 def test_download_through_the_url(tmp_path):
     release = fabricate(tmp_path / "release")
     config = config_for(tmp_path, download__url="file://" + release)
-    recipe = prepare_multi30k.Multi30kRecipe(config, stream=open(os.devnull, "w"))
+    recipe = Multi30kRecipe(config, stream=open(os.devnull, "w"))
     recipe.fetch()
     for split, stem in (("train", "train"), ("valid", "val"), ("test", "test_2016_flickr")):
         for lang in ("de", "en"):
@@ -117,7 +118,7 @@ def test_unzipped_folder_with_short_names_and_a_train_subset(tmp_path):
         tmp_path / "raw", gz=False, names={"train": "train", "val": "valid", "test_2016_flickr": "test"}
     )
     config = config_for(tmp_path, download__from_dir=raw, subset__train_pairs=12)
-    recipe = prepare_multi30k.Multi30kRecipe(config, stream=open(os.devnull, "w"))
+    recipe = Multi30kRecipe(config, stream=open(os.devnull, "w"))
     recipe.fetch()
     assert newlines(recipe.raw_file("train", "en")) == 12
     assert newlines(recipe.raw_file("valid", "de")) == newlines(os.path.join(raw, "valid.de")) == 7
@@ -139,11 +140,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         f.write(b"<html>404</html>")
     config = config_for(tmp_path, download__from_dir=bad)
     with pytest.raises(PrepareError, match="HTML page"):
-        prepare_multi30k.Multi30kRecipe(config, stream=open(os.devnull, "w")).fetch()
+        Multi30kRecipe(config, stream=open(os.devnull, "w")).fetch()
 
     short = fabricate(tmp_path / "short")
     with open(os.path.join(short, "train.en.gz"), "wb") as f:
         f.write(gzip.compress(b"only one line\n"))
     config = config_for(tmp_path, download__from_dir=short)
     with pytest.raises(PrepareError, match="train: 40 de but 1 en lines"):
-        prepare_multi30k.Multi30kRecipe(config, stream=open(os.devnull, "w")).fetch()
+        Multi30kRecipe(config, stream=open(os.devnull, "w")).fetch()

@@ -11,6 +11,7 @@ from toy_corpus import run_script  # noqa: E402
 
 from rdrop_recipes import prepare_wmt14  # noqa: E402
 from rdrop_recipes.preparation.bpe_recipe import SPLITS  # noqa: E402
+from rdrop_recipes.preparation.wmt14 import Wmt14Recipe  # noqa: E402
 from rdrop_recipes.text.cleaning import LineProcessor, extract_segments, remove_non_printing  # noqa: E402
 from rdrop_recipes.text.parallel_lines import map_lines  # noqa: E402
 
@@ -82,7 +83,7 @@ def test_sources_archive_flags_dir_trees_and_downloads(tmp_path):
             str(tmp_path / "o"),
         ]
     )
-    sources = prepare_wmt14.Wmt14Recipe(config).sources
+    sources = Wmt14Recipe(config).sources
     assert sources["test"].kind == "tree" and sources["dev"].kind == "archive"
     assert sources["europarl"].kind == "download"
     assert sources["europarl"].path.endswith(os.path.join("o", "orig", "training-parallel-europarl-v7.tgz"))

@@ -26,8 +26,9 @@ import pytest
 import torch
 from toy_corpus import binarized, fake_data_bin, tiny_arch
 
-from rdrop_recipes import slurm, train
+from rdrop_recipes import train
 from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.training import slurm
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IWSLT = os.path.join(REPO, "configs", "train-iwslt14.toml")
@@ -89,9 +90,11 @@ def test_wmt_script_for_nodes_and_gpus(data_dir, tmp_path, nodes, gpus, update_f
     assert last(words, "--save-dir") == str(save)
     assert not any(w.startswith(("--restore-file", "--reset-", "--finetune-from-model")) for w in words)
     assert last(words, "--tensorboard-logdir") == str(save / "tensorboard")
-    # precision "auto" is decided on the cluster's GPU, by the recipe's own rule
+    # precision "auto" is decided on the cluster's GPU, by the recipe's own rule, in the
+    # script's shell: the job runs no recipe code
     assert "${PRECISION}" in words
-    assert "-m rdrop_recipes.slurm --precision-flag" in script
+    assert "\n".join(slurm.PRECISION_LINES) in script
+    assert "rdrop_recipes" not in script
     if nodes * gpus > 1:
         assert last(words, "--distributed-port") == "${PORT}"
         assert "PORT=$((20000 + SLURM_JOB_ID % 20000))" in script
@@ -107,7 +110,7 @@ def test_explicit_precision_and_extra_flags_keep_their_place(data_dir, tmp_path)
         + ["--", "--max-update", "7"]
     )
     words = srun_words(script)
-    assert "--bf16" in words and "${PRECISION}" not in words and "--precision-flag" not in script
+    assert "--bf16" in words and "${PRECISION}" not in words and "nvidia-smi" not in script
     assert words[-2:] == ["--max-update", "7"]  # after `--`: last, so it wins
     for option in ("--partition=gpu", "--account=nlp", "--constraint=a100"):
         assert f"#SBATCH {option}\n" in script
@@ -205,12 +208,31 @@ def test_submit_without_sbatch_is_one_clear_line(data_dir, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("train: error: --submit: sbatch not found on PATH")
 
 
-def test_precision_flag_without_a_gpu_is_one_clear_line():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rdrop_recipes.slurm", "--precision-flag"], capture_output=True, text=True
-    )
+def precision_on_the_node(tmp_path, nvidia_smi):
+    """The script's precision lines run with ``nvidia_smi`` as the node's nvidia-smi."""
+    tools = tmp_path / "node"
+    tools.mkdir(exist_ok=True)
+    write_tool(tools, "nvidia-smi", nvidia_smi)
+    snippet = "\n".join(slurm.PRECISION_LINES) + '\necho "${PRECISION}"\n'
+    env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, env=env)
+
+
+QUERY = '[ "$*" = "--query-gpu=compute_cap --format=csv,noheader" ] || exit 9\n'
+
+
+@pytest.mark.parametrize(
+    "capabilities, flag",
+    [("9.0", "--bf16"), ("8.0", "--bf16"), ("8.6\n8.6", "--bf16"), ("7.0", "--fp16"), ("7.5", "--fp16")],
+)
+def test_precision_auto_is_decided_by_the_nodes_gpu(tmp_path, capabilities, flag):
+    proc = precision_on_the_node(tmp_path, QUERY + f"printf '{capabilities}\\n'\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{flag}\n"
+
+
+def test_precision_flag_without_a_gpu_is_one_clear_line(tmp_path):
+    proc = precision_on_the_node(tmp_path, 'echo "NVIDIA-SMI has failed" >&2; exit 9\n')
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("slurm: error: ") and "GPU" in line

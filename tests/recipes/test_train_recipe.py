@@ -9,12 +9,15 @@ import pytest
 from toy_corpus import TOY_RECIPE, binarized, run_script, sets, tiny_arch
 
 from rdrop_recipes import train
+from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.training.hardware import Hardware
+from rdrop_recipes.training.plan import build_plan, update_freq_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IWSLT = os.path.join(REPO, "configs", "train-iwslt14.toml")
 WMT = os.path.join(REPO, "configs", "train-wmt14.toml")
-CPU = train.Hardware("cpu")
+CPU = Hardware("cpu")
 TINY_ARCH = tiny_arch(layers=2, dim=64, heads=4)
 
 
@@ -32,7 +35,7 @@ def data_dir(tmp_path):
 
 
 def plan_for(argv, hardware=CPU):
-    return train.build_plan(train.parse_args(argv), hardware)
+    return build_plan(train.parse_args(argv), hardware)
 
 
 def value(command, flag):
@@ -60,7 +63,7 @@ def test_iwslt_command_has_the_paper_hyperparameters(data_dir):
         "--eval-bleu-args": '{"beam": 5, "max_len_a": 1.2, "max_len_b": 10}',
         "--eval-bleu-detok": "moses",
         "--best-checkpoint-metric": "bleu",
-        "--user-dir": train.PLUGIN_DIR,
+        "--user-dir": PLUGIN_DIR,
         "--distributed-world-size": "1",
     }
     for flag, want in expected.items():
@@ -79,8 +82,8 @@ def test_iwslt_command_has_the_paper_hyperparameters(data_dir):
 @pytest.mark.parametrize(
     "hardware,flag",
     [
-        (train.Hardware("cuda", 1, bf16=True), "--bf16"),
-        (train.Hardware("cuda", 1, bf16=False), "--fp16"),
+        (Hardware("cuda", 1, bf16=True), "--bf16"),
+        (Hardware("cuda", 1, bf16=False), "--fp16"),
     ],
 )
 def test_half_precision_follows_the_gpu(data_dir, hardware, flag):
@@ -176,18 +179,18 @@ def test_overrides_and_passthrough(data_dir, tmp_path):
 
 @pytest.mark.parametrize("gpus,expected", [(1, 128), (2, 64), (8, 16), (16, 8), (128, 1)])
 def test_wmt_update_freq_keeps_the_reference_tokens_per_update(gpus, expected):
-    assert train.update_freq_for(524288, gpus, 4096) == expected
+    assert update_freq_for(524288, gpus, 4096) == expected
     assert gpus * 4096 * expected == 8 * 4096 * 16
 
 
 @pytest.mark.parametrize("gpus", [3, 6, 256])
 def test_wmt_update_freq_refuses_what_does_not_divide(gpus):
     with pytest.raises(RecipeError, match="does not divide"):
-        train.update_freq_for(524288, gpus, 4096)
+        update_freq_for(524288, gpus, 4096)
 
 
 def test_wmt_command_on_one_node_and_on_two(data_dir):
-    node = train.Hardware("cuda", 8, bf16=False)
+    node = Hardware("cuda", 8, bf16=False)
     plan = plan_for(["--config", WMT, "--data", data_dir], node)
     cmd = plan.command
     assert value(cmd, "--arch") == "transformer_vaswani_wmt_en_de_big"
@@ -225,7 +228,7 @@ def test_wmt_command_on_one_node_and_on_two(data_dir):
     assert value(two, "--distributed-world-size") == "16" and value(two, "--update-freq") == "8"
 
     with pytest.raises(RecipeError, match="does not divide"):
-        plan_for(["--config", WMT, "--data", data_dir], train.Hardware("cuda", 6))
+        plan_for(["--config", WMT, "--data", data_dir], Hardware("cuda", 6))
     with pytest.raises(RecipeError, match="--master-addr"):
         plan_for(["--config", WMT, "--data", data_dir, "--nnodes", "2"], node)
 

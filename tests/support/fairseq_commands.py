@@ -1,12 +1,12 @@
 """fairseq's console commands as the end-to-end tests run them: the installed
-programs, a clean environment, the quickstart's tiny training flags."""
+programs, a clean environment, the toy task's tiny training flags (``rdrop_recipes.toy.settings``)."""
 
 import os
 import re
 import subprocess
 import sys
 
-from rdrop_recipes import quickstart
+from rdrop_recipes.toy.settings import toy_training
 
 BIN = os.path.dirname(sys.executable)
 
@@ -27,7 +27,7 @@ def run(cmd, cwd, check=True):
 
 
 def train_cmd(data, save_dir, *extra, updates=300, bleu_every=None):
-    flags = quickstart.toy_training(updates, log_interval=10, bleu_every=bleu_every)
+    flags = toy_training(updates, log_interval=10, bleu_every=bleu_every)
     return [f"{BIN}/fairseq-train", data, *flags, "--save-dir", save_dir, "--num-workers", "0", *extra]
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from rdrop_recipes import toy_data
+from rdrop_recipes.toy.corpus import write_corpus
 
 BIN = os.path.dirname(sys.executable)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,7 +35,7 @@ def binarized(root, train=400, test=None, splits=("train", "valid")):
     """``root/raw`` (the toy corpus) binarized into ``root/bin``; its path."""
     raw, data_bin = os.path.join(root, "raw"), os.path.join(root, "bin")
     counts = {"train": train} if test is None else {"train": train, "test": test}
-    toy_data.write_corpus(raw, **counts)
+    write_corpus(raw, **counts)
     command = [f"{BIN}/fairseq-preprocess", "--source-lang", "src", "--target-lang", "tgt"]
     command += ["--joined-dictionary", "--destdir", data_bin, "--workers", "1"]
     for split in splits:

@@ -13,31 +13,31 @@ SLURM_JOB_NODELIST (through ``scontrol show hostnames``), SLURM_NNODES,
 SLURM_NTASKS, SLURM_PROCID and SLURM_LOCALID itself. ``--update-freq`` comes
 from the total GPU count exactly as on one machine.
 
+Every flag is decided here, at submission; the job runs no recipe code. The one
+thing this machine cannot see is the cluster's GPU: precision "auto" (``--bf16``
+from compute capability 8.0 on, ``--fp16`` before) is decided by the script's
+shell from ``nvidia-smi`` on the node (:data:`PRECISION_LINES`).
+
 Requeue: ``#SBATCH --requeue`` lets SLURM put a preempted job back in the queue,
 and ``--signal=B:USR1@300`` warns the script five minutes before the time limit,
 when it requeues itself. Every start runs the same command with the same
 ``--save-dir``, so fairseq resumes from ``checkpoint_last.pt`` (its
 ``--restore-file`` default); what was trained since the last saved checkpoint
 is trained again. SLURM appends every start's output to the run's ``train.log``.
-
-Also ``python -m rdrop_recipes.slurm --precision-flag``: the recipe's precision
-"auto" (``--bf16`` or ``--fp16``) for the GPU of the node it runs on; the script
-calls it on the cluster, since the machine that writes the script may have no GPU.
 """
 
-import argparse
 import copy
 import os
 import shlex
 import shutil
 import subprocess
-import sys
 
-from rdrop_recipes import train
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
-from rdrop_recipes.process.exit import exits_cleanly
+from rdrop_recipes.training import plan as training_plan
+from rdrop_recipes.training.hardware import BF16_FROM_COMPUTE_CAPABILITY, Hardware
 
 SCRIPT_NAME = "train.sbatch"
 # seconds before the time limit at which SLURM signals the script to requeue itself
@@ -46,6 +46,19 @@ REQUEUE_WARNING_S = 300
 # jobs sharing a node do not collide
 PORT_BASE, PORT_SPAN = 20000, 20000
 SLURM_OPTIONS = ("slurm_nodes", "slurm_time", "slurm_partition", "slurm_account", "slurm_option", "submit")
+# precision "auto" on the node's first GPU, in plain shell: the hardware rule of
+# training/hardware.py (bf16 from compute capability 8.0 on); nvidia-smi reports "8.6"
+PRECISION_LINES = (
+    "# precision auto: --bf16 on GPUs of compute capability >= "
+    f"{BF16_FROM_COMPUTE_CAPABILITY}.0, --fp16 on older ones",
+    "CAPABILITY=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1)",
+    'case "${CAPABILITY%%.*}" in',
+    "    ''|*[!0-9]*) echo \"slurm: error: no GPU compute capability from nvidia-smi (got '${CAPABILITY}'); "
+    'write the script again with --set precision=bf16 or fp16" >&2; exit 2 ;;',
+    "esac",
+    f"if (( ${{CAPABILITY%%.*}} >= {BF16_FROM_COMPUTE_CAPABILITY} )); then PRECISION=--bf16; "
+    "else PRECISION=--fp16; fi",
+)
 
 
 def add_arguments(parser):
@@ -101,26 +114,28 @@ def check_args(args, cfg):
         )
 
 
-def plan_job(args):
+def plan_job(args, resolved=None):
     """The job: ``(plan, script_text, script_path)``.
 
     ``plan`` is the one-machine plan of the same recipe, built as if this machine
     had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own.
     """
-    cfg = train.resolve(args)
+    resolved = resolved or training_plan.resolve(args)
+    cfg = resolved.config
     check_args(args, cfg)
     total = args.slurm_nodes * args.gpus_per_node
-    precision = cfg["recipe"].get("precision", "auto")
+    runtime_precision = cfg["recipe"].get("precision", "auto") == "auto"
+    if runtime_precision:
+        # decided on the cluster by PRECISION_LINES: no precision flag in the command here
+        cfg = copy.deepcopy(cfg)
+        cfg["recipe"]["precision"] = "fp32"
     one_machine = copy.copy(args)
     one_machine.nnodes, one_machine.gpus_per_node = 1, total
-    if precision == "auto":
-        # decided on the cluster (see precision_flag): no flag in the command here
-        one_machine.assignments = list(args.assignments) + ["recipe.precision=fp32"]
-    plan = train.build_plan(one_machine, train.Hardware("cuda", total))
+    plan = training_plan.build_plan(one_machine, Hardware("cuda", total), resolved._replace(config=cfg))
 
     fairseq = plan.command[: len(plan.command) - len(args.extra)]
     shell_words = [shlex.join(fairseq)]
-    if precision == "auto":
+    if runtime_precision:
         shell_words.append("${PRECISION}")
     if "--distributed-world-size" not in fairseq:
         shell_words.append(f"--distributed-world-size {total}")
@@ -135,13 +150,12 @@ def plan_job(args):
         raise RecipeError(
             f"#SBATCH --output cannot hold a path with spaces ({log!r}); use --save-dir without one"
         )
-    script = render(args, cfg, plan, " ".join(shell_words), total, log, precision == "auto")
+    script = render(args, plan, " ".join(shell_words), total, log, runtime_precision)
     return plan, script, os.path.join(save_dir, SCRIPT_NAME)
 
 
-def render(args, cfg, plan, command, total, log, runtime_precision):
-    name = cfg["recipe"].get("name", "run")
-    python = plan.command[0]
+def render(args, plan, command, total, log, runtime_precision):
+    name = plan.config["recipe"].get("name", "run")
     sbatch = [
         f"--job-name=rdrop-{name}-{plan.variant}",
         f"--nodes={args.slurm_nodes}",
@@ -162,8 +176,8 @@ def render(args, cfg, plan, command, total, log, runtime_precision):
     lines = [
         "#!/bin/bash",
         f"# R-Drop recipe {name}, variant {plan.variant}: {args.slurm_nodes} node(s) x "
-        f"{args.gpus_per_node} GPU(s) = {total} worker(s). Written by rdrop_recipes.train;",
-        "# write it again rather than edit it. Submit: sbatch "
+        f"{args.gpus_per_node} GPU(s) = {total} worker(s). Written by the training recipe",
+        "# (--slurm-nodes); write it again rather than edit it. Submit: sbatch "
         + shlex.quote(os.path.join(os.path.abspath(plan.save_dir), SCRIPT_NAME)),
         *[f"#SBATCH {option}" for option in sbatch],
         "",
@@ -172,7 +186,7 @@ def render(args, cfg, plan, command, total, log, runtime_precision):
         f"PORT=$(({PORT_BASE} + SLURM_JOB_ID % {PORT_SPAN}))",
     ]
     if runtime_precision:
-        lines.append(f"PRECISION=$({shlex.quote(python)} -m rdrop_recipes.slurm --precision-flag) || exit 2")
+        lines += PRECISION_LINES
     lines += [
         'echo "slurm: job ${SLURM_JOB_ID}, start $((${SLURM_RESTART_COUNT:-0} + 1)), nodes '
         '${SLURM_JOB_NODELIST}, port ${PORT}"',
@@ -213,51 +227,35 @@ def submit(path):
         raise RecipeError(
             f"--submit: sbatch not found on PATH; run on the cluster's login node, or submit {path}"
         )
-    proc = subprocess.run([sbatch, path], capture_output=True, text=True)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with children.started([sbatch, path], **pipes) as proc:
+        out, err = proc.communicate()
     if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        detail = (err.strip().splitlines() or ["no message"])[-1]
         raise RecipeError(f"sbatch {path} failed (exit {proc.returncode}): {detail}")
-    return proc.stdout.strip()
+    return out.strip()
 
 
-def run(args):
+def run(args, resolved=None, prog="train"):
     """``train --slurm-nodes ...``: print the job, write (and submit) its script."""
-    plan, script, path = plan_job(args)
-    print(f"train: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
+    plan, script, path = plan_job(args, resolved)
+    print(f"{prog}: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
     for note in plan.notes:
-        print(f"train: {note}", flush=True)
+        print(f"{prog}: {note}", flush=True)
     note = run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
     if note:
-        print(f"train: note: {note}", flush=True)
+        print(f"{prog}: note: {note}", flush=True)
     if args.dry_run:
-        print(f"train: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
+        print(f"{prog}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
         return 0
     os.makedirs(plan.save_dir, exist_ok=True)
     run_dirs.record(plan.save_dir, plan.settings, script)
     kept = write_script(path, script)
     if kept:
-        print(f"train: the previous script is kept as {kept}", flush=True)
-    print(f"train: wrote {path}", flush=True)
+        print(f"{prog}: the previous script is kept as {kept}", flush=True)
+    print(f"{prog}: wrote {path}", flush=True)
     if args.submit:
-        print(f"train: {submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
+        print(f"{prog}: {submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
     else:
-        print(f"train: submit with: sbatch {shlex.quote(path)}", flush=True)
+        print(f"{prog}: submit with: sbatch {shlex.quote(path)}", flush=True)
     return 0
-
-
-def precision_flag():
-    """The recipe's precision "auto" on this node's GPU (``--bf16`` or ``--fp16``)."""
-    return " ".join(train.precision_flags("auto", train.detect_hardware("cuda")))
-
-
-@exits_cleanly("slurm")
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="slurm", description=__doc__.splitlines()[0])
-    parser.add_argument("--precision-flag", action="store_true", required=True, help=precision_flag.__doc__)
-    parser.parse_args(argv)
-    print(precision_flag())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

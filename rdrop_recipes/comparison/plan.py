@@ -1,0 +1,143 @@
+"""Which runs a comparison makes: its settings, the variants x seeds, and the command
+lines of each run's training and evaluation (``python -m rdrop_recipes.train`` and
+``python -m rdrop_recipes.evaluate``, the recipes a user runs by hand)."""
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.process.errors import RecipeError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What applies to every run of a comparison (compare's command line)."""
+
+    config: str  # train recipe TOML
+    eval_config: str  # evaluate recipe TOML
+    data: Optional[str]  # binarized data folder, absolute; None: the train config's
+    out: str  # comparison folder, absolute: runs/ and results/ go there
+    device: str
+    assignments: Sequence[str] = ()  # --set of every run
+    eval_set: Sequence[str] = ()  # --set of every evaluation
+    baseline: str = "baseline"
+    name: str = "comparison"
+    bootstrap_samples: int = 1000
+    ar_trials: int = 10000
+    command: str = ""  # the command line, as table.md shows it
+
+
+@dataclass
+class Run:
+    variant: str
+    seed: int
+    folder: str
+    train_flags: List[str]  # the variant's own flags (--variant, --reg-*, --set)
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}-seed{self.seed}"
+
+    @property
+    def eval_dir(self) -> str:
+        return os.path.join(self.folder, "eval")
+
+    # the consoles its training and evaluation append to, one attempt after another
+    @property
+    def train_console(self) -> str:
+        return os.path.join(self.folder, "train.out")
+
+    @property
+    def eval_console(self) -> str:
+        return os.path.join(self.folder, "evaluate.out")
+
+
+def split_list(text: str, what: str) -> List[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise RecipeError(f"--{what} is empty; give a comma-separated list")
+    if len(set(items)) != len(items):
+        raise RecipeError(f"--{what} {text!r} names an entry twice")
+    return items
+
+
+def parse_seeds(text: str) -> List[int]:
+    try:
+        return [int(s) for s in split_list(text, "seeds")]
+    except ValueError:
+        raise RecipeError(f"--seeds {text!r}: give comma-separated integers, e.g. 1,2") from None
+
+
+def variant_flags(names: List[str], defines: List[str], config: dict) -> Dict[str, List[str]]:
+    """variant name -> its train flags."""
+    defined = {}
+    for item in defines:
+        name, sep, flags = item.partition("=")
+        if not sep or not name.strip() or "," in name or "/" in name:
+            raise RecipeError(f'--define {item!r}: write NAME="train flags", e.g. alpha1="--reg-alpha 1"')
+        defined[name.strip()] = shlex.split(flags)
+    known = config.get("variants", {})
+    flags = {}
+    for name in names:
+        if name in defined:
+            flags[name] = defined[name]
+        elif name in known:
+            flags[name] = ["--variant", name]
+        else:
+            raise RecipeError(
+                f"variant {name!r} is neither in {', '.join(known)} of the train config nor "
+                f'given by --define {name}="FLAGS"'
+            )
+    for name, given in flags.items():
+        for flag in given:
+            if flag in ("--save-dir", "--data", "--config", "--device") or flag.startswith("--save-dir="):
+                raise RecipeError(f"variant {name}: {flag} is set by compare itself; leave it out")
+    return flags
+
+
+def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[str]) -> tuple:
+    """(variant names, runs) of ``--variants``, ``--seeds`` and ``--define``, after checking
+    both configs and the data folder."""
+    config = recipe_config.load(settings.config)
+    recipe_config.load(settings.eval_config)
+    data = settings.data or config.get("recipe", {}).get("data", "")
+    if not os.path.isdir(data):
+        hint = config.get("recipe", {}).get("prepare_hint", "pass --data DIR")
+        raise RecipeError(f"data folder {data!r} not found; {hint}")
+    variants = split_list(variants_text, "variants")
+    seeds = parse_seeds(seeds_text)
+    flags = variant_flags(variants, defines, config)
+    # seed by seed, so an interrupted comparison already holds complete pairs to compare
+    runs = [
+        Run(v, s, os.path.join(settings.out, "runs", f"{v}-seed{s}"), flags[v])
+        for s in seeds
+        for v in variants
+    ]
+    return variants, runs
+
+
+def train_command(run: Run, settings: Settings) -> List[str]:
+    command = [sys.executable, "-m", "rdrop_recipes.train", "--config", settings.config]
+    command += ["--save-dir", run.folder, "--device", settings.device]
+    if settings.data:
+        command += ["--data", settings.data]
+    for assignment in settings.assignments:
+        command += ["--set", assignment]
+    command += run.train_flags
+    # the seed last, so that no --set of a variant can silently share seeds
+    command += ["--set", f"seed={run.seed}"]
+    return command
+
+
+def eval_command(run: Run, settings: Settings) -> List[str]:
+    command = [sys.executable, "-m", "rdrop_recipes.evaluate", "--config", settings.eval_config]
+    command += ["--checkpoint", os.path.join(run.folder, "checkpoint_best.pt")]
+    command += ["--results-dir", run.eval_dir, "--name", run.name, "--device", settings.device]
+    if settings.data:
+        command += ["--data", settings.data]
+    for assignment in settings.eval_set:
+        command += ["--set", assignment]
+    return command

@@ -1,0 +1,110 @@
+"""Where a run of a comparison stands, read from its folder alone, so that a rerun
+resumes it: the settings it was started with (``COMPARISON_SPEC``), whether its
+training exited cleanly (``TRAINED``), and its finished evaluation, if any."""
+
+import hashlib
+import os
+import shlex
+from typing import List, Optional, Tuple
+
+from rdrop_recipes.comparison.plan import Run, Settings, eval_command, train_command
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.atomic_files import read_json, write_json
+from rdrop_recipes.folders.markers import COMPARISON_SPEC, TRAINED
+from rdrop_recipes.process.errors import RecipeError
+
+RUN_FOLDER = "<run folder>"
+
+
+def file_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def spec_of(run: Run, settings: Settings) -> dict:
+    """What makes a run this run; a stored one that differs is refused. Paths inside
+    the run's own folder are written relative to it, so that a comparison folder
+    can be moved, or runs of two comparisons gathered into one, and still resume."""
+
+    def relative(command: List[str]) -> List[str]:
+        inside = run.folder + os.sep
+        return [
+            RUN_FOLDER + arg[len(run.folder) :] if arg == run.folder or arg.startswith(inside) else arg
+            for arg in command[1:]
+        ]
+
+    return {
+        "train": relative(train_command(run, settings)),
+        "train_config_sha256": file_digest(settings.config),
+        "evaluate": relative(eval_command(run, settings)),
+    }
+
+
+def check_spec(run: Run, spec: dict) -> None:
+    """Record ``spec`` in a new run's folder; refuse a run started with another."""
+    path = os.path.join(run.folder, COMPARISON_SPEC)
+    old = read_json(path)
+    if old is None:
+        os.makedirs(run.folder, exist_ok=True)
+        write_json(path, spec)
+        return
+    if old != spec:
+        changed = [key for key in spec if old.get(key) != spec[key]]
+        raise RecipeError(
+            f"run {run.name} in {run.folder} was started with other settings ({', '.join(changed)} "
+            f"differ: was {shlex.join(old.get('train', []))}); use another --out, or delete that run "
+            "folder to redo it"
+        )
+
+
+def trained_marker(run: Run) -> str:
+    return os.path.join(run.folder, TRAINED)
+
+
+def is_trained(run: Run) -> bool:
+    return read_json(trained_marker(run)) is not None and os.path.isfile(
+        os.path.join(run.folder, "checkpoint_best.pt")
+    )
+
+
+def evaluation(run: Run) -> Optional[str]:
+    """The newest finished evaluation folder of ``run``, if any."""
+    if not os.path.isdir(run.eval_dir):
+        return None
+    done = results_dirs.completed_runs(run.eval_dir)
+    return done[-1] if done else None
+
+
+def state(run: Run) -> str:
+    if is_trained(run) and evaluation(run):
+        return "finished"
+    if is_trained(run):
+        return "trained, not evaluated"
+    if os.path.isfile(os.path.join(run.folder, "checkpoint_last.pt")):
+        return "interrupted (continues from checkpoint_last.pt)"
+    if os.path.isfile(run.train_console):
+        return "interrupted before its first checkpoint"
+    return "not started"
+
+
+def show_runs(runs: List[Run], settings: Settings, say) -> None:
+    """``--dry-run``: each run's state and training command, nothing changed."""
+    for run in runs:
+        say(f"{run.name}: {state(run)}")
+        say("  " + shlex.join(train_command(run, settings)))
+
+
+def runs_left(runs: List[Run], settings: Settings, say) -> List[Tuple[str, Run]]:
+    """The runs not finished yet, each with its progress label, after checking that every
+    run's folder holds this comparison's settings (and recording them in new ones)."""
+    total = len(runs)
+    pending = []
+    for number, run in enumerate(runs, start=1):
+        check_spec(run, spec_of(run, settings))
+        current = state(run)
+        if current == "finished":
+            say(f"[{number}/{total}] {run.name}: finished earlier, skipping")
+            continue
+        say(f"[{number}/{total}] {run.name}: {current}")
+        pending.append((f"[{number}/{total}]", run))
+    return pending

@@ -1,0 +1,106 @@
+"""Language-model perplexity of a checkpoint with fairseq-eval-lm, into a fresh results folder.
+
+Each subset is scored by ``fairseq-eval-lm DATA --user-dir PLUGIN --path CKPT
+--gen-subset SUBSET`` with the ``[eval_lm]`` table of the config as flags; the
+perplexity is fairseq's. fairseq-eval-lm silently skips samples longer than
+the model's positions, so the number of tokens it scored is checked against
+the subset's size in ``SUBSET.idx``: a shortfall is an error rather than the
+perplexity of part of the data.
+"""
+
+import datetime
+import os
+import shlex
+import struct
+import time
+
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
+from rdrop_recipes.evaluation.fairseq_runs import checkpoint_command, device_flags, run_logged
+from rdrop_recipes.fairseq_io.log_lines import read_eval_lm
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.process.errors import RecipeError
+
+FLAG_TABLE = "eval_lm"
+# fairseq's MMapIndexedDataset index: magic, version <Q, dtype <B, length <Q, then int32 sizes
+INDEX_MAGIC = b"MMIDIDX\x00\x00"
+INDEX_HEADER = struct.Struct("<9sQBQ")
+
+
+def subset_tokens(data, subset):
+    """Tokens in ``subset`` (end-of-line tokens included), from its mmap index;
+    None where the folder holds another format (then nothing is checked)."""
+    try:
+        with open(os.path.join(data.split(os.pathsep)[0], f"{subset}.idx"), "rb") as handle:
+            magic, _version, _dtype, length = INDEX_HEADER.unpack(handle.read(INDEX_HEADER.size))
+            if magic != INDEX_MAGIC:
+                return None
+            sizes = handle.read(4 * length)
+    except (OSError, struct.error):
+        return None
+    if len(sizes) != 4 * length:
+        return None
+    return sum(struct.unpack(f"<{length}i", sizes))
+
+
+def eval_lm(cfg, checkpoint, subset, workdir, extra):
+    """(command, {perplexity, loss_base2, tokens}) of fairseq-eval-lm on one subset, its
+    output in ``workdir/eval-lm.<subset>.log``."""
+    recipe = cfg["recipe"]
+    command = checkpoint_command("eval_lm", recipe["data"], checkpoint) + ["--gen-subset", subset]
+    command += recipe_config.to_flags(cfg.get(FLAG_TABLE, {}))
+    command += device_flags(recipe.get("device", "auto")) + list(extra)
+    log_path = os.path.join(workdir, f"eval-lm.{subset}.log")
+    lines = run_logged(command, log_path, "evaluate-lm", "fairseq-eval-lm")
+    parsed = read_eval_lm(lines)
+    if parsed is None:
+        raise RecipeError(f"fairseq-eval-lm printed no perplexity; see {log_path}")
+    loss, perplexity, evaluated = parsed
+    expected = subset_tokens(recipe["data"], subset)
+    if expected is not None and evaluated != expected:
+        raise RecipeError(
+            f"fairseq-eval-lm scored {evaluated:,} of the {expected:,} tokens of {subset!r} (it skips "
+            "samples longer than the model's positions), so this is not the perplexity of the subset; "
+            "use the [eval_lm] settings the model was trained for (tokens_per_sample, context_window, "
+            f"sample_break_mode); log: {log_path}"
+        )
+    scores = {"perplexity": perplexity, "loss_base2": loss, "tokens": evaluated}
+    return command, scores
+
+
+def evaluate_perplexity(cfg, name, extra):
+    """Every subset of [recipe] ``subsets`` scored with the config's checkpoint(s); the
+    finished results folder."""
+    recipe = cfg["recipe"]
+    data, subsets = recipe["data"], list(recipe["subsets"])
+    check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))
+    checkpoints = checked_checkpoints(recipe)
+    name = name or default_name(recipe, checkpoints)
+    results_dir = recipe.get("results_dir", "results")
+    partial, stamp = results_dirs.start(results_dir, name, "evaluate-lm")
+    started = time.time()
+    commands, scores = {}, {}
+    with results_dirs.removed_if_interrupted(partial):
+        checkpoint = one_checkpoint(checkpoints, partial, "evaluate-lm")
+        for subset in subsets:
+            command, scores[subset] = eval_lm(cfg, checkpoint, subset, partial, extra)
+            commands[subset] = shlex.join(command)
+            print(f"evaluate-lm: {subset} perplexity {scores[subset]['perplexity']}", flush=True)
+        if checkpoint.startswith(partial):
+            os.remove(checkpoint)
+    summary = {
+        "name": name,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "data": os.path.abspath(data),
+        "checkpoints": [os.path.abspath(p) for p in checkpoints],
+        "averaged": len(checkpoints) > 1,
+        "eval_lm": cfg.get(FLAG_TABLE, {}),
+        "commands": commands,
+        "perplexity": {subset: scores[subset]["perplexity"] for subset in subsets},
+        **scores,
+        "seconds": round(time.time() - started, 1),
+    }
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
+    print(f"evaluate-lm: results in {final}", flush=True)
+    return final

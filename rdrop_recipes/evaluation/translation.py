@@ -1,0 +1,76 @@
+"""A BLEU evaluation of a translation checkpoint, into a fresh results folder.
+
+The run builds ``<results_dir>/.<name>-<timestamp>-<pid>.partial/`` and renames it
+to ``<results_dir>/<name>-<timestamp>/`` only once ``scores.json`` is written,
+so a folder without the leading dot and ``.partial`` is always a finished run;
+a failed run keeps its partial folder (with generate.log) for inspection.
+"""
+
+import datetime
+import os
+import shlex
+import time
+
+from rdrop_recipes.evaluation import scoring
+from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
+from rdrop_recipes.evaluation.generation import generate
+from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.process.errors import RecipeError
+
+
+def check_inputs(cfg):
+    """The data, the checkpoints and a raw reference, checked before anything runs;
+    the checkpoint files."""
+    recipe, gen = cfg["recipe"], cfg.get("generate", {})
+    check_data_folder(
+        recipe["data"],
+        [gen.get("gen_subset") or "test"],
+        recipe.get("prepare_hint", "pass --data DIR"),
+        gen.get("source_lang"),
+        gen.get("target_lang"),
+    )
+    checkpoints = checked_checkpoints(recipe)
+    if recipe.get("raw_reference") and not os.path.isfile(recipe["raw_reference"]):
+        raise RecipeError(
+            f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"
+        )
+    return checkpoints
+
+
+def evaluate_bleu(cfg, name, extra, keep_averaged=False):
+    """Generate with the config's checkpoint(s) and score BLEU; the finished results folder."""
+    recipe = cfg["recipe"]
+    checkpoints = check_inputs(cfg)
+    name = name or default_name(recipe, checkpoints)
+    results_dir = recipe.get("results_dir", "results")
+    partial, stamp = results_dirs.start(results_dir, name, "evaluate")
+    started = time.time()
+    with results_dirs.removed_if_interrupted(partial):
+        checkpoint = one_checkpoint(checkpoints, partial, "evaluate")
+        command, lines = generate(cfg, checkpoint, partial, extra)
+        if checkpoint.startswith(partial) and not keep_averaged:
+            os.remove(checkpoint)
+        scores = scoring.bleu_scores(cfg, lines, partial)
+    summary = {
+        "name": name,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "data": os.path.abspath(recipe["data"]),
+        "subset": cfg.get("generate", {}).get("gen_subset", "test"),
+        "checkpoints": [os.path.abspath(p) for p in checkpoints],
+        "averaged": len(checkpoints) > 1,
+        "generate": cfg.get("generate", {}),
+        "command": shlex.join(command),
+        **scores,
+        "seconds": round(time.time() - started, 1),
+    }
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
+    print(f"evaluate: {scores['bleu']['kind']}: {scores['bleu']['score']}", flush=True)
+    if "sacrebleu" in scores:
+        print(
+            f"evaluate: sacreBLEU (detokenized): {scores['sacrebleu']['score']} "
+            f"{scores['sacrebleu']['signature']}",
+            flush=True,
+        )
+    print(f"evaluate: results in {final}", flush=True)
+    return final

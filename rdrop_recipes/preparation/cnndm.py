@@ -1,0 +1,181 @@
+"""CNN/DailyMail for BART fine-tuning, as fairseq's BART example prepares it
+(``examples/bart/README.summarization.md``): the stages behind
+``python -m rdrop_recipes.prepare_cnndm`` (its docstring describes them). The
+intermediate text goes to the output dir (``--out-dir``, holding the stage
+markers), the binarized data to the data-bin dir (built aside, swapped in whole).
+"""
+
+import gzip
+import os
+import shutil
+import sys
+import tarfile
+
+from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.folders import prepared_dirs
+from rdrop_recipes.folders.atomic_files import atomic_path, concatenate, count_lines, read_lines, write_lines
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.text import gpt2_bpe
+from rdrop_recipes.text.parallel_lines import default_workers
+
+PROG = "prepare-cnndm"
+SPLITS = {"train": "train", "val": "valid", "test": "test"}  # raw name -> fairseq split
+SIDES = ("source", "target")
+
+
+def raw_files(folder):
+    return {f"{split}.{side}": os.path.join(folder, f"{split}.{side}") for split in SPLITS for side in SIDES}
+
+
+def extract_archive(archive, dest):
+    """The six files from a .tar.gz, wherever they sit inside it (``cnn_dm/train.source`` ...)."""
+    fix = "pass --raw-dir with the six {train,val,test}.{source,target} files instead"
+    if not os.path.isfile(archive):
+        raise PrepareError(f"archive {archive} not found; {fix}")
+    wanted = set(raw_files(dest))
+    found = set()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for info in tar:
+                name = os.path.basename(info.name)
+                if info.isfile() and name in wanted and name not in found:
+                    with atomic_path(os.path.join(dest, name)) as tmp, open(tmp, "wb") as out:
+                        shutil.copyfileobj(tar.extractfile(info), out, 1 << 20)
+                    found.add(name)
+    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as err:
+        raise PrepareError(f"archive {archive} is corrupt or not a tar archive ({err}); {fix}") from None
+    missing = sorted(wanted - found)
+    if missing:
+        raise PrepareError(f"archive {archive} lacks {', '.join(missing)}; {fix}")
+
+
+def check_raw(folder):
+    files = raw_files(folder)
+    missing = [name for name, path in files.items() if not os.path.isfile(path)]
+    if missing:
+        raise PrepareError(
+            f"{folder} lacks {', '.join(missing)}; make them with the scripts fairseq's BART README points to "
+            "(one untokenized article or summary per line) or pass --archive cnn_dm.tar.gz"
+        )
+    for split in SPLITS:
+        source, target = (count_lines(files[f"{split}.{side}"]) for side in SIDES)
+        if source != target:
+            raise PrepareError(
+                f"{folder}/{split}.source has {source} lines but {split}.target has {target}; "
+                "each article needs its summary on the same line number"
+            )
+    return files
+
+
+def one_line(text):
+    # a \r inside an article would split it in fairseq's encoder (universal newlines)
+    return text.replace("\r", " ")
+
+
+class CnnDmRecipe:
+    def __init__(self, out_dir, data_bin, raw_dir=None, archive=None, workers=0, stream=None):
+        self.work = out_dir
+        self.data_bin = data_bin
+        self.raw_dir = raw_dir
+        self.archive = archive
+        self.workers = workers or default_workers()
+        self.out = stream or sys.stdout
+        self.bpe = None  # the GPT-2 BPE files, found (or fetched) before the first stage
+
+    def say(self, text):
+        print(f"    {text}", file=self.out, flush=True)
+
+    def config(self) -> dict:
+        """What the folders are stamped with: only ``binarize`` changes the data."""
+        return {
+            "paths": {"out_dir": self.work, "data_bin": self.data_bin},
+            "download": {"raw_dir": self.raw_dir or "", "archive": self.archive or ""},
+            "run": {"workers": self.workers},
+            "binarize": {"source_lang": "source", "target_lang": "target", "dictionary": "GPT-2 dict.txt"},
+        }
+
+    def raw_folder(self):
+        return self.raw_dir or os.path.join(self.work, "raw")
+
+    def bpe_file(self, split, side):
+        return os.path.join(self.work, f"{split}.bpe.{side}")
+
+    # -- stages ------------------------------------------------------------------
+    def raw(self):
+        if self.raw_dir:
+            return check_raw(self.raw_dir)
+        if not self.archive:
+            raise PrepareError("pass --raw-dir DIR or --archive cnn_dm.tar.gz (see --help)")
+        folder = self.raw_folder()
+        if not all(os.path.isfile(p) for p in raw_files(folder).values()):
+            self.say(f"unpacking {self.archive}")
+            extract_archive(self.archive, folder)
+        return check_raw(folder)
+
+    def encode(self):
+        """One encoder run for everything: every split's source (and target) concatenated,
+        encoded side by side, and cut back by line counts."""
+        files = raw_files(self.raw_folder())
+        counts = {split: count_lines(files[f"{split}.source"]) for split in SPLITS}
+        for side in SIDES:
+            cleaned = []
+            for split in SPLITS:
+                path = os.path.join(self.work, f"{split}.raw.{side}")
+                write_lines(path, (one_line(l) for l in read_lines(files[f"{split}.{side}"])))
+                cleaned.append(path)
+            concatenate(cleaned, os.path.join(self.work, f"all.raw.{side}"))
+        self.say(f"GPT-2 BPE for {sum(counts.values()):,} article/summary pairs")
+        gpt2_bpe.encode(
+            self.bpe,
+            [os.path.join(self.work, f"all.raw.{side}") for side in SIDES],
+            [os.path.join(self.work, f"all.bpe.{side}") for side in SIDES],
+            self.workers,
+        )
+        for side in SIDES:
+            lines = read_lines(os.path.join(self.work, f"all.bpe.{side}"))
+            for split, count in counts.items():
+                write_lines(self.bpe_file(split, side), (next(lines) for _ in range(count)))
+
+    def binarize(self):
+        """BART's dictionary on both sides (so ``--share-all-embeddings`` holds), test included."""
+        dictionary = self.bpe["dict.txt"]
+        binarize.preprocess(
+            self.work,
+            self.data_bin,
+            "source",
+            "target",
+            self.workers,
+            False,
+            ["--srcdict", dictionary, "--tgtdict", dictionary],
+            self.config(),
+            prefixes={SPLITS[split]: os.path.join(self.work, f"{split}.bpe") for split in SPLITS},
+            log=os.path.join(self.work, "preprocess.log"),
+        )
+
+    # -- driver ------------------------------------------------------------------
+    def pipeline(self, state_dir) -> Pipeline:
+        p = Pipeline(state_dir, stream=self.out)
+        p.add("raw", "raw articles and summaries", list(raw_files(self.raw_folder()).values()), self.raw)
+        p.add("encode", "GPT-2 BPE", [self.bpe_file(s, side) for s in SPLITS for side in SIDES], self.encode)
+        p.add(
+            "binarize",
+            "binarize with BART's dictionary",
+            [os.path.join(self.data_bin, f"dict.{side}.txt") for side in SIDES],
+            self.binarize,
+        )
+        return p
+
+    def run(self, bpe_dir, offline=False, force=False):
+        final = self.data_bin
+        state_dir = prepared_dirs.claim_dirs(self.work, final, self.config(), force)
+        pipeline = self.pipeline(state_dir)
+        if pipeline.finished():
+            print(f"{PROG}: {final} is already prepared (--force rebuilds it)", file=self.out, flush=True)
+            return final
+        self.bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
+        pipeline.run()
+        counts = {split: count_lines(self.bpe_file(split, "source")) for split in SPLITS}
+        sizes = ", ".join(f"{SPLITS[s]} {n:,}" for s, n in counts.items())
+        print(f"{PROG}: {final} ({sizes})", file=self.out, flush=True)
+        return final

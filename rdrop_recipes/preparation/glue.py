@@ -1,0 +1,280 @@
+"""GLUE for fairseq's sentence prediction, as fairseq's RoBERTa example lays it out
+(``examples/roberta/preprocess_GLUE_tasks.sh``): the stages behind
+``python -m rdrop_recipes.prepare_glue`` (its docstring describes the layout).
+
+Each task is one run of the preparation stage machinery: its intermediate text in
+``<glue_dir>/<TASK>/processed`` (the output dir, holding the stage markers, as fairseq's
+script names it) and its binarized folder ``<data_bin>/<TASK>-bin`` (the data-bin dir,
+built aside and swapped in whole, stamped with the recipe's config).
+"""
+
+import itertools
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from rdrop_recipes.downloads.archives import download, extract_zip_members
+from rdrop_recipes.fairseq_io.preprocess import run_preprocess
+from rdrop_recipes.folders import prepared_dirs
+from rdrop_recipes.folders.atomic_files import concatenate, count_lines, read_lines, write_lines
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.text import gpt2_bpe
+from rdrop_recipes.text.parallel_lines import default_workers
+
+PROG = "prepare-glue"
+GLUE_URL = "https://dl.fbaipublicfiles.com/glue/data/{archive}.zip"
+# the option that names the folder the intermediate text goes to (<glue_dir>/<TASK>/processed)
+WORK_FLAG = "--glue-dir"
+
+
+@dataclass(frozen=True)
+class GlueTask:
+    """Columns (1-based, as ``cut -f`` counts) of fairseq's preprocess script."""
+
+    inputs: Tuple[int, ...]
+    test_inputs: Tuple[int, ...]
+    label: int
+    dev_label: Optional[int] = None
+    splits: Tuple[str, ...] = ("train", "dev", "test")
+    header: bool = True  # CoLA's train and dev have none
+    fields: Optional[int] = None  # QQP: drop train/dev lines without this many fields
+    archive: Optional[str] = None  # name of the GLUE mirror's zip (None: no single archive)
+
+
+TASKS = {
+    "QQP": GlueTask((4, 5), (2, 3), 6, fields=6, archive="QQP-clean"),
+    "MNLI": GlueTask(
+        (9, 10),
+        (9, 10),
+        12,
+        dev_label=16,
+        splits=("train", "dev_matched", "dev_mismatched", "test_matched", "test_mismatched"),
+        archive="MNLI",
+    ),
+    "QNLI": GlueTask((2, 3), (2, 3), 4, archive="QNLIv2"),
+    "MRPC": GlueTask((4, 5), (4, 5), 1),
+    "RTE": GlueTask((2, 3), (2, 3), 4, archive="RTE"),
+    "STS-B": GlueTask((8, 9), (8, 9), 10, archive="STS-B"),
+    "SST-2": GlueTask((1,), (2,), 2, archive="SST-2"),
+    "CoLA": GlueTask((4,), (2,), 2, header=False, archive="CoLA"),
+}
+REGRESSION = ("STS-B",)
+
+
+def task_names(requested: Sequence[str]):
+    names = []
+    for name in requested:
+        if name == "ALL":
+            names += list(TASKS)
+        elif name in TASKS:
+            names.append(name)
+        else:
+            raise PrepareError(f"unknown GLUE task {name!r}; choose from {', '.join(TASKS)} or ALL")
+    return list(dict.fromkeys(names))
+
+
+def cut(line: str, column: int) -> str:
+    # a stray \r would split the line in fairseq's encoder (it reads with universal newlines)
+    fields = line.replace("\r", " ").split("\t")
+    # `cut -f N` prints a line without any tab whole, and an empty field where N is missing
+    if len(fields) == 1:
+        return fields[0]
+    return fields[column - 1] if column <= len(fields) else ""
+
+
+def split_columns(name: str, raw: str, work: str) -> None:
+    """``<split>.raw.input{0,1}`` and ``<split>.label`` as the shell script's cut/awk make them."""
+    spec = TASKS[name]
+    for split in spec.splits:
+        lines = list(read_lines(os.path.join(raw, f"{split}.tsv")))
+        test = split.startswith("test")
+        if spec.header or test:
+            lines = lines[1:]
+        if spec.fields and not test:
+            lines = [line for line in lines if len(line.split("\t")) == spec.fields]
+        columns = spec.test_inputs if test else spec.inputs
+        for number, column in enumerate(columns):
+            write_lines(os.path.join(work, f"{split}.raw.input{number}"), (cut(l, column) for l in lines))
+        if not test:
+            column = spec.dev_label if (spec.dev_label and split != "train") else spec.label
+            write_lines(os.path.join(work, f"{split}.label"), (cut(l, column) for l in lines))
+
+
+def scaled_scores(path):
+    for number, value in enumerate(read_lines(path), start=1):
+        try:
+            yield f"{float(value) / 5.0:g}"
+        except ValueError:
+            raise PrepareError(f"{path} line {number}: {value!r} is not a similarity score") from None
+
+
+class GlueRecipe:
+    """Prepares GLUE tasks, each on its own stage pipeline."""
+
+    def __init__(
+        self,
+        glue_dir: str,
+        data_bin: str,
+        archive_dir: Optional[str] = None,
+        offline: bool = False,
+        workers: int = 0,
+        stream=None,
+    ):
+        self.glue_dir = glue_dir
+        self.data_bin = data_bin
+        self.archive_dir = archive_dir
+        self.offline = offline
+        self.workers = workers or default_workers()
+        self.out = stream or sys.stdout
+
+    def say(self, text: str) -> None:
+        print(f"    {text}", file=self.out, flush=True)
+
+    def task_config(self, name: str) -> dict:
+        """The config a task's folders are stamped with: only ``task`` changes the data."""
+        return {
+            "paths": {"glue_dir": self.glue_dir, "data_bin": self.data_bin},
+            "download": {"archive_dir": self.archive_dir or "", "offline": self.offline},
+            "run": {"workers": self.workers},
+            "task": {"name": name, "regression": name in REGRESSION},
+        }
+
+    def raw_folder(self, name: str) -> str:
+        folder = os.path.join(self.glue_dir, name)
+        spec = TASKS[name]
+        wanted = [os.path.join(folder, f"{split}.tsv") for split in spec.splits]
+        if all(os.path.isfile(path) for path in wanted):
+            return folder
+        if spec.archive is None:
+            raise PrepareError(
+                f"{folder} lacks {', '.join(os.path.basename(p) for p in wanted if not os.path.isfile(p))}; "
+                f"{name} has no single archive: run download_glue_data.py (fairseq's README.glue.md) and "
+                "pass --glue-dir"
+            )
+        archive = os.path.join(self.archive_dir or self.glue_dir, f"{name}.zip")
+        fix = f"put the GLUE {name}.zip into --archive-dir, or the unpacked {name}/ folder into --glue-dir"
+        if not os.path.isfile(archive):
+            if self.offline:
+                raise PrepareError(f"{folder} lacks {name}'s .tsv files and {archive} is missing; {fix}")
+            download(GLUE_URL.format(archive=spec.archive), archive, fix, self.out)
+        extract_zip_members(
+            archive,
+            {f"{name}/{split}.tsv": os.path.join(folder, f"{split}.tsv") for split in spec.splits},
+            fix,
+        )
+        return folder
+
+    def encode(self, spec, work, inputs, bpe) -> None:
+        """All splits in one encoder run (one fairseq start, not one per split): each
+        input column's splits are concatenated, encoded, and cut back by line counts."""
+        counts = [count_lines(os.path.join(work, f"{split}.raw.input0")) for split in spec.splits]
+        for number in inputs:
+            concatenate(
+                [os.path.join(work, f"{split}.raw.input{number}") for split in spec.splits],
+                os.path.join(work, f"all.raw.input{number}"),
+            )
+        self.say(f"GPT-2 BPE for {sum(counts):,} examples")
+        gpt2_bpe.encode(
+            bpe,
+            [os.path.join(work, f"all.raw.input{number}") for number in inputs],
+            [os.path.join(work, f"all.input{number}") for number in inputs],
+            self.workers,
+        )
+        for number in inputs:
+            lines = read_lines(os.path.join(work, f"all.input{number}"))
+            for split, count in zip(spec.splits, counts):
+                write_lines(os.path.join(work, f"{split}.input{number}"), itertools.islice(lines, count))
+
+    def binarize(self, name: str, work: str, final: str, bpe: dict) -> None:
+        """``input0/`` (``input1/``) with the model's dictionary and ``label/``, built in
+        ``<TASK>-bin.tmp`` (each fairseq-preprocess logging to ``<folder>.log`` there)."""
+        spec = TASKS[name]
+        dev = [s for s in spec.splits if s.startswith("dev")]
+        test = [s for s in spec.splits if s.startswith("test")]
+
+        def prefixes(splits, lang):
+            return ",".join(os.path.join(work, f"{s}.{lang}") for s in splits)
+
+        with prepared_dirs.building_data_bin(final, self.task_config(name)) as tmp:
+            for number in range(len(spec.inputs)):
+                lang = f"input{number}"
+                run_preprocess(
+                    os.path.join(tmp, lang),
+                    {
+                        "train": os.path.join(work, f"train.{lang}"),
+                        "valid": prefixes(dev, lang),
+                        "test": prefixes(test, lang),
+                    },
+                    self.workers,
+                    extra_args=["--srcdict", bpe["dict.txt"]],
+                    log=os.path.join(tmp, f"{lang}.log"),
+                )
+            if name in REGRESSION:
+                # fairseq's script scales STS-B's 0..5 scores to 0..1
+                label = os.path.join(tmp, "label")
+                for split, out_split in (("train", "train"), (dev[0], "valid")):
+                    path = os.path.join(work, f"{split}.label")
+                    write_lines(os.path.join(label, f"{out_split}.label"), scaled_scores(path))
+            else:
+                run_preprocess(
+                    os.path.join(tmp, "label"),
+                    {"train": os.path.join(work, "train.label"), "valid": prefixes(dev, "label")},
+                    self.workers,
+                    log=os.path.join(tmp, "label.log"),
+                )
+
+    def pipeline(self, name: str, bpe: dict, state_dir: str, work: str, final: str) -> Pipeline:
+        spec = TASKS[name]
+        raw = os.path.join(self.glue_dir, name)
+        inputs = range(len(spec.inputs))
+        columns = [os.path.join(work, f"{s}.raw.input{n}") for s in spec.splits for n in inputs]
+        columns += [os.path.join(work, f"{s}.label") for s in spec.splits if not s.startswith("test")]
+        label = "train.label" if name in REGRESSION else "dict.txt"
+        binarized = [os.path.join(final, f"input{n}", "dict.txt") for n in inputs]
+        p = Pipeline(state_dir, stream=self.out)
+        p.add(
+            "fetch",
+            f"{name} .tsv files",
+            [os.path.join(raw, f"{split}.tsv") for split in spec.splits],
+            lambda: self.raw_folder(name),
+        )
+        p.add("columns", "cut the input and label columns", columns, lambda: split_columns(name, raw, work))
+        p.add(
+            "encode",
+            "GPT-2 BPE",
+            [os.path.join(work, f"{s}.input{n}") for s in spec.splits for n in inputs],
+            lambda: self.encode(spec, work, inputs, bpe),
+        )
+        p.add(
+            "binarize",
+            "fairseq-preprocess with the model's dictionary",
+            binarized + [os.path.join(final, "label", label)],
+            lambda: self.binarize(name, work, final, bpe),
+        )
+        return p
+
+    def prepare(self, name: str, bpe: dict, force: bool = False) -> str:
+        """``<data_bin>/<TASK>-bin``, skipped where every stage is done (``force`` redoes them)."""
+        final = os.path.join(self.data_bin, f"{name}-bin")
+        work = os.path.join(self.glue_dir, name, "processed")
+        state_dir = prepared_dirs.claim_dirs(work, final, self.task_config(name), force, WORK_FLAG)
+        pipeline = self.pipeline(name, bpe, state_dir, work, final)
+        if pipeline.finished():
+            self.say(f"{final} is already prepared (--force rebuilds it)")
+            return final
+        pipeline.run()
+        return final
+
+
+def prepare_tasks(requested, bpe_dir, offline, force, **recipe_options) -> None:
+    """Every requested task (``ALL`` for all), one after the other; ``recipe_options`` are
+    ``GlueRecipe``'s."""
+    names = task_names(requested)
+    bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
+    recipe = GlueRecipe(offline=offline, **recipe_options)
+    for number, name in enumerate(names, start=1):
+        print(f"[{number}/{len(names)}] {name}", flush=True)
+        final = recipe.prepare(name, bpe, force)
+        print(f"    {name}: {final}", flush=True)

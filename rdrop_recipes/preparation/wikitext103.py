@@ -1,0 +1,108 @@
+"""WikiText-103 for word-level language modeling, as fairseq's
+``examples/language_model/README.md`` prepares it: the stages behind
+``python -m rdrop_recipes.prepare_wikitext103`` (its docstring describes them)."""
+
+import os
+import sys
+from typing import Dict
+
+from rdrop_recipes.downloads import archives
+from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.folders import prepared_dirs as output_dirs
+from rdrop_recipes.folders.atomic_files import count_lines
+from rdrop_recipes.folders.stages import Pipeline
+
+PROG = "prepare-wikitext103"
+RECIPE = "prepare-wikitext103"
+ARCHIVE_ENV = "WIKITEXT103_ARCHIVE"
+SPLITS = ("train", "valid", "test")
+
+
+def archive_fix(url: str) -> str:
+    return f"download {url} again and pass it with --archive PATH (or ${ARCHIVE_ENV})"
+
+
+class Wikitext103Recipe:
+    prog = PROG
+
+    def __init__(self, config: dict, stream=None):
+        self.config = config
+        self.out = stream or sys.stdout
+        self.out_dir = config["paths"]["out_dir"]
+        self.data_bin = config["paths"]["data_bin"]
+        self.orig = os.path.join(self.out_dir, "orig")
+        self.workers = config["run"]["workers"]
+
+    def say(self, text: str) -> None:
+        print(f"    {text}", file=self.out, flush=True)
+
+    def text_file(self, split: str) -> str:
+        """Where a split's text lands: OUT_DIR/wiki.<split>.tokens (the release name)."""
+        return os.path.join(self.out_dir, self.config["archive"][split])
+
+    def archive_members(self) -> Dict[str, str]:
+        """Member name in the zip -> where it is extracted."""
+        folder = self.config["archive"]["folder"]
+        return {f"{folder}/{self.config['archive'][split]}": self.text_file(split) for split in SPLITS}
+
+    # -- stages ------------------------------------------------------------------
+    def extract(self) -> None:
+        download = self.config["download"]
+        archive, fix = download["archive"], archive_fix(download["url"])
+        if not archive:
+            archive = os.path.join(self.orig, os.path.basename(download["url"]))
+            # a finished download is never partial (it is renamed into place);
+            # if it is damaged all the same, the way out is to fetch it again
+            fix = f"delete {archive} to download it again, or {fix}"
+            if not os.path.isfile(archive):
+                archives.download(download["url"], archive, fix, self.out)
+        self.say(f"reading {archive}")
+        archives.extract_zip_members(archive, self.archive_members(), fix)
+        for split in SPLITS:
+            self.say(f"{split}: {count_lines(self.text_file(split)):,} lines")
+
+    def binarize(self) -> None:
+        binarize.preprocess(
+            self.out_dir,
+            self.data_bin,
+            None,
+            None,
+            self.workers,
+            False,
+            self.config["binarize"]["extra_args"],
+            self.config,
+            prefixes={split: self.text_file(split) for split in SPLITS},
+        )
+
+    # -- driver ------------------------------------------------------------------
+    def pipeline(self, state_dir: str) -> Pipeline:
+        p = Pipeline(state_dir, stream=self.out)
+        p.add(
+            "extract",
+            "extract and check the WikiText-103 archive",
+            list(self.archive_members().values()),
+            self.extract,
+        )
+        outputs = [os.path.join(self.data_bin, "dict.txt")]
+        outputs += [
+            os.path.join(self.data_bin, f"{split}.{ext}") for split in SPLITS for ext in ("bin", "idx")
+        ]
+        p.add("binarize", "fairseq-preprocess --only-source", outputs, self.binarize)
+        return p
+
+    def run(self, force: bool) -> Dict[str, int]:
+        state_dir = output_dirs.claim_dirs(self.out_dir, self.data_bin, self.config, force)
+        self.pipeline(state_dir).run()
+        print(
+            f"{self.prog}: finished; text in {self.out_dir}, binarized data in {self.data_bin}",
+            file=self.out,
+            flush=True,
+        )
+        return {split: count_lines(self.text_file(split)) for split in SPLITS}
+
+
+def check_archive(config: dict) -> None:
+    """A named local archive is checked before any output dir is claimed: a wrong path costs nothing."""
+    archive = config["download"]["archive"]
+    if archive:
+        archives.check_zip(archive, archive_fix(config["download"]["url"]))

@@ -1,0 +1,230 @@
+"""WMT14 English-German as fairseq's ``prepare-wmt14en2de.sh --icml17`` prepares it,
+without perl or git, on all cores: the stages behind ``python -m rdrop_recipes.prepare_wmt14``
+(its docstring describes them)."""
+
+import os
+from dataclasses import dataclass
+from typing import Dict, List
+
+from rdrop_recipes.downloads import archives
+from rdrop_recipes.folders.atomic_files import (
+    atomic_open,
+    copy_file,
+    count_lines,
+    read_lines,
+    read_pairs,
+    write_lines,
+)
+from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.process.errors import PrepareError
+from rdrop_recipes.text.cleaning import CleanRule, LineProcessor, extract_segments
+from rdrop_recipes.text.parallel_lines import Progress, map_lines
+
+PROG = "prepare-wmt14en2de"
+RECIPE = "prepare-wmt14en2de"
+ARCHIVE_DIR_ENV = "WMT14_ARCHIVE_DIR"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one archive's members come from: a tarball (local or to download) or an extracted tree."""
+
+    key: str
+    kind: str  # "archive" | "download" | "tree"
+    path: str
+
+
+class Wmt14Recipe(BpeRecipe):
+    prog = PROG
+
+    def __init__(self, config: dict, stream=None):
+        super().__init__(config, stream)
+        self.sources = self.locate_sources()
+
+    # -- inputs ------------------------------------------------------------------
+    def needed_members(self) -> Dict[str, List[str]]:
+        needed: Dict[str, List[str]] = {}
+        for key, prefix in self.config["train"]["corpora"]:
+            needed.setdefault(key, []).extend(f"{prefix}.{l}" for l in self.langs)
+        for split in ("valid", "test"):
+            cfg = self.config[split]
+            needed.setdefault(cfg["archive"], []).extend([cfg["src_sgm"], cfg["tgt_sgm"]])
+        unknown = sorted(set(needed) - set(self.config["archives"]))
+        if unknown:
+            raise PrepareError(
+                f"archive key(s) {', '.join(unknown)} used but not defined in [archives]; fix the config"
+            )
+        return needed
+
+    def fix_hint(self, key: str) -> str:
+        spec = self.config["archives"][key]
+        return f"download {spec['url']} again and pass it with --archive PATH or put it in --archive-dir DIR"
+
+    def locate_sources(self) -> Dict[str, Source]:
+        spec = self.config["archives"]
+        dl = self.config["download"]
+        by_name = {}
+        for path in dl["archive_files"]:
+            name = os.path.basename(path)
+            if name not in {s["file"] for s in spec.values()}:
+                raise PrepareError(
+                    f"--archive {path}: unknown file name; expected one of "
+                    f"{', '.join(s['file'] for s in spec.values())} (rename it)"
+                )
+            by_name[name] = path
+        folder = dl["archive_dir"]
+        if folder and not os.path.isdir(folder):
+            raise PrepareError(f"--archive-dir {folder} is not a directory; fix the path")
+        sources = {}
+        for key, members in self.needed_members().items():
+            file = spec[key]["file"]
+            if file in by_name:
+                sources[key] = Source(key, "archive", by_name[file])
+            elif folder and all(os.path.isfile(os.path.join(folder, m)) for m in members):
+                sources[key] = Source(key, "tree", folder)
+            elif folder and os.path.isfile(os.path.join(folder, file)):
+                sources[key] = Source(key, "archive", os.path.join(folder, file))
+            elif os.path.isfile(os.path.join(self.orig, file)):
+                sources[key] = Source(key, "archive", os.path.join(self.orig, file))
+            elif dl["allow_download"]:
+                sources[key] = Source(key, "download", os.path.join(self.orig, file))
+            else:
+                where = (
+                    f"in {folder} (as archive or extracted tree)" if folder else "(no --archive-dir given)"
+                )
+                raise PrepareError(
+                    f"{file} not found {where} and downloads are off; "
+                    f"pass --archive PATH or --archive-dir DIR, or drop --no-download"
+                )
+        return sources
+
+    def member_path(self, key: str, member: str) -> str:
+        source = self.sources[key]
+        base = source.path if source.kind == "tree" else self.orig
+        return os.path.join(base, member)
+
+    def check_local_archives(self) -> None:
+        for source in self.sources.values():
+            if source.kind == "archive":
+                archives.check_gzip(source.path, self.fix_hint(source.key))
+
+    # -- stages ------------------------------------------------------------------
+    def extract(self) -> None:
+        for key, members in self.needed_members().items():
+            source = self.sources[key]
+            if source.kind == "tree":
+                self.say(f"{key}: using the extracted files in {source.path}")
+                continue
+            if source.kind == "download" and not os.path.isfile(source.path):
+                archives.download(
+                    self.config["archives"][key]["url"], source.path, self.fix_hint(key), self.out
+                )
+            self.say(f"{key}: reading {source.path}")
+            archives.extract_members(
+                source.path, {m: os.path.join(self.orig, m) for m in members}, self.fix_hint(key)
+            )
+
+    def processor(self, lang: str, normalize: bool) -> LineProcessor:
+        tok = self.config["tokenize"]
+        return LineProcessor(
+            lang=lang,
+            normalize_punctuation=normalize,
+            perl_parity=tok["perl_parity"],
+            remove_non_printing=normalize,
+            escape=tok["escape"],
+            aggressive_dash_splits=tok["aggressive_dash_splits"],
+            lowercase=tok["lowercase"],
+        )
+
+    def tokenize_train(self) -> None:
+        counts: Dict[str, List[int]] = {}
+        for l in self.langs:
+            counts[l] = []
+
+            def lines(lang=l):
+                for key, prefix in self.config["train"]["corpora"]:
+                    n = 0
+                    for n, line in enumerate(read_lines(self.member_path(key, f"{prefix}.{lang}")), 1):
+                        yield line
+                    counts[lang].append(n)
+
+            progress = Progress(f"normalize+tokenize train.{l}", self.progress_every)
+            write_lines(
+                self.tmp_file(f"train.{l}"),
+                map_lines(self.processor(l, normalize=True), lines(), self.workers, progress),
+            )
+            progress.close()
+        for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
+            if n_src != n_tgt:
+                raise PrepareError(
+                    f"{prefix}: {n_src:,} {self.src} lines but {n_tgt:,} {self.tgt} lines; "
+                    f"the archive is damaged: {self.fix_hint(key)}"
+                )
+            self.say(f"{prefix}: {n_src:,} pairs")
+
+    def tokenize_sgm(self) -> None:
+        fix = self.config["tokenize"]["apostrophe_fix"]
+        for split in ("valid", "test"):
+            cfg = self.config[split]
+            counts = []
+            for l, member in zip(self.langs, (cfg["src_sgm"], cfg["tgt_sgm"])):
+                segments = extract_segments(
+                    read_lines(self.member_path(cfg["archive"], member)), apostrophe_fix=fix
+                )
+                counts.append(
+                    write_lines(
+                        self.tmp_file(f"{split}.{l}"),
+                        map_lines(self.processor(l, normalize=cfg["normalize"]), segments, 1),
+                    )
+                )
+            if counts[0] != counts[1] or counts[0] == 0:
+                raise PrepareError(
+                    f"{split}: {counts[0]} {self.src} but {counts[1]} {self.tgt} segments "
+                    f"in {cfg['src_sgm']} / {cfg['tgt_sgm']}; "
+                    f"{self.fix_hint(cfg['archive'])}"
+                )
+            self.say(f"{split}: {counts[0]:,} segments")
+
+    def clean(self) -> None:
+        rule = CleanRule(**self.config["clean"])
+        for split in SPLITS:
+            ins = [self.tmp_file(f"bpe.{split}.{l}") for l in self.langs]
+            outs = [os.path.join(self.out_dir, f"{split}.{l}") for l in self.langs]
+            if not self.config[split]["clean"]:
+                for src, dest in zip(ins, outs):
+                    copy_file(src, dest)
+                continue
+            kept = 0
+            with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
+                for src, tgt in rule.filter_pairs(read_pairs(*ins)):
+                    out_src.write(src + "\n")
+                    out_tgt.write(tgt + "\n")
+                    kept += 1
+            self.say(f"{split}: kept {kept:,} of {count_lines(ins[0]):,} pairs")
+
+    # -- assembly ------------------------------------------------------------------
+    def pipeline(self, state_dir: str) -> Pipeline:
+        p = Pipeline(state_dir, stream=self.out)
+        members = [self.member_path(key, m) for key, ms in self.needed_members().items() for m in ms]
+        p.add("extract", "fetch and extract the WMT14 archives", members, self.extract)
+        p.add(
+            "tokenize-train",
+            "normalize, tokenize (-a) train",
+            [self.tmp_file(f"train.{l}") for l in self.langs],
+            self.tokenize_train,
+        )
+        p.add(
+            "tokenize-sgm",
+            "extract and tokenize newstest2013 (valid) and newstest2014 (test)",
+            [self.tmp_file(f"{s}.{l}") for s in ("valid", "test") for l in self.langs],
+            self.tokenize_sgm,
+        )
+        self.add_bpe(p, self.tmp, "bpe.")
+        p.add("clean", "clean BPE'd train (clean-corpus-n)", self.split_files(self.out_dir), self.clean)
+        self.add_binarize(p)
+        return p
+
+    def run(self, force: bool) -> Dict[str, int]:
+        self.check_local_archives()
+        return super().run(force)

@@ -1,0 +1,42 @@
+"""What the machine that trains offers (GPUs, bf16) and the precision flags that follow."""
+
+from dataclasses import dataclass
+
+from rdrop_recipes.process.errors import RecipeError
+
+# precision "auto" picks bf16 from this CUDA compute capability on (Ampere), fp16 before it;
+# the one rule, used here and by the sbatch script that decides on the cluster's GPU
+BF16_FROM_COMPUTE_CAPABILITY = 8
+PRECISIONS = ("auto", "fp16", "bf16", "fp32")
+
+
+@dataclass
+class Hardware:
+    device: str  # "cuda" or "cpu"
+    gpus_per_node: int = 0
+    bf16: bool = False
+
+
+def detect_hardware(device="auto"):
+    import torch  # here: --help and the plan's tests need no torch
+
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return Hardware("cpu")
+    if not torch.cuda.is_available():
+        raise RecipeError("--device cuda but torch sees no GPU; use --device cpu or auto")
+    major, _ = torch.cuda.get_device_capability(0)
+    bf16 = torch.cuda.is_bf16_supported() and major >= BF16_FROM_COMPUTE_CAPABILITY
+    return Hardware("cuda", torch.cuda.device_count(), bf16)
+
+
+def precision_flags(precision, hardware):
+    """fairseq's flags for the recipe's ``precision`` on ``hardware``."""
+    if hardware.device == "cpu":
+        if precision in ("fp16", "bf16"):
+            raise RecipeError(f"precision {precision} needs a GPU; use --set precision=fp32 on CPU")
+        return ["--cpu"]
+    if precision == "auto":
+        precision = "bf16" if hardware.bf16 else "fp16"
+    if precision not in PRECISIONS:
+        raise RecipeError(f"precision must be auto, fp16, bf16 or fp32 (got {precision!r})")
+    return [] if precision == "fp32" else [f"--{precision}"]
