@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Language-model perplexity (valid and test) with fairseq-eval-lm into a fresh
-# results/<name>-<timestamp>/ folder; all logic and --help in rdrop_recipes/evaluate_lm.py.
+# results/<name>-<timestamp>/ folder; --help in rdrop_recipes/evaluate_lm.py.
 # Usage: scripts/evaluate-lm.sh [--adaptive | --config FILE] [--checkpoint PATH|GLOB|DIR ...]
 #        [--data DIR] [--subsets valid,test] [--name NAME] [--set key=value ...] [--cpu]
 #        [-- fairseq-eval-lm flags]

@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
-# IWSLT14 de-en for fairseq; all logic and --help in rdrop_recipes/prepare_iwslt14.py
+# IWSLT14 de-en for fairseq; --help in rdrop_recipes/prepare_iwslt14.py
 set -euo pipefail
 exec python -m rdrop_recipes.prepare_iwslt14 "$@"

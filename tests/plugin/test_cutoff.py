@@ -410,6 +410,8 @@ def test_architecture_without_source_embedding_is_a_clear_error():
 )
 def test_recipe_variants_reach_the_criterion(dicts, tmp_path, config_name, variant, want):
     from rdrop_recipes import train
+    from rdrop_recipes.training.hardware import Hardware
+    from rdrop_recipes.training.plan import build_plan
 
     data = tmp_path / "bin"  # passes the recipe's "is this fairseq-preprocess output" check
     data.mkdir()
@@ -422,7 +424,7 @@ def test_recipe_variants_reach_the_criterion(dicts, tmp_path, config_name, varia
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs", config_name
     )
     argv = ["--config", config, "--data", str(data), "--variant", variant]
-    command = train.build_plan(train.parse_args(argv), train.Hardware("cpu")).command
+    command = build_plan(train.parse_args(argv), Hardware("cpu")).command
     assert {f: None if v is None else command[command.index(f) + 1] for f, v in want.items()} == want
     assert "--reg-cutoff-decoder" not in command or "--reg-cutoff-decoder" in want
     flags = [x for pair in want.items() for x in pair if x is not None]
