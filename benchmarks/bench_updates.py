@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -64,6 +65,13 @@ def parse_args(argv=None):
     p.add_argument("--per-round", type=int, default=1, help="consecutive updates per config per round")
     p.add_argument("--mem-updates", type=int, default=3, help="updates run by each memory child")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument(
+        "--memory-jobs",
+        type=int,
+        default=1,
+        help="memory children run at a time (each measures its own process, so on a GPU with "
+        "room for them all the numbers do not change; scripts/gpu-check.sh runs them side by side)",
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -118,7 +126,7 @@ def child_memory(args):
 
 def peak_memory_per_config(args, tokens, vocab):
     """Each configuration's peak in a fresh process, so no run inherits another's high-water mark."""
-    mem = {}
+    children = {}
     for name in args.configs:
         child = [
             "benchmarks/bench_updates.py",
@@ -141,9 +149,10 @@ def peak_memory_per_config(args, tokens, vocab):
         ]
         if args.threads:
             child += ["--threads", str(args.threads)]
-        print(f"  memory: {name}", file=sys.stderr, flush=True)
-        mem[name] = run_child(child)
-    return mem
+        children[name] = child
+    print(f"  memory: {', '.join(children)} ({args.memory_jobs} at a time)", file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(max(1, args.memory_jobs)) as pool:
+        return dict(zip(children, pool.map(run_child, children.values())))
 
 
 def main(argv=None):

@@ -55,6 +55,17 @@ SMALL_TRANSFORMER = [
 
 # name -> (architecture args, vocabulary, tokens per batch T, sentence length)
 PRESETS = {
+    # scripts/gpu-check.sh --tiny: every step of the GPU check, in seconds on a CPU
+    "tiny": (
+        SMALL_TRANSFORMER[:2]
+        + ["--encoder-layers", "1", "--decoder-layers", "1"]
+        + ["--encoder-embed-dim", "32", "--decoder-embed-dim", "32"]
+        + ["--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64"]
+        + ["--encoder-attention-heads", "2", "--decoder-attention-heads", "2"],
+        500,
+        64,
+        16,
+    ),
     "cpu-small": (SMALL_TRANSFORMER, 10000, 1024, 32),
     "iwslt": (["--arch", "transformer_iwslt_de_en"], 10000, 4096, 32),
     "wmt-big": (["--arch", "transformer_vaswani_wmt_en_de_big"], 32768, 4096, 64),

@@ -13,7 +13,13 @@ on its checkpoint_best.pt into ``OUT/runs/V-seedS/eval/``. ``--variants`` names
 variants of the train config (``[variants.NAME]``) or names given by
 ``--define NAME="train flags"``, which may hold ``--variant``, ``--reg-*`` and
 ``--set`` (e.g. ``--define alpha1="--variant rdrop --reg-alpha 1"``).
-``--set`` applies to every run (``--set max_update=3000``).
+``--set`` applies to every run (``--set max_update=3000``). ``--baseline`` names one of
+``--variants``.
+
+Before the first run starts, every run is checked the way its recipes would check it
+(its flags and settings, the data, the save dir it resumes, the evaluation's
+``--eval-set``), and ``--dry-run`` makes the same checks, so a mistake in the last
+variant stops the comparison at once, not after the others have trained.
 
 A run is finished once its training exited cleanly (``trained.json``) and an
 evaluation of it is complete (a results folder with ``scores.json``). Running the
@@ -36,15 +42,18 @@ paired bootstrap and approximate-randomization p-values.
 """
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
 import time
 
 from rdrop_recipes.comparison.execution import job_environments, locked, run_all
-from rdrop_recipes.comparison.plan import Settings, plan
+from rdrop_recipes.comparison.plan import DEFAULT_BASELINE, Settings, check_baseline, plan
+from rdrop_recipes.comparison.preflight import check_runs, hardware_of_a_run
 from rdrop_recipes.comparison.run_state import runs_left, show_runs
 from rdrop_recipes.comparison.summary import write_results
+from rdrop_recipes.config.recipe_config import at_least
 from rdrop_recipes.process.exit import exits_cleanly
 
 PROG = "compare"
@@ -67,7 +76,10 @@ def parse_args(argv):
         metavar='NAME="FLAGS"',
         help='a named variant made of train flags, e.g. alpha1="--variant rdrop --reg-alpha 1"',
     )
-    parser.add_argument("--baseline", default="baseline", help="variant the others are tested against")
+    parser.add_argument(
+        "--baseline",
+        help=f"the variant the others are tested against, one of --variants (default {DEFAULT_BASELINE})",
+    )
     parser.add_argument(
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE", help="for every run"
     )
@@ -83,9 +95,13 @@ def parse_args(argv):
         "(unless OMP_NUM_THREADS is set), on cuda one GPU each (from CUDA_VISIBLE_DEVICES, else 0..N-1)",
     )
     parser.add_argument("--name", default="comparison", help="results folder name (a timestamp is added)")
-    parser.add_argument("--bootstrap-samples", type=int, default=1000)
-    parser.add_argument("--ar-trials", type=int, default=10000)
-    parser.add_argument("--dry-run", action="store_true", help="list the runs and their state, run nothing")
+    parser.add_argument("--bootstrap-samples", type=at_least(1), default=1000)
+    parser.add_argument("--ar-trials", type=at_least(1), default=10000)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the runs and their state, run nothing (after the checks the real run makes first)",
+    )
     return parser.parse_args(argv)
 
 
@@ -100,14 +116,17 @@ def main(argv=None):
         device=args.device,
         assignments=tuple(args.assignments),
         eval_set=tuple(args.eval_set),
-        baseline=args.baseline,
+        baseline=args.baseline or DEFAULT_BASELINE,
         name=args.name,
         bootstrap_samples=args.bootstrap_samples,
         ar_trials=args.ar_trials,
         command=shlex.join(["scripts/compare.sh"] + (sys.argv[1:] if argv is None else list(argv))),
     )
     variants, runs = plan(settings, args.variants, args.seeds, args.define)
+    settings = dataclasses.replace(settings, baseline=check_baseline(args.baseline, variants))
     slots = job_environments(args.jobs, args.device, os.environ, os.cpu_count() or 1)
+    # every run checked before the first starts, the dry run included: it refuses what the run would
+    check_runs(runs, settings, hardware_of_a_run(args.device, args.jobs))
     started = time.time()
 
     def say(text):

@@ -14,27 +14,21 @@ Nothing is ever appended to an earlier run's files.
 import argparse
 import sys
 
-from rdrop_recipes.config import recipe_config
 from rdrop_recipes.config.command_line import parse_with_passthrough
-from rdrop_recipes.evaluation import run_options
-from rdrop_recipes.evaluation.translation import evaluate_bleu
+from rdrop_recipes.evaluation import translation
 from rdrop_recipes.process.exit import exits_cleanly
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="configs/evaluate-*.toml")
-    parser.add_argument("--data", help="binarized data folder")
-    run_options.add_run_options(parser)
-    recipe_config.add_set_option(parser, "beam=4")
-    parser.add_argument("--keep-averaged", action="store_true", help="keep averaged.pt in the results")
+    translation.add_arguments(parser)
     return parse_with_passthrough(parser, argv)
 
 
 @exits_cleanly("evaluate")
 def main(argv=None):
     args = parse_args(argv)
-    evaluate_bleu(run_options.resolve(args, "generate"), args.name, args.extra, args.keep_averaged)
+    translation.evaluate_bleu(translation.resolve(args), args.name, args.extra, args.keep_averaged)
     return 0
 
 

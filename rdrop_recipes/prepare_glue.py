@@ -11,7 +11,10 @@ The raw data is what ``download_glue_data.py`` (linked from fairseq's
 README.glue.md) writes: ``<glue_dir>/<TASK>/{train,dev,test}.tsv`` (MNLI:
 ``dev_matched``, ``dev_mismatched``, ...). A task folder missing there is
 downloaded from the GLUE mirror (not MRPC, which has no single archive) or
-taken from ``--archive-dir`` holding ``<TASK>.zip``. Each task is built in
+taken from ``--archive-dir`` holding ``<TASK>.zip``. Before any column is cut, every
+split must hold examples in UTF-8, and every train and dev row the task's columns and one
+of its labels (STS-B: a 0-5 score); the first that does not is named by file and line,
+and nothing is marked done. Each task is built in
 ``<TASK>-bin.tmp`` and swapped in whole. The intermediate text goes to
 ``<glue_dir>/<TASK>/processed``, whose ``.prepare`` folder marks the finished
 stages: a re-run continues an interrupted task and skips a finished one

@@ -53,6 +53,14 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
+if ! command -v python >/dev/null; then
+    # some images name their (virtual-environment) interpreter python3 only: a wrapper, not a
+    # symbolic link, so the interpreter still finds its environment
+    mkdir -p "$work/bin"
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" >"$work/bin/python"
+    chmod +x "$work/bin/python"
+    export PATH="$work/bin:$PATH"
+fi
 start=$SECONDS
 deadline=$((start + budget))
 rows=()
@@ -93,7 +101,7 @@ install_offline() {
     before=$(python -c "import torch; print(torch.__version__)") || return 1
     echo "torch ${before} is kept; installing from ${links} only"
     python -m pip install --no-index --find-links "$links" --no-build-isolation -r scripts/gpu-requirements.txt &&
-        MAX_JOBS=$(nproc) env -u CUDA_HOME python -m pip install --no-index --find-links "$links" \
+        MAX_JOBS=$(getconf _NPROCESSORS_ONLN) env -u CUDA_HOME python -m pip install --no-index --find-links "$links" \
             --no-build-isolation "fairseq-fixed==0.12.3.1" &&
         python -m pip install --no-index --find-links "$links" --no-build-isolation -e . || return 1
     after=$(python -c "import torch; print(torch.__version__)")
@@ -120,20 +128,24 @@ if [ "$tiny" = 1 ]; then
         --set log_interval=5)
     eval_sets=(--set beam=1)
 else
-    # Multi30k's small transformer (configs/train-multi30k.toml) with a GPU's batch: ~10 epochs
-    updates=1000
+    # Multi30k's small transformer (configs/train-multi30k.toml) with a GPU's batch: ~8 epochs
+    updates=800
     model=(--set max_tokens=4096 --set validate_interval_updates=250 --set save_interval_updates=250
         --set log_interval=100)
     eval_sets=()
 fi
 pair=$(ls "$data" 2>/dev/null | sed -n 's/^train\.\([^.]*\)-\([^.]*\)\.\1\.idx$/\1 \2/p' | head -1)
 read -r src tgt <<<"$pair"
-train_one() { # train_one VARIANT: the recipe's variant, its log in the work folder
-    python -m rdrop_recipes.train --config configs/train-multi30k.toml --variant "$1" --data "$data" \
+train_limit=$(((deadline - SECONDS) / 2))
+train_limit=$((train_limit < 240 ? train_limit : 240))
+train_one() { # train_one VARIANT: the recipe's variant, its log and exit status in the work folder
+    timeout --kill-after=15 "$train_limit" python -m rdrop_recipes.train --config configs/train-multi30k.toml --variant "$1" --data "$data" \
         --save-dir "$work/$1" --device "$device" --set max_update="$updates" --set source_lang="$src" \
         --set target_lang="$tgt" "${model[@]}" >"$work/train-$1.log" 2>&1
     echo $? >"$work/train-$1.rc"
+    echo $((SECONDS - t0)) >"$work/train-$1.seconds"
 }
+t0=$SECONDS
 if [ -z "$pair" ]; then
     echo "no train.SRC-TGT.SRC.idx in $data (run scripts/gpu-prefetch.sh, or pass --data)" >"$work/train-none.log"
 else
@@ -155,22 +167,17 @@ if [ -z "$pair" ]; then
     rows+=("| train-baseline, train-rdrop | FAILED: no binarized data in $data | 0 | compare.log |")
     cat "$work/train-none.log" >>"$out/compare.log"
 else
-    # the training runs started before the tests: wait for them within the budget
-    while kill -0 "$baseline_pid" 2>/dev/null || kill -0 "$rdrop_pid" 2>/dev/null; do
-        [ "$SECONDS" -lt "$((deadline - 60))" ] || { kill "$baseline_pid" "$rdrop_pid" 2>/dev/null; break; }
-        sleep 2
-    done
-    wait "$baseline_pid" "$rdrop_pid" 2>/dev/null
+    wait "$baseline_pid" "$rdrop_pid" # started before the tests, each with its own time limit
     for variant in baseline rdrop; do
         printf '\n### train-%s\n' "$variant" >>"$out/compare.log"
         cat "$work/train-$variant.log" >>"$out/compare.log"
-        rc=$(cat "$work/train-$variant.rc" 2>/dev/null || echo killed)
+        rc=$(cat "$work/train-$variant.rc")
         case $rc in
             0) status=ok ;;
-            killed) status="TIMED OUT (stopped 60 s before the budget's end)" ;;
+            124 | 137) status="TIMED OUT after ${train_limit} s" ;;
             *) status="FAILED (exit $rc)" ;;
         esac
-        rows+=("| train-$variant | $status | - | compare.log |")
+        rows+=("| train-$variant | $status | $(cat "$work/train-$variant.seconds") | compare.log |")
         if [ "$rc" = 0 ] && step "evaluate-$variant" compare.log 150 python -m rdrop_recipes.evaluate \
             --config configs/evaluate-multi30k.toml --data "$data" --checkpoint "$work/$variant/checkpoint_best.pt" \
             --results-dir "$work/results" --name "$variant" --device "$device" --set source_lang="$src" \
@@ -188,18 +195,18 @@ fi
 bench_sections=()
 if [ "$device" = cpu ]; then
     # fairseq's half-precision trainer needs CUDA: the rehearsal times fp32 on a tiny model
-    runs=("cpu-small fp32 --tokens 64 --vocab 500 --sent-len 16 --rounds 1 --warmup 0 --mem-updates 1")
+    runs=("$([ "$tiny" = 1 ] && echo tiny || echo cpu-small) fp32")
 else
     runs=("iwslt fp16" "iwslt bf16" "wmt-big fp16" "wmt-big bf16")
 fi
 for run in "${runs[@]}"; do
     read -r preset dtype extra <<<"$run"
     # shellcheck disable=SC2086  # extra holds several flags
-    if step "bench-$preset-$dtype" bench.log 150 python benchmarks/bench_updates.py --device "$device" \
+    step "bench-$preset-$dtype" bench.log 150 python benchmarks/bench_updates.py --device "$device" \
         --dtype "$dtype" --preset "$preset" --no-variants --memory-jobs 5 \
-        $([ "$device" = cuda ] && echo --rounds 10 --warmup 3) $extra; then
-        :
-    fi
+        $([ "$device" = cuda ] && echo --rounds 10 --warmup 3) \
+        $([ "$tiny" = 1 ] && echo --rounds 1 --warmup 0 --mem-updates 1 --configs rdrop@T \
+            fairseq-builtin@T official@T) $extra
     # the tables this run printed (stdout lines starting with '|' or '#', after its header)
     table=$(awk -v name="bench-$preset-$dtype" '
         /^### / { inside = ($2 == name) }
@@ -216,7 +223,7 @@ print(f'{cuda}; Python {platform.python_version()}, torch {torch.__version__} (C
     echo "# GPU check: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo
     echo "- command: \`scripts/gpu-check.sh --device $device$([ "$tiny" = 1 ] && echo ' --tiny')\` (budget ${budget} s, took $((SECONDS - start)) s)"
-    echo "- machine: $machine, $(nproc) cores"
+    echo "- machine: $machine, $(getconf _NPROCESSORS_ONLN) cores"
     echo "- data: $data"
     echo
     echo "## Steps"

@@ -188,8 +188,15 @@ def test_the_layout_checks_see_a_cycle_and_an_entry_import(tmp_path, monkeypatch
 
 # ---- packaging: the plugin alone, the recipes as an extra -----------------------------------
 
-# import name -> distribution name, where they differ
-DISTRIBUTION = {"rouge_score": "rouge-score", "subword_nmt": "subword-nmt", "fairseq": "fairseq-fixed"}
+# import name -> distribution name, where they differ; omegaconf is fairseq's own configuration
+# library (fairseq requires it), which the plugin uses only as fairseq does, on fairseq's configs
+DISTRIBUTION = {
+    "rouge_score": "rouge-score",
+    "subword_nmt": "subword-nmt",
+    "fairseq": "fairseq-fixed",
+    "fairseq_cli": "fairseq-fixed",
+    "omegaconf": "fairseq-fixed",
+}
 
 
 def setup_requirements():

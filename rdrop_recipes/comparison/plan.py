@@ -2,6 +2,7 @@
 lines of each run's training and evaluation (``python -m rdrop_recipes.train`` and
 ``python -m rdrop_recipes.evaluate``, the recipes a user runs by hand)."""
 
+import difflib
 import os
 import shlex
 import sys
@@ -10,6 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from rdrop_recipes.config import recipe_config
 from rdrop_recipes.process.errors import RecipeError
+
+DEFAULT_BASELINE = "baseline"
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Settings:
     device: str
     assignments: Sequence[str] = ()  # --set of every run
     eval_set: Sequence[str] = ()  # --set of every evaluation
-    baseline: str = "baseline"
+    baseline: str = DEFAULT_BASELINE
     name: str = "comparison"
     bootstrap_samples: int = 1000
     ar_trials: int = 10000
@@ -66,19 +69,48 @@ def split_list(text: str, what: str) -> List[str]:
 
 def parse_seeds(text: str) -> List[int]:
     try:
-        return [int(s) for s in split_list(text, "seeds")]
+        seeds = [int(s) for s in split_list(text, "seeds")]
     except ValueError:
         raise RecipeError(f"--seeds {text!r}: give comma-separated integers, e.g. 1,2") from None
+    if min(seeds) < 0:  # numpy, which fairseq seeds, takes 0 to 2**32 - 1
+        raise RecipeError(f"--seeds {text!r}: seeds are integers >= 0, e.g. 1,2")
+    return seeds
+
+
+def close_to(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean X?)`` where ``name`` looks like a typo of one of ``choices``."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def defined_variants(defines: List[str]) -> Dict[str, List[str]]:
+    """``--define NAME="train flags"`` -> {NAME: flags}, each checked for its form."""
+    defined = {}
+    for item in defines:
+        name, sep, flags = item.partition("=")
+        name = name.strip()
+        if not sep or not name or "," in name or "/" in name:
+            raise RecipeError(f'--define {item!r}: write NAME="train flags", e.g. alpha1="--reg-alpha 1"')
+        if name in defined:
+            raise RecipeError(f"--define {name} is given twice; keep one")
+        try:
+            defined[name] = shlex.split(flags)
+        except ValueError as err:  # shlex: "No closing quotation", "No escaped character"
+            raise RecipeError(
+                f"--define {item!r}: {str(err).lower()} in its flags; balance the quotes"
+            ) from None
+    return defined
 
 
 def variant_flags(names: List[str], defines: List[str], config: dict) -> Dict[str, List[str]]:
     """variant name -> its train flags."""
-    defined = {}
-    for item in defines:
-        name, sep, flags = item.partition("=")
-        if not sep or not name.strip() or "," in name or "/" in name:
-            raise RecipeError(f'--define {item!r}: write NAME="train flags", e.g. alpha1="--reg-alpha 1"')
-        defined[name.strip()] = shlex.split(flags)
+    defined = defined_variants(defines)
+    unused = [name for name in defined if name not in names]
+    if unused:
+        raise RecipeError(
+            f"--define {unused[0]} is not in --variants {','.join(names)}; add it "
+            f"(--variants {','.join(names + unused)}) or leave out the --define"
+        )
     known = config.get("variants", {})
     flags = {}
     for name in names:
@@ -88,14 +120,28 @@ def variant_flags(names: List[str], defines: List[str], config: dict) -> Dict[st
             flags[name] = ["--variant", name]
         else:
             raise RecipeError(
-                f"variant {name!r} is neither in {', '.join(known)} of the train config nor "
-                f'given by --define {name}="FLAGS"'
+                f"variant {name!r}{close_to(name, list(known) + list(defined))} is neither in "
+                f'{", ".join(known)} of the train config nor given by --define {name}="FLAGS"'
             )
     for name, given in flags.items():
         for flag in given:
             if flag in ("--save-dir", "--data", "--config", "--device") or flag.startswith("--save-dir="):
                 raise RecipeError(f"variant {name}: {flag} is set by compare itself; leave it out")
     return flags
+
+
+def check_baseline(baseline: Optional[str], variants: List[str]) -> str:
+    """The variant every other one is tested against: one of ``variants``. Not given, it is
+    ``baseline``, which a comparison of one variant may lack (it tests nothing)."""
+    if baseline is None and (DEFAULT_BASELINE in variants or len(variants) == 1):
+        return DEFAULT_BASELINE
+    chosen = DEFAULT_BASELINE if baseline is None else baseline
+    if chosen not in variants:
+        raise RecipeError(
+            f"--baseline {chosen}{close_to(chosen, variants)} is not one of --variants {','.join(variants)}: "
+            "every p-value tests a variant against it; name one of them with --baseline"
+        )
+    return chosen
 
 
 def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[str]) -> tuple:
@@ -126,10 +172,11 @@ def train_command(run: Run, settings: Settings) -> List[str]:
         command += ["--data", settings.data]
     for assignment in settings.assignments:
         command += ["--set", assignment]
-    command += run.train_flags
-    # the seed last, so that no --set of a variant can silently share seeds
-    command += ["--set", f"seed={run.seed}"]
-    return command
+    # the seed after the variant's flags, so that no --set of a variant can silently share
+    # seeds, and before its fairseq flags after '--', which train hands to fairseq-train
+    flags = list(run.train_flags)
+    cut = flags.index("--") if "--" in flags else len(flags)
+    return command + flags[:cut] + ["--set", f"seed={run.seed}"] + flags[cut:]
 
 
 def eval_command(run: Run, settings: Settings) -> List[str]:

@@ -40,21 +40,52 @@ def spec_of(run: Run, settings: Settings) -> dict:
     }
 
 
-def check_spec(run: Run, spec: dict) -> None:
-    """Record ``spec`` in a new run's folder; refuse a run started with another."""
+def check_spec(run: Run, spec: dict, record: bool = True) -> None:
+    """Refuse a run started with settings other than ``spec``; record ``spec`` in a new
+    run's folder (unless ``record`` is false: the dry run and the checks before any run)."""
     path = os.path.join(run.folder, COMPARISON_SPEC)
     old = read_json(path)
     if old is None:
-        os.makedirs(run.folder, exist_ok=True)
-        write_json(path, spec)
+        if record:
+            os.makedirs(run.folder, exist_ok=True)
+            write_json(path, spec)
         return
     if old != spec:
-        changed = [key for key in spec if old.get(key) != spec[key]]
         raise RecipeError(
-            f"run {run.name} in {run.folder} was started with other settings ({', '.join(changed)} "
-            f"differ: was {shlex.join(old.get('train', []))}); use another --out, or delete that run "
-            "folder to redo it"
+            f"run {run.name} in {run.folder} was started with other settings ({changes(old, spec)}); "
+            "use another --out, or delete that run folder to redo it"
         )
+
+
+def _options(command: List[str]) -> List[str]:
+    """``command`` as its options, each with its values (``--set seed=1``, ``--variant rdrop``)."""
+    options: List[str] = []
+    for arg in command:
+        if arg.startswith("--") or not options:  # a value may start with '-' (-1e-4)
+            options.append(arg)
+        else:
+            options[-1] += " " + shlex.quote(arg)
+    return options
+
+
+def changes(old: dict, new: dict) -> str:
+    """What differs between two specs, option by option: not the whole ~700-character commands."""
+    parts = []
+    for key in new:
+        if old.get(key) == new[key]:
+            continue
+        if key == "train_config_sha256":
+            parts.append("the train config file changed")
+            continue
+        was, now = _options(old.get(key) or []), _options(new[key])
+        gone = [o for o in was if o not in now]
+        added = [o for o in now if o not in was]
+        parts.append(
+            f"{'training' if key == 'train' else 'evaluation'}: now "
+            f"{' '.join(added) or 'without ' + ' '.join(gone)}"
+            + (f", was {' '.join(gone)}" if added and gone else "")
+        )
+    return "; ".join(parts)
 
 
 def trained_marker(run: Run) -> str:

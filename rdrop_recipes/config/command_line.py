@@ -11,3 +11,15 @@ def parse_with_passthrough(parser, argv):
     args = parser.parse_args(argv[:cut])
     args.extra = argv[cut + 1 :]
     return args
+
+
+def passed_value(extra, flag, default):
+    """The value fairseq gets for ``flag`` from the flags after '--' (the recipes append them
+    last, so the last one wins in fairseq's argparse), else ``default``."""
+    value = default
+    for i, arg in enumerate(extra):
+        if arg == flag and i + 1 < len(extra):
+            value = extra[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.partition("=")[2]
+    return value

@@ -16,14 +16,19 @@ typo must not silently run the default.
 
 VALUE is read as a TOML value (``8000``, ``7e-4``, ``true``, ``["a", "b"]``)
 and falls back to a bare string (``arch=transformer``), then checked against
-the type of the value it replaces, so a mistake fails before hours of work.
-In the tables that become command-line flags (``flag_tables``) ``false`` and
-``""`` are always allowed, since they remove the flag, and a removed flag
-takes a value of any type.
+the setting's declaration (config/declarations.py: ``lr`` > 0, ``update_freq``
+"auto" or >= 1, ...) and the type of the value it replaces, so a mistake fails
+before hours of work; a switch also takes yes/no and on/off. The file's own
+values pass the same declarations. In the tables that become command-line flags
+(``flag_tables``) ``false`` and ``""`` are always allowed, since they remove the
+flag, and a removed flag takes a value of any type. The R-Drop criterion's options
+(``reg_cutoff_decoder``, ...) can be set in ``[fairseq]`` even where the config does
+not list them.
 """
 
 import argparse
 import copy
+import difflib
 import os
 
 try:
@@ -31,13 +36,13 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib  # type: ignore[no-redef]
 
+from rdrop_recipes.config import declarations
 from rdrop_recipes.process.errors import RecipeError
 
 # the checkout this package lies in (rdrop_recipes/config/ is two folders below it)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # what a --set of a default of this type may be, and how it is named in the error
 _ACCEPTS = (
-    (bool, (bool,), "true or false"),
     (int, (int,), "an integer"),
     (float, (int, float), "a number"),
     (list, (list,), "a list"),
@@ -81,11 +86,51 @@ def apply_overrides(config, assignments, flag_tables=()):
             raise RecipeError(f"--set expects key=value (got {assignment!r})")
         path = resolve_key(config, key, flag_tables)
         table, leaf = _parent(config, path), path[-1]
-        value = parse_value(text)
-        if not (path[0] in flag_tables and (removes_flag(value) or removes_flag(table[leaf]))):
-            value = _checked(value, table[leaf], text, key)
+        value, default = parse_value(text), table.get(leaf)  # None: an R-Drop option the file lacks
+        removed = path[0] in flag_tables and removes_flag(value)
+        if not (removed or (path[0] in flag_tables and removes_flag(default))):
+            value = _checked(value, default, text, key)
+        if not removed:
+            value = _declared(path, value, f"--set {key}={text}", f"--set {key}=")
         table[leaf] = value
+    check_values(config, flag_tables)
     return config
+
+
+def check_values(config, flag_tables=(), path=()):
+    """Every declared value of ``config`` (the file's, after the ``--set``s) within its
+    declaration, normalized in place (``tensorboard = false`` -> ``""``)."""
+    for key, value in config.items():
+        where = (*path, key)
+        if isinstance(value, dict):
+            check_values(value, flag_tables, where)
+        elif not (where[0] in flag_tables and removes_flag(value)):
+            dotted = ".".join(where)
+            config[key] = _declared(where, value, f"the config's {dotted} = {value!r}", f"--set {dotted}=")
+
+
+def _declared(path, value, given, fix):
+    try:
+        return declarations.checked(path[-1], value)
+    except declarations.BadValue:
+        example = declarations.SETTINGS[path[-1]].example
+        raise RecipeError(f"{given}: {declarations.describe(path[-1])}; e.g. {fix}{example}") from None
+
+
+def flag_type(key):
+    """An argparse ``type`` for a dedicated flag of the declared setting ``key``
+    (``--reg-alpha``): the declaration's check, in argparse's one line."""
+
+    def parse(text):
+        try:
+            return declarations.checked(key, parse_value(text))
+        except declarations.BadValue:
+            setting = declarations.SETTINGS[key]
+            raise argparse.ArgumentTypeError(
+                f"{setting.meaning} must be {setting.rule} (got {text!r})"
+            ) from None
+
+    return parse
 
 
 def set_value(config, key, value):
@@ -94,9 +139,9 @@ def set_value(config, key, value):
     _parent(config, path)[path[-1]] = value
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum`` (a count of 0 that cannot work fails
-    in argparse's one line, not hours later)."""
+def at_least(minimum, maximum=None):
+    """An argparse ``type``: an integer >= ``minimum`` (and <= ``maximum``) (a count of 0 that
+    cannot work fails in argparse's one line, not hours later)."""
 
     def parse(text):
         try:
@@ -105,6 +150,8 @@ def at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum} (got {value})")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum} (got {value})")
         return value
 
     return parse
@@ -118,10 +165,33 @@ def parse_value(text):
 
 
 def resolve_key(config, key, flag_tables=()):
-    """The path (list of keys) of the one value ``key`` names in ``config``
-    (``flag_tables`` only adds the '--' hint to the unknown-key error)."""
-    if "." in key:
-        return _dotted(config, key)
+    """The path (list of keys) of the one value ``key`` names in ``config``; an R-Drop
+    option the config does not list names its place in a flag table (``[fairseq]``)."""
+    option = _rdrop_option(config, key, flag_tables)
+    try:
+        return _dotted(config, key) if "." in key else _bare(config, key)
+    except _Unknown as unknown:
+        if option:
+            return option
+        hint = "; a fairseq flag the config does not name goes after '--'" if flag_tables else ""
+        raise RecipeError(f"--set {key}: unknown key{unknown.suggestion(key)}{hint}") from None
+
+
+class _Unknown(Exception):
+    """``key`` names no value; ``names``: those it may have meant."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = names
+
+    def suggestion(self, key):
+        close = difflib.get_close_matches(key, self.names, n=3, cutoff=0.6)
+        if close:
+            return f"; did you mean {' or '.join(close)}?"
+        return ", and none of the config's keys is close to it (the config file lists them)"
+
+
+def _bare(config, key):
     tables = [(name, table) for name, table in config.items() if isinstance(table, dict)]
     bare = [[name, key] for name, table in tables if _is_leaf(table, key)]
     joined = [
@@ -135,9 +205,8 @@ def resolve_key(config, key, flag_tables=()):
     if candidates:
         names = " or ".join(".".join(path) for path in candidates)
         raise RecipeError(f"--set {key}: ambiguous key; say which: {names}")
-    known = ", ".join(f"{name}.{leaf}" for name, table in tables for leaf in table if _is_leaf(table, leaf))
-    hint = "; flags the config does not name go after '--'" if flag_tables else ""
-    raise RecipeError(f"--set {key}: unknown key (known: {known}){hint}")
+    leaves = [(name, leaf) for name, table in tables for leaf in table if _is_leaf(table, leaf)]
+    raise _Unknown([leaf for _, leaf in leaves] + [f"{name}.{leaf}" for name, leaf in leaves])
 
 
 def _dotted(config, key):
@@ -146,11 +215,38 @@ def _dotted(config, key):
     for depth, part in enumerate(parts[:-1]):
         if not isinstance(table.get(part), dict):
             where = ".".join(parts[:depth]) or "the config"
-            raise RecipeError(f"--set {key}: no table {part!r} in {where}")
+            tables = [name for name in table if isinstance(table[name], dict)]
+            close = difflib.get_close_matches(part, tables, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise RecipeError(f"--set {key}: no table {part!r} in {where}{hint}")
         table = table[part]
     if not _is_leaf(table, parts[-1]):
-        known = ", ".join(leaf for leaf in table if _is_leaf(table, leaf))
-        raise RecipeError(f"--set {key}: unknown key (known here: {known})")
+        prefix = ".".join(parts[:-1])
+        raise _Unknown([f"{prefix}.{leaf}" for leaf in table if _is_leaf(table, leaf)])
+    return parts
+
+
+def _rdrop_option(config, key, flag_tables):
+    """The path an R-Drop criterion option takes where the config does not list it:
+    ``reg_x``, ``fairseq_reg_x`` or ``fairseq.reg_x`` in [fairseq], ``variants.NAME.reg_x``
+    in that variant's table; None for any other key."""
+    parts = key.split(".")
+    if parts[-1] not in declarations.RDROP_OPTIONS:
+        if (
+            len(parts) == 1
+            and key.startswith("fairseq_")
+            and key[len("fairseq_") :] in declarations.RDROP_OPTIONS
+        ):
+            parts = ["fairseq", key[len("fairseq_") :]]
+        else:
+            return None
+    if len(parts) == 1:
+        parts = ["fairseq", key]
+    table = config
+    for part in parts[:-1]:
+        table = table.get(part) if isinstance(table, dict) else None
+    if parts[0] not in flag_tables or not isinstance(table, dict):
+        return None
     return parts
 
 
@@ -166,6 +262,13 @@ def _parent(config, path):
 
 
 def _checked(value, default, text, key):
+    if type(default) is bool:
+        try:
+            return declarations.as_boolean(value)
+        except declarations.BadValue:
+            raise RecipeError(
+                f"--set {key}={text}: expected {declarations.BOOLEAN_RULE}, like the default {default!r}"
+            ) from None
     for kind, accepted, name in _ACCEPTS:
         # bool is a subclass of int: test it by exact type so 1 is not "true"
         if type(default) is kind:

@@ -8,6 +8,8 @@ from rdrop_recipes.evaluation.fairseq_runs import checkpoint_command, device_fla
 from rdrop_recipes.fairseq_io.log_lines import misses_the_plugin
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 
+# the config's table of fairseq-generate flags
+FLAG_TABLE = "generate"
 # what fairseq cannot build from an R-Drop checkpoint without the plugin
 PLUGIN_NAMES = ("rdrop_translation", "reg_label_smoothed_cross_entropy")
 
@@ -17,7 +19,7 @@ def generate(cfg, checkpoint, workdir, extra):
     ``workdir/generate.log``."""
     recipe = cfg["recipe"]
     command = checkpoint_command("generate", recipe["data"], checkpoint)
-    command += recipe_config.to_flags(cfg.get("generate", {}))
+    command += recipe_config.to_flags(cfg.get(FLAG_TABLE, {}))
     command += device_flags(recipe.get("device", "auto")) + list(extra)
     log_path = os.path.join(workdir, "generate.log")
     return command, run_logged(command, log_path, "evaluate", "fairseq-generate", plugin_hint)

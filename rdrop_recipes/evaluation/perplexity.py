@@ -15,8 +15,10 @@ import struct
 import time
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import passed_value
 from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
 from rdrop_recipes.evaluation.fairseq_runs import checkpoint_command, device_flags, run_logged
+from rdrop_recipes.fairseq_io.checkpoint_files import checkpoint_strings
 from rdrop_recipes.fairseq_io.log_lines import read_eval_lm
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.data_bin import check_data_folder
@@ -26,6 +28,49 @@ FLAG_TABLE = "eval_lm"
 # fairseq's MMapIndexedDataset index: magic, version <Q, dtype <B, length <Q, then int32 sizes
 INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_HEADER = struct.Struct("<9sQBQ")
+# fairseq's defaults where neither the [eval_lm] table nor the flags after '--' set them
+DEFAULT_TOKENS_PER_SAMPLE = 1024
+DEFAULT_CONTEXT_WINDOW = 0
+
+
+def flag_value(cfg, extra, key, default):
+    """The value fairseq-eval-lm gets for ``key``: the last of the flags after '--' (fairseq's
+    argparse lets them win), else the [eval_lm] table's, else fairseq's default."""
+    return passed_value(extra, "--" + key.replace("_", "-"), cfg.get(FLAG_TABLE, {}).get(key, default))
+
+
+def check_window(cfg, extra):
+    """fairseq-eval-lm scores ``tokens_per_sample - context_window`` new tokens per block: a
+    window as long as the block leaves none (fairseq then crashes or loops on nothing)."""
+    tokens, window = (
+        flag_value(cfg, extra, "tokens_per_sample", DEFAULT_TOKENS_PER_SAMPLE),
+        flag_value(cfg, extra, "context_window", DEFAULT_CONTEXT_WINDOW),
+    )
+    try:
+        tokens, window = int(tokens), int(window)
+    except (TypeError, ValueError):
+        raise RecipeError(
+            f"tokens_per_sample {tokens!r} and context_window {window!r} must be integers; "
+            "fix --set tokens_per_sample=N / --set context_window=N"
+        ) from None
+    if tokens < 1 or window < 0 or window >= tokens:
+        raise RecipeError(
+            f"context_window {window} with tokens_per_sample {tokens}: each block scores "
+            "tokens_per_sample - context_window new tokens, so give 0 <= context_window < tokens_per_sample "
+            f"(e.g. --set context_window={max(0, min(tokens - 1, tokens * 3 // 4))}; the model's READMEs use 400 of 512)"
+        )
+
+
+def check_language_model(path):
+    """Refuse a checkpoint with an encoder (translation, BART, RoBERTa): fairseq-eval-lm
+    scores decoder-only language models and fails deep in its loader on anything else.
+    Read from the checkpoint's pickle (its parameter names), without torch or fairseq."""
+    if any(s.startswith("encoder.") for s in checkpoint_strings(path)):
+        raise RecipeError(
+            f"checkpoint {path!r} holds an encoder (a translation or fine-tuning model), not a language "
+            "model; evaluate-lm scores checkpoints of scripts/train-wikitext103.sh: pass one with --checkpoint "
+            "(scripts/evaluate.sh scores translation checkpoints)"
+        )
 
 
 def subset_tokens(data, subset):
@@ -75,7 +120,10 @@ def evaluate_perplexity(cfg, name, extra):
     recipe = cfg["recipe"]
     data, subsets = recipe["data"], list(recipe["subsets"])
     check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))
+    check_window(cfg, extra)
     checkpoints = checked_checkpoints(recipe)
+    for path in checkpoints:
+        check_language_model(path)
     name = name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
     partial, stamp = results_dirs.start(results_dir, name, "evaluate-lm")

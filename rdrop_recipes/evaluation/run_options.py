@@ -8,7 +8,9 @@ from rdrop_recipes.config import recipe_config
 def add_run_options(parser):
     """The options ``resolve`` reads besides --config, --data and --set."""
     parser.add_argument("--checkpoint", nargs="+", help="file(s), glob(s) or folder; several are averaged")
-    parser.add_argument("--average-last", type=int, help="average the N newest numbered checkpoints")
+    parser.add_argument(
+        "--average-last", type=recipe_config.at_least(0), help="average the N newest numbered checkpoints"
+    )
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     parser.add_argument("--results-dir")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))

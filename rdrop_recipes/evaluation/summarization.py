@@ -54,6 +54,9 @@ def evaluate_rouge(cfg, checkpoint, bpe_dir, offline, results_dir, name=None, ex
         )
     check_checkpoint(checkpoint)
     bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
+    # fairseq 0.12's default of 8 leaves up to 7 articles out of a batch_size not a multiple
+    # of it (fairseq#5036); the count is checked below, but then only after the whole run
+    gen.setdefault("required_batch_size_multiple", 1)
     gen.update(
         source_lang="source",
         target_lang="target",

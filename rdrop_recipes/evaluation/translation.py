@@ -11,18 +11,34 @@ import os
 import shlex
 import time
 
-from rdrop_recipes.evaluation import scoring
+from rdrop_recipes.config import recipe_config
+from rdrop_recipes.evaluation import run_options, scoring
 from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
-from rdrop_recipes.evaluation.generation import generate
+from rdrop_recipes.evaluation.generation import FLAG_TABLE, generate
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.data_bin import check_data_folder
 from rdrop_recipes.process.errors import RecipeError
 
 
-def check_inputs(cfg):
-    """The data, the checkpoints and a raw reference, checked before anything runs;
-    the checkpoint files."""
-    recipe, gen = cfg["recipe"], cfg.get("generate", {})
+def add_arguments(parser):
+    """``evaluate``'s options (its entry point, and compare, which checks each evaluation's
+    command line before the first run starts)."""
+    parser.add_argument("--config", required=True, help="configs/evaluate-*.toml")
+    parser.add_argument("--data", help="binarized data folder")
+    run_options.add_run_options(parser)
+    recipe_config.add_set_option(parser, "beam=4")
+    parser.add_argument("--keep-averaged", action="store_true", help="keep averaged.pt in the results")
+
+
+def resolve(args):
+    """The config of ``evaluate``'s arguments: ``--set`` into [recipe] or [generate]."""
+    return run_options.resolve(args, FLAG_TABLE)
+
+
+def check_setup(cfg):
+    """What an evaluation needs besides its checkpoints (the test split, a raw reference),
+    checked before anything runs; compare checks it before the runs it evaluates train."""
+    recipe, gen = cfg["recipe"], cfg.get(FLAG_TABLE, {})
     check_data_folder(
         recipe["data"],
         [gen.get("gen_subset") or "test"],
@@ -30,12 +46,17 @@ def check_inputs(cfg):
         gen.get("source_lang"),
         gen.get("target_lang"),
     )
-    checkpoints = checked_checkpoints(recipe)
     if recipe.get("raw_reference") and not os.path.isfile(recipe["raw_reference"]):
         raise RecipeError(
             f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"
         )
-    return checkpoints
+
+
+def check_inputs(cfg):
+    """The data, the checkpoints and a raw reference, checked before anything runs;
+    the checkpoint files."""
+    check_setup(cfg)
+    return checked_checkpoints(cfg["recipe"])
 
 
 def evaluate_bleu(cfg, name, extra, keep_averaged=False):
@@ -56,10 +77,10 @@ def evaluate_bleu(cfg, name, extra, keep_averaged=False):
         "name": name,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "data": os.path.abspath(recipe["data"]),
-        "subset": cfg.get("generate", {}).get("gen_subset", "test"),
+        "subset": cfg.get(FLAG_TABLE, {}).get("gen_subset", "test"),
         "checkpoints": [os.path.abspath(p) for p in checkpoints],
         "averaged": len(checkpoints) > 1,
-        "generate": cfg.get("generate", {}),
+        "generate": cfg.get(FLAG_TABLE, {}),
         "command": shlex.join(command),
         **scores,
         "seconds": round(time.time() - started, 1),

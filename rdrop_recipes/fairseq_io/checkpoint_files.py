@@ -111,6 +111,16 @@ def _pickle_strings(data: bytes) -> set:
     return strings
 
 
+def checkpoint_strings(path: str) -> set:
+    """The strings of a zip checkpoint's pickle (entry and parameter names), read without torch;
+    empty for the legacy format or a file that is no such checkpoint."""
+    if not zipfile.is_zipfile(path):
+        return set()
+    with zipfile.ZipFile(path) as archive:
+        pickles = [name for name in archive.namelist() if name.rsplit("/", 1)[-1] == "data.pkl"]
+        return _pickle_strings(archive.read(pickles[0])) if pickles else set()
+
+
 def check_checkpoint(path: str) -> None:
     """Raise a one-line RecipeError unless ``path`` looks like a complete fairseq checkpoint."""
     fix = "pass a checkpoint that fairseq-train wrote (checkpoint_best.pt, checkpoint_<epoch>_<updates>.pt)"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from typing import Dict, Optional, Sequence
 
+from rdrop_recipes.folders.atomic_files import checked_line_count
 from rdrop_recipes.folders.prepared_dirs import building_data_bin
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import PrepareError
@@ -31,6 +32,7 @@ def run_preprocess(
     """One fairseq-preprocess into ``destdir``. ``src=None`` binarizes one text per split
     with ``--only-source``; ``prefixes`` maps train, valid and (where there is one) test to
     their file prefix. With ``log`` its messages go to that file instead of the console."""
+    check_inputs(prefixes, src, tgt)
     languages = ["--only-source"] if src is None else ["--source-lang", src, "--target-lang", tgt]
     command = [sys.executable, "-m", "fairseq_cli.preprocess", *languages]
     for split in ("train", "valid", "test"):
@@ -55,6 +57,23 @@ def run_preprocess(
         raise PrepareError(
             f"fairseq-preprocess failed with exit status {status} for {destdir}; its log: {log}"
         )
+
+
+def check_inputs(prefixes: Dict[str, str], src: Optional[str], tgt: Optional[str]) -> None:
+    """Every file fairseq-preprocess will read is UTF-8 and holds a line: fairseq binarizes an
+    empty file into a split that training or evaluation cannot load ("cannot mmap an empty
+    file"), after the data-bin dir looks finished. The recipes check their own inputs where
+    they read them; this is the net under all of them."""
+    for split, joined in prefixes.items():
+        for prefix in joined.split(","):  # fairseq's valid, valid1, ... from one --validpref
+            for path in [prefix] if src is None else [f"{prefix}.{src}", f"{prefix}.{tgt}"]:
+                if not os.path.isfile(path):
+                    raise PrepareError(f"{path} is missing (the {split} split); re-run with --force")
+                if checked_line_count(path) == 0:
+                    raise PrepareError(
+                        f"{path} is empty, so fairseq could not load the {split} split it "
+                        "becomes; give that split data and re-run with --force"
+                    )
 
 
 def preprocess(

@@ -3,6 +3,7 @@
 a full disk never leaves a half-written file that looks finished; plus the
 line and JSON readers that go with them."""
 
+import codecs
 import contextlib
 import itertools
 import json
@@ -81,10 +82,63 @@ def concatenate(sources: Sequence[str], dest: str) -> None:
 
 def read_lines(path: str) -> Iterator[str]:
     """Lines without their ``\\n``; only ``\\n`` ends a line (as perl reads),
-    so a stray ``\\r`` or U+2028 inside a sentence cannot misalign a corpus."""
-    with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
-        for line in handle:
-            yield line[:-1] if line.endswith("\n") else line
+    so a stray ``\\r`` or U+2028 inside a sentence cannot misalign a corpus. Bytes that
+    are not UTF-8 are a PrepareError naming the line: replaced by U+FFFD they would
+    become tokens nobody wrote."""
+    try:
+        with open(path, encoding="utf-8", newline="\n") as handle:
+            for line in handle:
+                yield line[:-1] if line.endswith("\n") else line
+    except UnicodeDecodeError:
+        raise _not_utf8_in(path) from None
+
+
+def checked_line_count(path: str) -> int:
+    """The number of lines ``read_lines`` yields for ``path`` (a last line without its
+    ``\\n`` counts), once all of it is checked to be UTF-8, at the speed of a byte scan."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines, last = 0, b""
+    with open(path, "rb") as handle:
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(chunk)
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _not_utf8_in(path) from None
+    return lines + (1 if last not in (b"", b"\n") else 0)
+
+
+def decode_utf8(path: str, data: bytes) -> str:
+    """``data``, the whole (decompressed) text of ``path``, as a string; bytes that are not
+    UTF-8 are a PrepareError naming their line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        column = err.start - data.rfind(b"\n", 0, err.start) - 1
+        raise _not_utf8(path, number, column, data[err.start : err.start + 1]) from None
+
+
+def _not_utf8_in(path: str) -> PrepareError:
+    # only on the error path: find the line again, one line at a time, to name it exactly
+    # (a line ends at b"\n", which is never part of a longer UTF-8 sequence)
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return _not_utf8(path, number, err.start, line[err.start : err.start + 1])
+    return PrepareError(f"{path} is not UTF-8 text; save it as UTF-8 and re-run")
+
+
+def _not_utf8(path: str, number: int, column: int, byte: bytes) -> PrepareError:
+    return PrepareError(
+        f"{path} line {number} is not UTF-8 text (byte 0x{byte.hex()} at position {column + 1} "
+        "of the line); "
+        "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) and re-run"
+    )
 
 
 def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:

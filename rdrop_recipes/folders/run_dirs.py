@@ -27,7 +27,6 @@ from typing import Optional
 
 from rdrop_recipes.config.recipe_config import removes_flag
 from rdrop_recipes.folders.atomic_files import read_json, write_json
-from rdrop_recipes.folders.prepared_dirs import differences
 from rdrop_recipes.process.errors import RecipeError
 
 RUN_CONFIG = "run-config.json"
@@ -71,17 +70,41 @@ def settings(cfg: dict, extra) -> dict:
     return {"fairseq": flags, "distributed": dict(cfg.get("distributed", {})), "run": run}
 
 
+# the settings a refusal names, and how much of each value: a recipe of other settings differs in
+# dozens of keys, and the line must still say what to change
+SHOWN_CHANGES, SHOWN_VALUE_CHARS = 4, 40
+
+
+def _changes(current: dict, other: dict):
+    """``(table, key, other's value, current value)`` for each setting that differs."""
+    for table in ("fairseq", "distributed", "run"):
+        new, old = current.get(table, {}), other.get(table)
+        old = old if isinstance(old, dict) else {}  # a run-config.json of an older layout
+        for key in sorted(set(new) | set(old)):
+            if new.get(key) != old.get(key):
+                yield table, key, old.get(key), new.get(key)
+
+
 def _label(current: dict, plain: dict) -> str:
     """A short readable name for what differs from the plain config."""
     parts = []
-    for table in ("fairseq", "distributed", "run"):
-        new, old = current.get(table, {}), plain.get(table, {})
-        for key in sorted(set(new) | set(old)):
-            if new.get(key) != old.get(key):
-                value = new.get(key) if table != "run" else ""  # "extra": the flags after --
-                parts.append(f"{key}{'' if value is None else value}")
+    for table, key, _, value in _changes(current, plain):
+        value = value if table != "run" else ""  # "extra": the flags after --
+        parts.append(f"{key}{'' if value is None else value}")
     label = re.sub(r"[^A-Za-z0-9._=+-]+", "", "-".join(parts))
     return label[:48].rstrip("-")
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= SHOWN_VALUE_CHARS else text[: SHOWN_VALUE_CHARS - 3] + "..."
+
+
+def changed_settings(old: dict, current: dict) -> str:
+    """The settings that differ, each ``table.key: old -> new`` (values cut short), the first few."""
+    changes = [f"{t}.{k}: {_short(a)} -> {_short(b)}" for t, k, a, b in _changes(current, old)]
+    more = len(changes) - SHOWN_CHANGES
+    return "; ".join(changes[:SHOWN_CHANGES]) + (f"; and {more} more" if more > 0 else "")
 
 
 def default_save_dir(plain_dir: str, current: dict, plain: dict) -> str:
@@ -106,7 +129,7 @@ def check_resume(save_dir: str, current: dict, allow_changed: bool) -> Optional[
     if old is None:
         problem = f"holds checkpoints but no {RUN_CONFIG}, so its settings are unknown"
     else:
-        problem = f"holds checkpoints of other settings ({differences(old, current)})"
+        problem = f"holds checkpoints of other settings ({changed_settings(old, current)})"
     if allow_changed:
         return f"save dir {save_dir} {problem}; resuming it anyway ({ALLOW_FLAG})"
     raise RecipeError(

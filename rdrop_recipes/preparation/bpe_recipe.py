@@ -4,14 +4,15 @@ the run loop (output-dir claim, stage pipeline, final counts)."""
 
 import os
 import sys
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 from rdrop_recipes.fairseq_io import preprocess as binarize
 from rdrop_recipes.folders import prepared_dirs as output_dirs
-from rdrop_recipes.folders.atomic_files import copy_file, count_lines
+from rdrop_recipes.folders.atomic_files import atomic_open, copy_file, count_lines, read_pairs
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text import joint_bpe
+from rdrop_recipes.text.cleaning import CleanRule
 
 SPLITS = ("train", "valid", "test")
 
@@ -89,6 +90,36 @@ class BpeRecipe:
             cfg["joined_dictionary"],
             cfg["extra_args"],
             self.config,
+        )
+
+    def clean_pairs(
+        self, split: str, ins: Sequence[str], outs: Sequence[str], lowercase: bool = False
+    ) -> Tuple[int, int]:
+        """clean-corpus-n (the [clean] table) over the aligned files ``ins`` into ``outs``,
+        lowercased where asked: (pairs kept, pairs read). A split it leaves empty is refused
+        here, with the settings to change, before fairseq binarizes it into a split no run
+        can load ("cannot mmap an empty file")."""
+        rule = CleanRule(**self.config["clean"])
+        kept = 0
+        with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
+            for number, (src, tgt) in enumerate(rule.filter_pairs(read_pairs(*ins)), start=1):
+                if lowercase:
+                    src, tgt = src.lower(), tgt.lower()
+                out_src.write(src + "\n")
+                out_tgt.write(tgt + "\n")
+                kept = number
+            read = count_lines(ins[0])  # read_pairs read every line of both, aligned
+            if not kept:  # raised inside the with: neither output is left behind
+                raise self.cleaned_away(split, ins[0], read)
+        return kept, read
+
+    def cleaned_away(self, split: str, source: str, read: int) -> PrepareError:
+        if not read:
+            return PrepareError(f"{source} holds no {split} sentence pairs; check the corpus it comes from")
+        settings = ", ".join(f"clean.{key} = {value}" for key, value in self.config["clean"].items())
+        return PrepareError(
+            f"cleaning left none of the {read:,} {split} sentence pairs ({settings}); loosen them, "
+            "e.g. --set clean.max_tokens=250, and re-run with --force"
         )
 
     def add_bpe(self, p: Pipeline, bpe_dest: str, bpe_prefix: str = "") -> None:

@@ -74,6 +74,13 @@ def check_bounds(config: dict) -> None:
             raise RecipeError(
                 f"{key} = {value} cannot work: it must be >= {minimum}; fix it with --set {key}=N"
             )
+    clean = config.get("clean", {})
+    if clean.get("min_tokens", 0) > clean.get("max_tokens", float("inf")):
+        # every pair would be cleaned away, after hours of tokenizing
+        raise RecipeError(
+            f"clean.min_tokens = {clean['min_tokens']} is above clean.max_tokens = {clean['max_tokens']}: "
+            "no sentence pair could be kept; fix one with --set clean.min_tokens=N or clean.max_tokens=N"
+        )
 
 
 def resolve_config(args: argparse.Namespace, flags: Dict[str, str]) -> dict:

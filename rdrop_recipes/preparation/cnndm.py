@@ -13,7 +13,14 @@ import tarfile
 
 from rdrop_recipes.fairseq_io import preprocess as binarize
 from rdrop_recipes.folders import prepared_dirs
-from rdrop_recipes.folders.atomic_files import atomic_path, concatenate, count_lines, read_lines, write_lines
+from rdrop_recipes.folders.atomic_files import (
+    atomic_path,
+    checked_line_count,
+    concatenate,
+    count_lines,
+    read_lines,
+    write_lines,
+)
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text import gpt2_bpe
@@ -59,11 +66,17 @@ def check_raw(folder):
             "(one untokenized article or summary per line) or pass --archive cnn_dm.tar.gz"
         )
     for split in SPLITS:
-        source, target = (count_lines(files[f"{split}.{side}"]) for side in SIDES)
+        # a line count that also checks the text is UTF-8 (the encoder would fail on it later)
+        source, target = (checked_line_count(files[f"{split}.{side}"]) for side in SIDES)
         if source != target:
             raise PrepareError(
                 f"{folder}/{split}.source has {source} lines but {split}.target has {target}; "
                 "each article needs its summary on the same line number"
+            )
+        if source == 0:
+            raise PrepareError(
+                f"{folder}/{split}.source and {split}.target are empty: fairseq cannot load an empty "
+                f"{SPLITS[split]} split; put the {split} articles and summaries there and re-run"
             )
     return files
 
@@ -117,12 +130,14 @@ class CnnDmRecipe:
         """One encoder run for everything: every split's source (and target) concatenated,
         encoded side by side, and cut back by line counts."""
         files = raw_files(self.raw_folder())
-        counts = {split: count_lines(files[f"{split}.source"]) for split in SPLITS}
+        counts = {}
         for side in SIDES:
             cleaned = []
             for split in SPLITS:
                 path = os.path.join(self.work, f"{split}.raw.{side}")
-                write_lines(path, (one_line(l) for l in read_lines(files[f"{split}.{side}"])))
+                # the lines written, not the raw file's newlines: a last line without its
+                # newline would shift every later split by one article
+                counts[split] = write_lines(path, (one_line(l) for l in read_lines(files[f"{split}.{side}"])))
                 cleaned.append(path)
             concatenate(cleaned, os.path.join(self.work, f"all.raw.{side}"))
         self.say(f"GPT-2 BPE for {sum(counts.values()):,} article/summary pairs")

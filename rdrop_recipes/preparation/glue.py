@@ -9,6 +9,7 @@ built aside and swapped in whole, stamped with the recipe's config).
 """
 
 import itertools
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class GlueTask:
     header: bool = True  # CoLA's train and dev have none
     fields: Optional[int] = None  # QQP: drop train/dev lines without this many fields
     archive: Optional[str] = None  # name of the GLUE mirror's zip (None: no single archive)
+    labels: Tuple[str, ...] = ("0", "1")  # the task's classes; () for STS-B's 0-5 scores
 
 
 TASKS = {
@@ -52,15 +54,17 @@ TASKS = {
         dev_label=16,
         splits=("train", "dev_matched", "dev_mismatched", "test_matched", "test_mismatched"),
         archive="MNLI",
+        labels=("contradiction", "entailment", "neutral"),
     ),
-    "QNLI": GlueTask((2, 3), (2, 3), 4, archive="QNLIv2"),
+    "QNLI": GlueTask((2, 3), (2, 3), 4, archive="QNLIv2", labels=("entailment", "not_entailment")),
     "MRPC": GlueTask((4, 5), (4, 5), 1),
-    "RTE": GlueTask((2, 3), (2, 3), 4, archive="RTE"),
-    "STS-B": GlueTask((8, 9), (8, 9), 10, archive="STS-B"),
+    "RTE": GlueTask((2, 3), (2, 3), 4, archive="RTE", labels=("entailment", "not_entailment")),
+    "STS-B": GlueTask((8, 9), (8, 9), 10, archive="STS-B", labels=()),
     "SST-2": GlueTask((1,), (2,), 2, archive="SST-2"),
     "CoLA": GlueTask((4,), (2,), 2, header=False, archive="CoLA"),
 }
 REGRESSION = ("STS-B",)
+MAX_SCORE = 5.0  # STS-B's similarity scores run from 0 to 5
 
 
 def task_names(requested: Sequence[str]):
@@ -84,22 +88,97 @@ def cut(line: str, column: int) -> str:
     return fields[column - 1] if column <= len(fields) else ""
 
 
+def rows(spec: GlueTask, path: str, split: str):
+    """(line number, line) of each example of a split's .tsv: without the header, and for
+    QQP's train and dev without the malformed lines fairseq's script drops (``awk NF==6``)."""
+    test = split.startswith("test")
+    for number, line in enumerate(read_lines(path), start=1):
+        if number == 1 and (spec.header or test):
+            continue
+        if spec.fields and not test and len(line.split("\t")) != spec.fields:
+            continue
+        yield number, line
+
+
+def label_column(spec: GlueTask, split: str) -> int:
+    return spec.dev_label if (spec.dev_label and split != "train") else spec.label
+
+
+def check_rows(name: str, raw: str) -> None:
+    """Every split holds examples, every train and dev row has the columns its task reads and
+    one of the task's labels (STS-B: a score from 0 to 5), and train has every class: else
+    the file and line to fix. fairseq would binarize any of these, and fine-tuning then
+    crash on it ("cannot mmap an empty file") or learn a class that is not there."""
+    spec = TASKS[name]
+    fix = "correct or delete that row and re-run"
+    for split in spec.splits:
+        path = os.path.join(raw, f"{split}.tsv")
+        column = label_column(spec, split)
+        needed = max(*spec.inputs, column)
+        seen, count = set(), 0
+        for number, line in rows(spec, path, split):
+            count += 1
+            if split.startswith("test"):
+                continue  # unlabelled, and never trained on: as lenient as fairseq's script
+            where = f"{path} line {number}"
+            fields = len(line.split("\t"))
+            if fields < needed:
+                raise PrepareError(
+                    f"{where} has {fields} tab-separated field(s), but {name}'s {split} rows have "
+                    f"at least {needed} (the label in column {column}); {fix}"
+                )
+            label = cut(line, column).strip()
+            if spec.labels and label not in spec.labels:
+                raise PrepareError(
+                    f"{where}: label {label!r} (column {column}) is not one of {name}'s labels "
+                    f"{', '.join(spec.labels)}; {fix}"
+                )
+            if not spec.labels:
+                check_score(label, where, column, fix)
+            seen.add(label)
+        if count == 0:
+            header = " (only a header)" if os.path.getsize(path) else ""
+            raise PrepareError(
+                f"{path} holds no {name} examples{header}; fairseq cannot train or validate on an "
+                f"empty split: put the {split} rows back (or delete {raw} and fetch {name} again)"
+            )
+        missing = [label for label in spec.labels if label not in seen]
+        if split == "train" and missing:
+            raise PrepareError(
+                f"{path} has no example labelled {', '.join(map(repr, missing))}, so the label "
+                f"dictionary would lack that class of {name}; use the whole train split"
+            )
+
+
+def check_score(text: str, where: str, column: int, fix: str) -> None:
+    try:
+        score = float(text)
+    except ValueError:
+        score = math.nan
+    if not 0.0 <= score <= MAX_SCORE:  # also NaN
+        raise PrepareError(
+            f"{where}: {text!r} (column {column}) is not a similarity score from 0 to {MAX_SCORE:g}; {fix}"
+        )
+
+
 def split_columns(name: str, raw: str, work: str) -> None:
     """``<split>.raw.input{0,1}`` and ``<split>.label`` as the shell script's cut/awk make them."""
     spec = TASKS[name]
     for split in spec.splits:
-        lines = list(read_lines(os.path.join(raw, f"{split}.tsv")))
+        lines = [line for _, line in rows(spec, os.path.join(raw, f"{split}.tsv"), split)]
         test = split.startswith("test")
-        if spec.header or test:
-            lines = lines[1:]
-        if spec.fields and not test:
-            lines = [line for line in lines if len(line.split("\t")) == spec.fields]
         columns = spec.test_inputs if test else spec.inputs
         for number, column in enumerate(columns):
             write_lines(os.path.join(work, f"{split}.raw.input{number}"), (cut(l, column) for l in lines))
         if not test:
-            column = spec.dev_label if (spec.dev_label and split != "train") else spec.label
+            column = label_column(spec, split)
             write_lines(os.path.join(work, f"{split}.label"), (cut(l, column) for l in lines))
+
+
+def columns(name: str, raw: str, work: str) -> None:
+    """The columns stage: the rows checked, then cut."""
+    check_rows(name, raw)
+    split_columns(name, raw, work)
 
 
 def scaled_scores(path):
@@ -229,8 +308,8 @@ class GlueRecipe:
         spec = TASKS[name]
         raw = os.path.join(self.glue_dir, name)
         inputs = range(len(spec.inputs))
-        columns = [os.path.join(work, f"{s}.raw.input{n}") for s in spec.splits for n in inputs]
-        columns += [os.path.join(work, f"{s}.label") for s in spec.splits if not s.startswith("test")]
+        outputs = [os.path.join(work, f"{s}.raw.input{n}") for s in spec.splits for n in inputs]
+        outputs += [os.path.join(work, f"{s}.label") for s in spec.splits if not s.startswith("test")]
         label = "train.label" if name in REGRESSION else "dict.txt"
         binarized = [os.path.join(final, f"input{n}", "dict.txt") for n in inputs]
         p = Pipeline(state_dir, stream=self.out)
@@ -240,7 +319,7 @@ class GlueRecipe:
             [os.path.join(raw, f"{split}.tsv") for split in spec.splits],
             lambda: self.raw_folder(name),
         )
-        p.add("columns", "cut the input and label columns", columns, lambda: split_columns(name, raw, work))
+        p.add("columns", "check the rows, cut the columns", outputs, lambda: columns(name, raw, work))
         p.add(
             "encode",
             "GPT-2 BPE",

@@ -7,18 +7,15 @@ from typing import Dict
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.folders.atomic_files import (
-    atomic_open,
+    checked_line_count,
     copy_file,
-    count_lines,
     read_lines,
-    read_pairs,
     write_lines,
 )
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text.cleaning import (
-    CleanRule,
     LineProcessor,
     every_nth,
     extract_segments,
@@ -85,18 +82,9 @@ class Iwslt14Recipe(BpeRecipe):
 
     def clean_train(self) -> None:
         """clean-corpus-n, then lowercase: the order of fairseq's script."""
-        rule = CleanRule(**self.config["clean"])
-        pairs = read_pairs(*(self.tmp_file(f"{self.prefix}.tok.{l}") for l in self.langs))
-        lower = self.config["tokenize"]["lowercase"]
-        kept = 0
+        ins = [self.tmp_file(f"{self.prefix}.tok.{l}") for l in self.langs]
         outs = [self.tmp_file(f"{self.prefix}.{l}") for l in self.langs]
-        with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
-            for src, tgt in rule.filter_pairs(pairs):
-                if lower:
-                    src, tgt = src.lower(), tgt.lower()
-                out_src.write(src + "\n")
-                out_tgt.write(tgt + "\n")
-                kept += 1
+        kept, _ = self.clean_pairs("train", ins, outs, lowercase=self.config["tokenize"]["lowercase"])
         self.say(f"{kept:,} train pairs left after cleaning")
 
     def tokenize_test(self) -> None:
@@ -113,7 +101,7 @@ class Iwslt14Recipe(BpeRecipe):
                         map_lines(self.processor(l, lowercase=lower), segments, 1),
                     )
                 )
-            if counts[0] != counts[1]:
+            if counts[0] != counts[1] or counts[0] == 0:
                 raise PrepareError(
                     f"{name}: {counts[0]} {self.src} but {counts[1]} {self.tgt} "
                     f"segments; the archive is damaged: {ARCHIVE_FIX}"
@@ -124,6 +112,11 @@ class Iwslt14Recipe(BpeRecipe):
         n = self.config["split"]["valid_every"]
         for l in self.langs:
             train, valid = every_nth(read_lines(self.tmp_file(f"{self.prefix}.{l}")), n)
+            if not valid:  # fairseq could not load an empty valid split
+                raise PrepareError(
+                    f"{len(train)} cleaned train pairs give no valid pair with split.valid_every = {n}; "
+                    f"lower it (--set split.valid_every=N, N <= {max(2, len(train))}) and re-run with --force"
+                )
             write_lines(self.tmp_file(f"train.{l}"), train)
             write_lines(self.tmp_file(f"valid.{l}"), valid)
             test = (
@@ -145,7 +138,12 @@ class Iwslt14Recipe(BpeRecipe):
                         f"--from-tokenized {source} lacks {split}.{l}; it must hold "
                         f"{{train,valid,test}}.{{{self.src},{self.tgt}}}"
                     )
-                counts.append(count_lines(path))
+                counts.append(checked_line_count(path))  # UTF-8 checked before it is copied
+            if counts[0] == 0:
+                raise PrepareError(
+                    f"--from-tokenized {source}: {split}.{self.src} is empty; fairseq cannot load an "
+                    f"empty {split} split: give it sentences"
+                )
             if counts[0] != counts[1]:
                 raise PrepareError(
                     f"--from-tokenized {source}: {split}.{self.src} has {counts[0]} "

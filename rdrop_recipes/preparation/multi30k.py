@@ -7,7 +7,7 @@ import zlib
 from typing import List, Optional
 
 from rdrop_recipes.downloads import archives
-from rdrop_recipes.folders.atomic_files import read_lines, write_lines
+from rdrop_recipes.folders.atomic_files import decode_utf8, read_lines, write_lines
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
@@ -50,9 +50,9 @@ def read_text(path: str, hint: str) -> List[str]:
         elif path.endswith(".gz"):
             looks = " (it looks like an HTML page: a failed download?)" if data.lstrip()[:1] == b"<" else ""
             raise OSError(f"named .gz but not gzip{looks}")
-        text = data.decode("utf-8")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
-        raise PrepareError(f"{path} is damaged or not UTF-8 text ({err}); {hint}") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise PrepareError(f"{path} is damaged ({err}); {hint}") from None
+    text = decode_utf8(path, data)
     # only "\n" ends a line, as read_lines does: a stray "\r" stays inside its sentence
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -107,6 +107,11 @@ class Multi30kRecipe(BpeRecipe):
                 raise PrepareError(
                     f"{split}: {counts[self.src]} {self.src} but {counts[self.tgt]} {self.tgt} lines, "
                     f"so the files are not one release; {hint}"
+                )
+            if counts[self.src] == 0:
+                raise PrepareError(
+                    f"{path} and its .{self.src} side hold no sentences: fairseq cannot load "
+                    f"an empty {split} split; {hint}"
                 )
             if split == "train" and self.config["subset"]["train_pairs"] > 0:
                 n = self.config["subset"]["train_pairs"]

@@ -9,8 +9,9 @@ from typing import Dict
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.fairseq_io import preprocess as binarize
 from rdrop_recipes.folders import prepared_dirs as output_dirs
-from rdrop_recipes.folders.atomic_files import count_lines
+from rdrop_recipes.folders.atomic_files import checked_line_count, count_lines
 from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.process.errors import PrepareError
 
 PROG = "prepare-wikitext103"
 RECIPE = "prepare-wikitext103"
@@ -59,7 +60,15 @@ class Wikitext103Recipe:
         self.say(f"reading {archive}")
         archives.extract_zip_members(archive, self.archive_members(), fix)
         for split in SPLITS:
-            self.say(f"{split}: {count_lines(self.text_file(split)):,} lines")
+            # checked here, not by fairseq-preprocess: a re-run with a good archive must redo
+            # this stage, and fairseq would trip on a non-UTF-8 byte with a traceback
+            lines = checked_line_count(self.text_file(split))
+            if not lines:
+                raise PrepareError(
+                    f"{self.text_file(split)} from {archive} is empty: fairseq cannot load an empty "
+                    f"{split} split; {fix}"
+                )
+            self.say(f"{split}: {lines:,} lines")
 
     def binarize(self) -> None:
         binarize.preprocess(

@@ -8,17 +8,14 @@ from typing import Dict, List
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.folders.atomic_files import (
-    atomic_open,
     copy_file,
-    count_lines,
     read_lines,
-    read_pairs,
     write_lines,
 )
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
-from rdrop_recipes.text.cleaning import CleanRule, LineProcessor, extract_segments
+from rdrop_recipes.text.cleaning import LineProcessor, extract_segments
 from rdrop_recipes.text.parallel_lines import Progress, map_lines
 
 PROG = "prepare-wmt14en2de"
@@ -156,7 +153,7 @@ class Wmt14Recipe(BpeRecipe):
             )
             progress.close()
         for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
-            if n_src != n_tgt:
+            if n_src != n_tgt or n_src == 0:
                 raise PrepareError(
                     f"{prefix}: {n_src:,} {self.src} lines but {n_tgt:,} {self.tgt} lines; "
                     f"the archive is damaged: {self.fix_hint(key)}"
@@ -187,7 +184,6 @@ class Wmt14Recipe(BpeRecipe):
             self.say(f"{split}: {counts[0]:,} segments")
 
     def clean(self) -> None:
-        rule = CleanRule(**self.config["clean"])
         for split in SPLITS:
             ins = [self.tmp_file(f"bpe.{split}.{l}") for l in self.langs]
             outs = [os.path.join(self.out_dir, f"{split}.{l}") for l in self.langs]
@@ -195,13 +191,8 @@ class Wmt14Recipe(BpeRecipe):
                 for src, dest in zip(ins, outs):
                     copy_file(src, dest)
                 continue
-            kept = 0
-            with atomic_open(outs[0]) as out_src, atomic_open(outs[1]) as out_tgt:
-                for src, tgt in rule.filter_pairs(read_pairs(*ins)):
-                    out_src.write(src + "\n")
-                    out_tgt.write(tgt + "\n")
-                    kept += 1
-            self.say(f"{split}: kept {kept:,} of {count_lines(ins[0]):,} pairs")
+            kept, read = self.clean_pairs(split, ins, outs)
+            self.say(f"{split}: kept {kept:,} of {read:,} pairs")
 
     # -- assembly ------------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:

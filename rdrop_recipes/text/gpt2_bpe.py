@@ -13,6 +13,7 @@ import os
 import sys
 from typing import Sequence
 
+from rdrop_recipes.config.recipe_config import at_least
 from rdrop_recipes.downloads.archives import download
 from rdrop_recipes.folders.atomic_files import atomic_path
 from rdrop_recipes.process import children
@@ -32,7 +33,8 @@ def add_options(parser, files: str = "encoder.json, vocab.bpe, dict.txt") -> Non
 def add_encode_options(parser) -> None:
     """``add_options`` and ``--workers``, for the recipes that ``encode``."""
     add_options(parser)
-    parser.add_argument("--workers", type=int, default=0, help="processes (0: all cores)")
+    # a negative count was silently taken as one process
+    parser.add_argument("--workers", type=at_least(0), default=0, help="processes (0: all cores)")
 
 
 def ensure_files(bpe_dir: str, offline: bool = False) -> dict:

@@ -29,17 +29,18 @@ def add_arguments(parser, config_default=None):
     recipe_config.add_set_option(parser, "lr=7e-4")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
     parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
-    parser.add_argument("--reg-alpha", type=float)
-    parser.add_argument("--reg-passes", type=int)
-    parser.add_argument("--reg-kl-direction", choices=("bidirectional", "unidirectional"))
-    parser.add_argument("--reg-every", type=int)
-    parser.add_argument("--reg-dropouts", metavar="P1,P2")
+    # the R-Drop options' own declarations (config/declarations.py), as every --set of them
+    parser.add_argument("--reg-alpha", type=recipe_config.flag_type("reg_alpha"))
+    parser.add_argument("--reg-passes", type=recipe_config.flag_type("reg_passes"))
+    parser.add_argument("--reg-kl-direction", type=recipe_config.flag_type("reg_kl_direction"))
+    parser.add_argument("--reg-every", type=recipe_config.flag_type("reg_every"))
+    parser.add_argument("--reg-dropouts", type=recipe_config.flag_type("reg_dropouts"), metavar="P1,P2")
     parser.add_argument(
         "--nnodes", type=recipe_config.at_least(1), default=1, help="nodes; > 1 launches through torchrun"
     )
     parser.add_argument("--node-rank", type=recipe_config.at_least(0), default=0)
     parser.add_argument("--master-addr", help="address of node 0 (with --nnodes > 1)")
-    parser.add_argument("--master-port", type=int, default=29500)
+    parser.add_argument("--master-port", type=recipe_config.at_least(1, 65535), default=29500)
     parser.add_argument(
         "--gpus-per-node", type=recipe_config.at_least(1), help="default: the GPUs torch sees here"
     )

@@ -15,10 +15,13 @@ import shlex
 import statistics
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config.command_line import passed_value
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
 from rdrop_recipes.fairseq_io.log_lines import failure_line, read_validations, reports_progress
 from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.folders.atomic_files import read_json
+from rdrop_recipes.folders.markers import PREPARE_CONFIG
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training import launch
 from rdrop_recipes.training import plan as training_plan
@@ -28,13 +31,29 @@ PROG = "finetune-glue"
 LOG_NAME = "train.log"  # each seed's console copy, in its run folder
 
 
+SEED_RANGE = range(0, 2**32)  # numpy's, which fairseq seeds with the same number
+
+
 def parse_seeds(text):
+    """The seeds of ``--seeds``/``recipe.seeds``: distinct (each one is a run folder,
+    ``seed<N>``) and in numpy's range, refused here rather than after an earlier seed trained."""
     try:
         seeds = [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
         seeds = []
     if not seeds:
         raise RecipeError(f"--seeds takes comma-separated integers, e.g. 1,2,3 (got {text!r})")
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise RecipeError(
+            f"--seeds {text} names seed {', '.join(map(str, twice))} more than once, and each seed is "
+            f"one run: give distinct seeds, e.g. --seeds {','.join(map(str, dict.fromkeys(seeds)))}"
+        )
+    outside = [seed for seed in seeds if seed not in SEED_RANGE]
+    if outside:
+        raise RecipeError(
+            f"seed {outside[0]} is outside 0..{SEED_RANGE.stop - 1}, the seeds fairseq accepts; fix --seeds"
+        )
     return seeds
 
 
@@ -59,14 +78,64 @@ def resolve(args):
     return cfg
 
 
-def check_data(data, fairseq):
+def label_classes(path):
+    """The classes of a label dictionary fairseq-preprocess wrote (without the madeupwordNNNN
+    entries it pads a dictionary with to a multiple of 8)."""
+    with open(path, encoding="utf-8") as handle:
+        words = [line.split()[0] for line in handle if line.strip()]
+    return [word for word in words if not (word.startswith("madeupword") and word[10:].isdigit())]
+
+
+def check_data(data, fairseq, task, extra=()):
+    """``data`` is a prepared folder of ``task`` whose labels fit the settings: class labels
+    for a classification head of exactly as many classes as the data has (more would train
+    classes that never occur, silently), scores for a regression head of one output. What
+    does not fit is named, with the setting or folder to change."""
     hint = "run scripts/prepare-glue.sh first or pass --data DIR"
     if not os.path.isfile(os.path.join(data, "input0", "dict.txt")):
         raise RecipeError(f"{data} is not a prepared GLUE task folder (no input0/dict.txt); {hint}")
-    regression = bool(fairseq.get("regression_target"))
+    stamp = read_json(os.path.join(data, PREPARE_CONFIG))
+    prepared_for = stamp.get("task", {}).get("name") if isinstance(stamp, dict) else None
+    if prepared_for and prepared_for != task:
+        raise RecipeError(
+            f"--data {data} was prepared for {prepared_for}, not {task}: pass {task}'s folder "
+            f"(scripts/prepare-glue.sh {task} makes data-bin/glue/{task}-bin) or fine-tune {prepared_for}"
+        )
+    regression = bool(fairseq.get("regression_target")) or "--regression-target" in extra
+    scores = os.path.isfile(os.path.join(data, "label", "train.label"))
+    class_dict = os.path.join(data, "label", "dict.txt")
+    if regression and not scores and os.path.isfile(class_dict):
+        raise RecipeError(
+            f"{data} lacks label/train.label, the scores a regression head trains on: it holds class "
+            f"labels (label/dict.txt), a classification task's; the settings for {task} train a "
+            "regression head (regression_target): pass a regression task's folder "
+            "(data-bin/glue/STS-B-bin), or drop regression_target"
+        )
+    if not regression and not os.path.isfile(class_dict) and scores:
+        raise RecipeError(
+            f"{data} lacks label/dict.txt, the classes a classifier trains on: it holds similarity "
+            f"scores (label/train.label), STS-B's; the settings for {task} train a classifier: pass "
+            f"{task}'s folder (data-bin/glue/{task}-bin), or fine-tune STS-B on it"
+        )
     labels = os.path.join(data, "label", "train.label" if regression else "dict.txt")
     if not os.path.isfile(labels):
         raise RecipeError(f"{data} lacks {os.path.relpath(labels, data)}; {hint}")
+    heads = passed_value(extra, "--num-classes", fairseq.get("num_classes"))
+    passed = any(arg == "--num-classes" or arg.startswith("--num-classes=") for arg in extra)
+    given = "'-- --num-classes'" if passed else "num_classes"
+    classes = [] if regression else label_classes(labels)
+    wanted = 1 if regression else len(classes)
+    # an empty dictionary is none fairseq-preprocess writes (the plugin refuses it): no count
+    if (regression or classes) and str(heads) != str(wanted):
+        what = (
+            "a regression head has one output"
+            if regression
+            else (f"{data} has {wanted} classes ({', '.join(classes)})")
+        )
+        raise RecipeError(
+            f"{given} is {heads}, but {what}: fix it with --set num_classes={wanted}"
+            + (" (and drop the '--num-classes' after '--')" if passed else "")
+        )
 
 
 def seed_command(cfg, model_path, arch, seed, run_dir, hardware, extra):
@@ -127,7 +196,7 @@ def finetune(args):
     """``finetune-glue``'s arguments carried out: every seed, then scores.json."""
     cfg = resolve(args)
     recipe = cfg["recipe"]
-    check_data(recipe["data"], cfg["fairseq"])
+    check_data(recipe["data"], cfg["fairseq"], args.task, args.extra)
     model_path, arch = pretrained.resolve(
         recipe["model"], recipe["model_dir"], args.model_archive, args.offline, args.dry_run
     )

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional
 
-from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config import declarations, recipe_config
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.data_bin import check_data_folder
@@ -22,6 +22,8 @@ from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training.hardware import detect_hardware, precision_flags
 
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
+# the criteria that take the R-Drop options (rdrop_fairseq/criterions/)
+RDROP_CRITERIA = (RDROP_CRITERION, "reg_sentence_prediction")
 # the ablation switches of the criterion, passed through as given
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
 # the tables that become fairseq-train flags, where `false` removes one
@@ -121,18 +123,32 @@ def resolve(args, task=None, loaded=None):
         recipe["device"] = args.device
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k, None) for k in ABLATION_FLAGS if getattr(args, k, None) is not None}
-    if given and fairseq.get("criterion") != RDROP_CRITERION:
-        names = ", ".join("--" + k.replace("_", "-") for k in given)
+    fairseq.update(given)
+    _check_rdrop_options(fairseq, given, variant, variants)
+    return Resolved(cfg, plain)
+
+
+def _check_rdrop_options(fairseq, given, variant, variants):
+    """R-Drop's options (a ``--reg-*`` flag, or a ``--set``) only where the criterion is R-Drop's:
+    fairseq's own criteria do not know them, and fairseq's argparse would end in a usage
+    message for all of fairseq-train."""
+    criterion = fairseq.get("criterion")
+    if criterion in RDROP_CRITERIA:
+        return
+    options = [
+        "--" + key.replace("_", "-") if key in given else key
+        for key, value in fairseq.items()
+        if key in declarations.RDROP_OPTIONS and not recipe_config.removes_flag(value)
+    ]
+    if options:
         # the variants that keep the configs' R-Drop criterion (rdrop and no-kl for translation)
         rdrop = [
-            name for name, v in variants.items() if v.get("criterion", RDROP_CRITERION) == RDROP_CRITERION
+            name for name, v in variants.items() if v.get("criterion", RDROP_CRITERION) in RDROP_CRITERIA
         ]
         raise RecipeError(
-            f"{names}: R-Drop option(s), but variant {variant!r} trains "
-            f"{fairseq.get('criterion')}; use --variant {' or '.join(rdrop) or 'rdrop'}"
+            f"{', '.join(options)}: R-Drop option(s), but variant {variant!r} trains "
+            f"{criterion}; use --variant {' or '.join(rdrop) or 'rdrop'}"
         )
-    fairseq.update(given)
-    return Resolved(cfg, plain)
 
 
 def check_data(recipe, fairseq):
@@ -154,7 +170,14 @@ def default_save_dir(resolved, settings):
     no --set, flags or extra arguments), that name plus what differs otherwise; the data
     folder is not part of the name, but run-config.json holds it."""
     recipe = resolved.config["recipe"]
-    plain_dir = recipe["save_dir"].format(variant=recipe["variant"], name=recipe.get("name", ""))
+    try:
+        plain_dir = recipe["save_dir"].format(variant=recipe["variant"], name=recipe.get("name", ""))
+    except (KeyError, IndexError, ValueError):
+        # str.format's own errors name a field, not the setting or the fix
+        raise RecipeError(
+            f"save_dir {recipe['save_dir']!r}: only {{variant}} and {{name}} are filled in (a literal "
+            "brace is written twice); fix it with --set save_dir=... or give --save-dir DIR"
+        ) from None
     plain = run_dirs.settings({**resolved.plain, "recipe": recipe}, [])
     return run_dirs.default_save_dir(plain_dir, settings, plain)
 

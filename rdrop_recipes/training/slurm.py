@@ -26,8 +26,10 @@ when it requeues itself. Every start runs the same command with the same
 is trained again. SLURM appends every start's output to the run's ``train.log``.
 """
 
+import argparse
 import copy
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -61,6 +63,64 @@ PRECISION_LINES = (
 )
 
 
+# sbatch's --time formats (man sbatch); "infinite"/"unlimited" mean the partition's limit
+TIME_FORMATS = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+_TIME = re.compile(r"(?:(\d+)-(\d+)(?::(\d+))?(?::(\d+))?|(\d+)(?::(\d+))?(?::(\d+))?)")
+NO_TIME_LIMIT = ("infinite", "unlimited")
+
+
+def time_limit_seconds(text):
+    """The seconds of an sbatch ``--time`` value (None: no limit); ValueError if it is none
+    of sbatch's formats."""
+    if text.strip().lower() in NO_TIME_LIMIT:
+        return None
+    match = _TIME.fullmatch(text.strip())
+    if not match:
+        raise ValueError(text)
+    days, hours, minutes, seconds, *rest = match.groups()
+    if days is None:
+        # without a day, the fields are MM, MM:SS or HH:MM:SS
+        fields = [int(f) for f in rest if f is not None]
+        hours, minutes, seconds = fields if len(fields) == 3 else [0, *fields, 0][:3]
+        return hours * 3600 + minutes * 60 + seconds
+    return int(days) * 86400 + int(hours) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
+
+
+def slurm_time(text):
+    """argparse ``type`` of ``--slurm-time``: one of sbatch's formats, longer than the
+    requeue warning (a shorter limit signals the job at its start: it would requeue forever)."""
+    try:
+        seconds = time_limit_seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a SLURM time; use {TIME_FORMATS}, e.g. 3-00:00:00 for three days"
+        ) from None
+    # 0 is sbatch's "no limit"
+    if seconds is not None and 0 < seconds <= REQUEUE_WARNING_S:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is {seconds} s, not more than the {REQUEUE_WARNING_S} s warning before the limit "
+            "at which the job requeues itself; give a longer time"
+        )
+    return text.strip()
+
+
+def one_word(text):
+    """argparse ``type`` of a value of one ``#SBATCH`` line: not empty, no space or line break."""
+    if not text.strip() or any(ch.isspace() for ch in text.strip()):
+        raise argparse.ArgumentTypeError(f"expected one word without spaces (got {text!r})")
+    return text.strip()
+
+
+def sbatch_option(text):
+    """argparse ``type`` of ``--slurm-option``: an sbatch option, which starts with '-'
+    (``constraint=a100`` is not one; a line break is :func:`check_args`'s)."""
+    if not text.startswith("-"):
+        raise argparse.ArgumentTypeError(
+            f"expected an sbatch option, e.g. --slurm-option=--constraint=a100 (got {text!r})"
+        )
+    return text
+
+
 def add_arguments(parser):
     group = parser.add_argument_group("SLURM (write an sbatch script instead of training here)")
     group.add_argument(
@@ -69,12 +129,13 @@ def add_arguments(parser):
         metavar="N",
         help="write <save_dir>/train.sbatch for N nodes x --gpus-per-node GPUs; run nothing here",
     )
-    group.add_argument("--slurm-time", metavar="D-HH:MM:SS", help="#SBATCH --time")
-    group.add_argument("--slurm-partition", metavar="P", help="#SBATCH --partition")
-    group.add_argument("--slurm-account", metavar="A", help="#SBATCH --account")
+    group.add_argument("--slurm-time", type=slurm_time, metavar="D-HH:MM:SS", help="#SBATCH --time")
+    group.add_argument("--slurm-partition", type=one_word, metavar="P", help="#SBATCH --partition")
+    group.add_argument("--slurm-account", type=one_word, metavar="A", help="#SBATCH --account")
     group.add_argument(
         "--slurm-option",
         action="append",
+        type=sbatch_option,
         default=[],
         metavar="OPT",
         help="one more #SBATCH line, e.g. --slurm-option=--constraint=a100 (repeatable)",
@@ -82,12 +143,19 @@ def add_arguments(parser):
     group.add_argument("--submit", action="store_true", help="with --slurm-nodes: run sbatch on the script")
 
 
+def _given(args, name):
+    # given, not truthy: --slurm-nodes 0 is a mistake to report, not a request to train here
+    # (and not `not in (None, False, [])`, which 0 == False would fool)
+    value = getattr(args, name, None)
+    return value is not None and value is not False and value != []
+
+
 def requested(args):
-    return any(getattr(args, name, None) for name in SLURM_OPTIONS)
+    return any(_given(args, name) for name in SLURM_OPTIONS)
 
 
 def check_args(args, cfg):
-    given = [name for name in SLURM_OPTIONS if name != "slurm_nodes" and getattr(args, name)]
+    given = [name for name in SLURM_OPTIONS if name != "slurm_nodes" and _given(args, name)]
     if args.slurm_nodes is None:
         names = ", ".join("--" + name.replace("_", "-") for name in given)
         raise RecipeError(f"{names} need(s) --slurm-nodes N (and --gpus-per-node G)")

@@ -321,7 +321,9 @@ def test_missing_bpe_code_is_refused_before_any_stage(tmp_path, capsys):
 def test_a_plugin_error_inside_fairseq_train_is_the_recipes_one_line(tmp_path):
     data = binarized(str(tmp_path), train=50)
     args = ["--config", IWSLT_TRAIN, "--data", data, "--save-dir", tmp_path / "ck", "--device", "cpu"]
-    args += ["--set", "source_lang=src", "--set", "target_lang=tgt", "--reg-every", "0", "--", *tiny_arch()]
+    # after "--": the recipe passes it verbatim (its own check would refuse it first), so the
+    # error comes from the plugin inside fairseq-train
+    args += ["--set", "source_lang=src", "--set", "target_lang=tgt", "--", *tiny_arch(), "--reg-every", "0"]
     proc = run_cli("train", *args)
     line = one_error_line(proc.stderr, "train")
     assert proc.returncode == 2 and "rdrop_fairseq: error: --reg-every must be >= 1" in line
@@ -333,7 +335,7 @@ def test_a_plugin_error_inside_fairseq_train_is_the_recipes_one_line(tmp_path):
 PARENT = textwrap.dedent(
     """
     import sys
-    from rdrop_recipes import children
+    from rdrop_recipes.process import children
     from rdrop_recipes.process.exit import exits_cleanly
 
     @exits_cleanly("parent")

@@ -314,6 +314,9 @@ def test_a_killed_run_is_not_reported_as_finished(toy_bin, tmp_path):
     assert "num_updates=" in log.read_text()
     assert not (out / "runs" / "rdrop-seed7" / TRAINED).exists()
     assert results(out) == []
-    status = run(compare_command(toy_bin, out, "--variants", "rdrop", "--seeds", "7", "--dry-run"))
+    # the same settings as the killed run: other settings are refused, by the dry run as by the real one
+    status = run(
+        compare_command(toy_bin, out, "--variants", "rdrop", "--seeds", "7", "--dry-run", max_update=100000)
+    )
     assert status.returncode == 0, status.stderr
     assert "rdrop-seed7: interrupted" in status.stdout and "finished" not in status.stdout

@@ -1,0 +1,244 @@
+"""One declared type, range and meaning per recipe setting.
+
+A setting is declared by its key (``lr``, ``update_freq``), which means the same in every
+config and table that holds it (``max_tokens`` in ``[fairseq]``, ``[variants.NAME]`` or a
+prepare config's ``[clean]``). Every value passes :func:`checked` where it enters: the
+config file and each ``--set`` in ``recipe_config.apply_overrides``, a dedicated flag
+through ``recipe_config.flag_type``. A type check alone lets through what fairseq or the
+cluster then gets wrong silently or late: ``--update-freq 0`` (ZeroDivisionError after
+the model is built), ``lr = -1`` (gradient ascent, exit 0), ``tensorboard = false``
+(logs into a folder named "false"). Keys declared nowhere keep the type check of the
+value they replace.
+
+The R-Drop criterion's options are declared here too (:data:`RDROP_OPTIONS`): the
+recipes never import the plugin, and ``--set reg_cutoff_decoder=true`` must reach a
+config that does not list the option (tests/recipes/test_bad_settings.py checks the
+list against the plugin's own).
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+TRUE_WORDS = ("true", "yes", "on")
+FALSE_WORDS = ("false", "no", "off")
+BOOLEAN_RULE = "true or false (or yes/no, on/off)"
+
+
+class BadValue(ValueError):
+    """A value outside its setting's declaration (the message: what it must be)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    meaning: str  # what the value is, as an error names it
+    rule: str  # what a value must be, as an error says it
+    parse: Callable  # a TOML-typed value -> the value the recipe uses; BadValue otherwise
+    example: str  # a value that works, for the error's fix
+
+
+def as_boolean(value):
+    """``value`` as a switch: TOML's booleans and the words people type for them."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise BadValue(BOOLEAN_RULE)
+
+
+def _integer(value, rule):
+    # bool is a subclass of int: `true` is not a count
+    if type(value) is not int:
+        raise BadValue(rule)
+    return value
+
+
+def count(meaning, minimum=1, example="1"):
+    rule = f"an integer >= {minimum}"
+
+    def parse(value):
+        if _integer(value, rule) < minimum:
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, example)
+
+
+def number(meaning, rule, accepts, example):
+    """A finite number for which ``accepts(value)`` holds (an int is read as a float)."""
+
+    def parse(value):
+        if type(value) not in (int, float) or not math.isfinite(value) or not accepts(value):
+            raise BadValue(rule)
+        return float(value)
+
+    return Setting(meaning, rule, parse, example)
+
+
+def rate(meaning, example="0.1"):
+    return number(meaning, "a number in [0, 1)", lambda v: 0 <= v < 1, example)
+
+
+def choice(meaning, options):
+    rule = "one of " + ", ".join(options)
+
+    def parse(value):
+        if value not in options:
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, options[0])
+
+
+def boolean(meaning):
+    return Setting(meaning, BOOLEAN_RULE, as_boolean, "true")
+
+
+def auto_or_count(meaning):
+    rule = '"auto" or an integer >= 1'
+
+    def parse(value):
+        if value == "auto":
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # "4": how earlier recipes stored a --set of this string default
+        if type(value) is not int or value < 1:
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, "auto")
+
+
+def name_or_off(meaning, on_name):
+    """A file or folder name inside the save dir, or off: ``false``, ``no``, ``off`` or ``""``
+    turn it off, ``true`` gives ``on_name``."""
+    rule = 'a name inside the save dir, or false/"" to turn it off'
+
+    def parse(value):
+        if value == "" or value is None:
+            return ""
+        try:
+            return on_name if as_boolean(value) else ""
+        except BadValue:
+            pass
+        if not isinstance(value, str):
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, on_name)
+
+
+def path(meaning, example):
+    """A file or folder path: a string, not empty (an empty one is the current folder)."""
+    rule = "a path, not empty"
+
+    def parse(value):
+        if not isinstance(value, str) or not value.strip():
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, example)
+
+
+def rate_pair(meaning):
+    rule = 'two rates in [0, 1) as "p1,p2"'
+
+    def parse(value):
+        parts = str(value).split(",")
+        try:
+            rates = [float(part) for part in parts]
+        except ValueError:
+            raise BadValue(rule) from None
+        if len(rates) != 2 or not all(0 <= r < 1 for r in rates):
+            raise BadValue(rule)
+        return value
+
+    return Setting(meaning, rule, parse, "0.1,0.3")
+
+
+def _positive(v):
+    return v > 0
+
+
+def _not_negative(v):
+    return v >= 0
+
+
+# the options of the R-Drop criteria (rdrop_fairseq/criterions/rdrop_options.py), settable in
+# [fairseq] (or a variant's or task's table) whether or not the config lists them
+RDROP_OPTIONS = {
+    "reg_alpha": number("weight of R-Drop's KL term", "a number >= 0", _not_negative, "5.0"),
+    "reg_kl_direction": choice("direction of R-Drop's KL term", ("bidirectional", "unidirectional")),
+    "reg_passes": count("copies of each sentence R-Drop compares", 2, "2"),
+    "reg_every": count("R-Drop on every k-th update", 1, "1"),
+    "reg_dropouts": rate_pair("the two sub-models' dropout rates"),
+    "reg_loss_impl": choice("R-Drop's loss implementation", ("fused", "reference")),
+    "reg_cutoff_type": choice("Cutoff applied to R-Drop's copies", ("none", "token", "span", "dimension")),
+    "reg_cutoff_rate": rate("fraction cut by Cutoff", "0.05"),
+    "reg_cutoff_decoder": boolean("also cut the decoder input"),
+    "reg_task_loss": choice("copies carrying the task loss", ("all-copies", "first-copy")),
+}
+
+SETTINGS = {
+    **RDROP_OPTIONS,
+    # what the recipe does
+    "precision": choice("the training precision", ("auto", "fp16", "bf16", "fp32")),
+    "device": choice("where to run", ("auto", "cpu", "cuda")),
+    "tensorboard": name_or_off("TensorBoard folder", "tensorboard"),
+    "log_file": name_or_off("console copy", "train.log"),
+    "update_freq": auto_or_count("gradient accumulation steps"),
+    "data": path("the binarized data folder", "data-bin/NAME"),
+    "save_dir": path("the checkpoint folder", "checkpoints/NAME-{variant}"),
+    "results_dir": path("the results folder", "results"),
+    "tokens_per_update": count("tokens each update sees", 1, "524288"),
+    "average_last": count("checkpoints averaged (0: none)", 0, "5"),
+    # batches and model shapes: 0 of them is nothing to train or decode
+    "max_tokens": count("the token limit", 1, "4096"),
+    "batch_size": count("sentences per batch", 1, "16"),
+    "required_batch_size_multiple": count("batch size multiple", 1, "1"),
+    "tokens_per_sample": count("tokens per sample", 1, "512"),
+    "max_positions": count("longest input", 1, "512"),
+    "num_classes": count("output classes", 1, "2"),
+    "beam": count("beam size", 1, "5"),
+    "distributed_world_size": count("processes trained together", 1, "1"),
+    "log_interval": count("updates between log lines", 1, "100"),
+    "total_num_update": count("updates of the learning-rate decay", 1, "20000"),
+    "encoder_layers": count("encoder layers", 1, "6"),
+    "decoder_layers": count("decoder layers", 1, "6"),
+    "encoder_embed_dim": count("encoder width", 1, "512"),
+    "decoder_embed_dim": count("decoder width", 1, "512"),
+    "encoder_ffn_embed_dim": count("encoder feed-forward width", 1, "2048"),
+    "decoder_ffn_embed_dim": count("decoder feed-forward width", 1, "2048"),
+    "encoder_attention_heads": count("encoder attention heads", 1, "8"),
+    "decoder_attention_heads": count("decoder attention heads", 1, "8"),
+    "merges": count("BPE merges", 1, "10000"),
+    # where 0 has a meaning (fairseq: no limit, no warmup, from the start)
+    "max_update": count("updates to train (0: no limit)", 0, "300000"),
+    "max_epoch": count("epochs to train (0: no limit)", 0, "10"),
+    "warmup_updates": count("warmup updates", 0, "4000"),
+    "seed": count("random seed", 0, "1"),
+    "context_window": count("context tokens scored again", 0, "0"),
+    # rates and learning rates, with their sign
+    "lr": number("the learning rate", "a number > 0", _positive, "5e-4"),
+    "adam_eps": number("Adam's epsilon", "a number > 0", _positive, "1e-8"),
+    "warmup_init_lr": number("learning rate at the start of warmup", "a number >= 0", _not_negative, "1e-7"),
+    "weight_decay": number("the weight decay", "a number >= 0", _not_negative, "0.0001"),
+    "clip_norm": number("gradient clipping norm (0: none)", "a number >= 0", _not_negative, "0.0"),
+    "dropout": rate("the dropout rate", "0.3"),
+    "attention_dropout": rate("attention dropout rate"),
+    "activation_dropout": rate("activation dropout rate"),
+    "label_smoothing": rate("the label-smoothing weight"),
+}
+
+
+def checked(key, value):
+    """``value`` for the setting ``key`` as the recipe uses it (undeclared keys: as given);
+    raises :class:`BadValue`."""
+    setting = SETTINGS.get(key)
+    return value if setting is None else setting.parse(value)
+
+
+def describe(key):
+    """``"lr (the learning rate) must be a number > 0"``: the rule of a declared ``key``."""
+    setting = SETTINGS[key]
+    return f"{key} ({setting.meaning}) must be {setting.rule}"
