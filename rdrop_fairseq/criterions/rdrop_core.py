@@ -27,16 +27,22 @@ def repeat_batch(net_input, copies):
 
 
 class RDropCore:
-    def init_rdrop(self, task, name: str, options: RDropOptions) -> None:
-        """``name``: the criterion's registered name, for the error; ``options``:
-        its config, validated here once per construction."""
+    @classmethod
+    def check_task(cls, task, name: str) -> None:
+        """Called first in ``__init__``: the base criterion's own constructor already
+        reads the task (sentence prediction's ``label_dictionary``), and would fail
+        there with an AttributeError. ``name``: the registered name, for the error."""
         if not isinstance(task, PassesUpdateNumber):
             # The task tells the criterion which update it is on (--reg-every) and
             # keeps validation single-copy; without it R-Drop would be half-applied.
             raise RDropConfigError(
-                f"--criterion {name} needs {self.rdrop_task_hint} (got task {type(task).__name__}); "
+                f"--criterion {name} needs {cls.rdrop_task_hint} (got task {type(task).__name__}); "
                 "each takes every option of the fairseq task of the same name without rdrop_"
             )
+
+    def init_rdrop(self, task, name: str, options: RDropOptions) -> None:
+        """``options``: the criterion's config, validated here once per construction
+        (after ``check_task``)."""
         self.dropout_rates = validate(options)
         self.alpha = float(options.reg_alpha)
         self.direction = str(options.reg_kl_direction)

@@ -26,6 +26,7 @@ from fairseq.logging import metrics
 
 from ..adaptive_softmax_loss import adaptive_rdrop_loss
 from ..consistency import consistency_divergence
+from ..errors import RDropConfigError
 from ..fused_head import fused_rdrop_loss
 from .rdrop_core import RDropCore
 from .rdrop_options import RDropOptions
@@ -44,6 +45,12 @@ class RegLabelSmoothedCrossEntropyCriterion(RDropCore, LabelSmoothedCrossEntropy
     rdrop_task_hint = "--task rdrop_translation (or rdrop_language_modeling)"
 
     def __init__(self, task, cfg: RegLabelSmoothedCrossEntropyConfig):
+        self.check_task(task, NAME)
+        if not 0 <= cfg.label_smoothing < 1:
+            # fairseq takes any number: above 1 or below 0 the loss rewards wrong words
+            raise RDropConfigError(
+                f"--label-smoothing must be in [0, 1) (got {cfg.label_smoothing}); 0.1 is the usual value"
+            )
         super().__init__(
             task, cfg.sentence_avg, cfg.label_smoothing, cfg.ignore_prefix_size, cfg.report_accuracy
         )

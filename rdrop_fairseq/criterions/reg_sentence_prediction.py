@@ -66,6 +66,7 @@ class RegSentencePredictionCriterion(RDropCore, SentencePredictionCriterion):
     rdrop_task_hint = "--task rdrop_sentence_prediction"
 
     def __init__(self, cfg: RegSentencePredictionConfig, task):
+        self.check_task(task, NAME)
         super().__init__(cfg, task)
         self.init_rdrop(task, NAME, cfg)
 

@@ -10,6 +10,7 @@ its fix: nothing else in the process sees a changed numpy.
 """
 
 import contextlib
+import os
 import types
 from dataclasses import dataclass
 
@@ -17,7 +18,9 @@ import numpy as np
 from fairseq.tasks import register_task
 from fairseq.tasks.language_modeling import LanguageModelingConfig, LanguageModelingTask
 
+from ..errors import RDropConfigError
 from .data_folder import check_data_folders
+from .training_checks import ChecksTraining, TrainingSettings
 from .update_number import PassesUpdateNumber
 
 
@@ -34,19 +37,27 @@ def numpy_compat_long():
 
 
 @dataclass
-class RDropLanguageModelingConfig(LanguageModelingConfig):
+class RDropLanguageModelingConfig(LanguageModelingConfig, TrainingSettings):
     pass
 
 
 @register_task("rdrop_language_modeling", dataclass=RDropLanguageModelingConfig)
-class RDropLanguageModelingTask(PassesUpdateNumber, LanguageModelingTask):
+class RDropLanguageModelingTask(ChecksTraining, PassesUpdateNumber, LanguageModelingTask):
     @classmethod
     def setup_task(cls, args, **kwargs):
-        check_data_folders(
-            args.data,
+        cls.check_criterion(args)
+        hint = (
             "binarize your text with fairseq-preprocess --only-source (or scripts/prepare-wikitext103.sh) "
-            "and pass its --destdir",
+            "and pass its --destdir"
         )
+        check_data_folders(args.data, hint)
+        folder = args.data.split(os.pathsep)[0]
+        if not os.path.isfile(os.path.join(folder, "dict.txt")):
+            # a translation folder has dict.<lang>.txt: fairseq's FileNotFoundError on dict.txt
+            raise RDropConfigError(
+                f"data folder {folder!r} has no dict.txt, so it is not a language-modeling folder "
+                f"(a translation folder has one dictionary per language); {hint}"
+            )
         return super().setup_task(args, **kwargs)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):

@@ -7,7 +7,8 @@ fit, and a model with no classification head.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq.data import Dictionary
 from fairseq.models import ARCH_MODEL_REGISTRY
@@ -15,6 +16,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 
 from ..errors import RDropConfigError
+from .training_checks import ChecksTraining, TrainingSettings
 from .update_number import PassesUpdateNumber
 
 PREPARE_HINT = (
@@ -24,8 +26,15 @@ PREPARE_HINT = (
 
 
 @dataclass
-class RDropSentencePredictionConfig(SentencePredictionConfig):
-    pass
+class RDropSentencePredictionConfig(SentencePredictionConfig, TrainingSettings):
+    # fairseq reads these from the criterion's config; a criterion of another family
+    # has none, and the whole config then fails to resolve (omegaconf
+    # InterpolationKeyError) before any check can name the flag: fall back instead,
+    # and let build_criterion refuse the pairing
+    regression_target: Optional[bool] = field(default="${oc.select:criterion.regression_target,null}")
+    classification_head_name: str = field(
+        default="${oc.select:criterion.classification_head_name,sentence_classification_head}"
+    )
 
 
 def check_glue_folder(data, regression, num_classes):
@@ -53,11 +62,17 @@ def check_glue_folder(data, regression, num_classes):
             f"{label} holds class labels (dict.txt), not real values: drop --regression-target "
             "and set --num-classes to the number of classes"
         )
+    if not regression and not class_labels:
+        raise RDropConfigError(
+            f"data folder {data!r} has no label/dict.txt (class labels), so it is not a classification "
+            f"folder; {PREPARE_HINT} (with --regression-target, label/<split>.label holds real values)"
+        )
     if class_labels and not regression:
         symbols = Dictionary.load(os.path.join(label, "dict.txt"))
         # fairseq-preprocess pads a dictionary to a multiple of 8 with madeupwordNNNN
         found = sum(1 for s in symbols.symbols[symbols.nspecial :] if not s.startswith("madeupword"))
-        if found > num_classes:
+        # more classes than labels trains a head whose extra outputs no example ever targets
+        if found != num_classes:
             raise RDropConfigError(
                 f"{label}/dict.txt lists {found} classes but --num-classes is {num_classes}; "
                 f"set --num-classes {found}"
@@ -72,16 +87,34 @@ def check_glue_folder(data, regression, num_classes):
             )
 
 
+def check_split_files(data, split, regression):
+    """fairseq asserts on a missing input0 split, and loads a split without labels
+    as one with no target, which fails in the criterion."""
+    needed = [os.path.join("input0", f"{split}.idx")]
+    if not split.startswith("test"):  # GLUE's test sets come without labels
+        needed.append(os.path.join("label", f"{split}.label" if regression else f"{split}.idx"))
+    for path in needed:
+        if not os.path.isfile(os.path.join(data, path)):
+            raise RDropConfigError(f"data folder {data!r} has no {path}, so no {split} split; {PREPARE_HINT}")
+
+
 def _listdir(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
 @register_task("rdrop_sentence_prediction", dataclass=RDropSentencePredictionConfig)
-class RDropSentencePredictionTask(PassesUpdateNumber, SentencePredictionTask):
+class RDropSentencePredictionTask(ChecksTraining, PassesUpdateNumber, SentencePredictionTask):
+    sentence_level = True
+
     @classmethod
     def setup_task(cls, cfg, **kwargs):
+        cls.check_criterion(cfg)
         check_glue_folder(cfg.data, bool(cfg.regression_target), cfg.num_classes)
         return super().setup_task(cfg, **kwargs)
+
+    def load_dataset(self, split, combine=False, **kwargs):
+        check_split_files(self.cfg.data, split, bool(self.cfg.regression_target))
+        return super().load_dataset(split, combine=combine, **kwargs)
 
     def build_model(self, cfg, from_checkpoint=False):
         arch = getattr(cfg, "_name", None) or getattr(cfg, "arch", None)
