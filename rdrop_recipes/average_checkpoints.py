@@ -3,15 +3,7 @@
     python -m rdrop_recipes.average_checkpoints --inputs a.pt b.pt --output avg.pt
     python -m rdrop_recipes.average_checkpoints --dir CKPT_DIR --last 5 --output avg.pt
 
-``--last N`` takes the N newest ``checkpoint_<epoch>_<updates>.pt`` by update
-number (what --save-interval-updates writes), or, where a folder has none,
-the N newest ``checkpoint<epoch>.pt`` by epoch. The output keeps everything
-else (config, optimizer history, extra state) from the newest input, so
-fairseq-generate loads it like any checkpoint.
-
-Parameters are summed in float64 and cast back to their own dtype, so fp16
-checkpoints do not lose precision in the sum; integer buffers are not
-averaged but taken from the newest checkpoint.
+``--last N``: the N newest ``checkpoint_<epoch>_<updates>.pt`` by update, else ``checkpoint<epoch>.pt``.
 """
 
 import argparse

@@ -42,17 +42,11 @@ paired bootstrap and approximate-randomization p-values.
 """
 
 import argparse
-import dataclasses
-import os
 import shlex
 import sys
-import time
 
-from rdrop_recipes.comparison.execution import job_environments, locked, run_all
-from rdrop_recipes.comparison.plan import DEFAULT_BASELINE, Settings, check_baseline, plan
-from rdrop_recipes.comparison.preflight import check_runs, hardware_of_a_run
-from rdrop_recipes.comparison.run_state import runs_left, show_runs
-from rdrop_recipes.comparison.summary import write_results
+from rdrop_recipes.comparison.execution import compare
+from rdrop_recipes.comparison.plan import DEFAULT_BASELINE
 from rdrop_recipes.config.recipe_config import at_least
 from rdrop_recipes.process.exit import exits_cleanly
 
@@ -108,39 +102,7 @@ def parse_args(argv):
 @exits_cleanly(PROG)
 def main(argv=None):
     args = parse_args(argv)
-    settings = Settings(
-        config=args.config,
-        eval_config=args.eval_config,
-        data=os.path.abspath(args.data) if args.data else args.data,
-        out=os.path.abspath(args.out),
-        device=args.device,
-        assignments=tuple(args.assignments),
-        eval_set=tuple(args.eval_set),
-        baseline=args.baseline or DEFAULT_BASELINE,
-        name=args.name,
-        bootstrap_samples=args.bootstrap_samples,
-        ar_trials=args.ar_trials,
-        command=shlex.join(["scripts/compare.sh"] + (sys.argv[1:] if argv is None else list(argv))),
-    )
-    variants, runs = plan(settings, args.variants, args.seeds, args.define)
-    settings = dataclasses.replace(settings, baseline=check_baseline(args.baseline, variants))
-    slots = job_environments(args.jobs, args.device, os.environ, os.cpu_count() or 1)
-    # every run checked before the first starts, the dry run included: it refuses what the run would
-    check_runs(runs, settings, hardware_of_a_run(args.device, args.jobs))
-    started = time.time()
-
-    def say(text):
-        print(f"{PROG}: {text}", flush=True)
-
-    if args.dry_run:
-        show_runs(runs, settings, say)
-        return 0
-    with locked(settings.out):
-        run_all(runs_left(runs, settings, say), settings, say, slots)
-        final = write_results(runs, variants, settings, started, say)
-    say(f"results in {final}")
-    with open(os.path.join(final, "table.md"), encoding="utf-8") as f:
-        print(f.read(), flush=True)
+    compare(args, shlex.join(["scripts/compare.sh"] + (sys.argv[1:] if argv is None else list(argv))))
     return 0
 
 

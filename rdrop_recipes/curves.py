@@ -1,13 +1,7 @@
 """Training curves from fairseq-train logs, runs side by side (cf. the R-Drop
-paper's Figure 2): train NLL loss, valid loss, KL and valid BLEU against
-updates (top row) and against wall-clock time (bottom row).
+paper's Figure 2), against updates and wall-clock time.
 
     python -m rdrop_recipes.curves LOG_OR_SAVE_DIR [...] --out curves.png [--labels a,b]
-
-Reads what fairseq writes with --log-format simple, tqdm or json, whether the
-lines carry the console prefix (``2024-01-01 12:00:00 | INFO | train_inner |``)
-or not (the --log-file copy). Each record is keyed by num_updates, so a resumed
-run that appended to the same log, or a record fairseq prints twice, counts once.
 """
 
 import argparse

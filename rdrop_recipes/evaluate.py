@@ -1,14 +1,6 @@
 """Beam search on a test set and BLEU, into a fresh results folder per run.
 
-    python -m rdrop_recipes.evaluate --config configs/evaluate-iwslt14.toml \
-        [--checkpoint PATH|GLOB|DIR ...] [--average-last N] [--data DIR] [--name NAME]
-        [--results-dir DIR] [--set key=value ...] [--device auto|cpu|cuda] [-- generate flags]
-
-A run builds ``<results_dir>/.<name>-<timestamp>.partial/`` and renames it to
-``<results_dir>/<name>-<timestamp>/`` only once ``scores.json`` is written, so
-a folder without the leading dot and ``.partial`` is always a finished run;
-a failed run keeps its partial folder (with generate.log) for inspection.
-Nothing is ever appended to an earlier run's files.
+python -m rdrop_recipes.evaluate --config configs/evaluate-iwslt14.toml [--checkpoint ...] [-- generate flags]
 """
 
 import argparse

@@ -1,19 +1,7 @@
 """Summaries of the CNN/DM test set with BART's inference settings and their
 ROUGE-1/2/L F1 (``rouge-score``), into a fresh results folder.
 
-    python -m rdrop_recipes.evaluate_cnndm --checkpoint checkpoints/cnndm-rdrop/checkpoint_best.pt
-        [--data data-bin/cnn_dm-bin] [--bpe-dir gpt2_bpe] [--offline] [--results-dir results]
-        [--name NAME] [--set key=value ...] [--device auto|cpu|cuda] [-- fairseq-generate flags]
-
-fairseq-generate decodes with beam 4, length penalty 2.0, 55 to 140 tokens and
-no repeated trigram (fairseq's examples/bart/summarize.py; ``[generate]`` of
-configs/finetune-cnndm.toml), and turns hypotheses and references back into
-text with the GPT-2 BPE (``--bpe gpt2``). ROUGE: rouge-score with the Porter
-stemmer, F1 averaged over the test set with a 95% bootstrap interval; ROUGE-L
-is the sentence-level LCS and ROUGE-Lsum the summary-level one (sentences
-split at . ! ?). The paper's numbers come from files2rouge (the perl
-ROUGE-1.5.5 on Stanford-tokenized text), so absolute values differ a little;
-compare runs scored the same way.
+    python -m rdrop_recipes.evaluate_cnndm --checkpoint checkpoints/cnndm-rdrop/checkpoint_best.pt [...]
 """
 
 import argparse

@@ -1,16 +1,6 @@
 """Fine-tune BART on CNN/DailyMail with R-Drop (or the baseline), then
-summarize the test set and score ROUGE. Behind ``scripts/finetune-cnndm.sh``.
-
-    python -m rdrop_recipes.finetune_cnndm [--model bart.large|bart.base|PATH] [--model-archive FILE]
-        [--model-dir models] [--offline] [--no-eval] [--bpe-dir gpt2_bpe] [--results-dir results]
-        [every option of rdrop_recipes.train: --variant, --data, --save-dir, --set, --device, --dry-run,
-         --reg-*] [-- extra fairseq-train flags]
-
-Training is the training plan of ``rdrop_recipes.train`` with configs/finetune-cnndm.toml
-and ``--restore-file`` set to the pre-trained model (downloaded once into
-``--model-dir``, unpacked from ``--model-archive``, or a model.pt path).
-Evaluation is ``evaluate-cnndm``'s on the run's checkpoint_best.pt
-(rdrop_recipes/training/bart_finetuning.py).
+summarize the test set and score ROUGE (rdrop_recipes/training/bart_finetuning.py).
+Behind ``scripts/finetune-cnndm.sh``; takes every option of ``rdrop_recipes.train``.
 """
 
 import argparse

@@ -1,18 +1,6 @@
 """Fine-tune a pre-trained RoBERTa on one GLUE task, baseline or R-Drop, for
-one or more seeds; the dev metric of every seed and their mean go into a
-fresh results folder. Behind ``scripts/finetune-glue.sh``.
-
-    python -m rdrop_recipes.finetune_glue TASK [--model roberta.large|roberta.base|PATH]
-        [--model-archive FILE] [--offline] [--variant rdrop|baseline] [--seeds 1,2,3]
-        [--data DIR] [--results-dir DIR] [--set key=value ...] [--device auto|cpu|cuda]
-        [--dry-run] [-- extra fairseq-train flags]
-
-Each seed runs ``fairseq-train --restore-file MODEL --reset-optimizer
---reset-dataloader --reset-meters`` with the config's settings for TASK
-(configs/finetune-glue.toml), built by the training plan as the translation
-recipes' commands are (rdrop_recipes/training/glue_finetuning.py). The metric of a seed is the
-best value over its validations (what fairseq's ``best_<metric>`` tracks). The results folder is
-built as ``.<name>.partial`` and renamed only once ``scores.json`` is complete.
+one or more seeds (rdrop_recipes/training/glue_finetuning.py). Behind
+``scripts/finetune-glue.sh``.
 """
 
 import argparse

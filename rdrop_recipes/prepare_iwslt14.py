@@ -34,13 +34,15 @@ import sys
 from typing import Optional, Sequence
 
 from rdrop_recipes.preparation import cli as recipe_cli
-from rdrop_recipes.preparation.iwslt14 import ARCHIVE_ENV, PROG, RECIPE, Iwslt14Recipe, check_archive
+from rdrop_recipes.preparation.iwslt14 import ARCHIVE_ENV, PROG, Iwslt14Recipe, check_archive
 
 
 def build_parser():
-    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
+    parser = recipe_cli.common_parser(PROG, __doc__)
     parser.add_argument(
-        "--archive", help=f"local de-en.tgz (download.archive; default ${ARCHIVE_ENV} or a download)"
+        "--archive",
+        default=os.environ.get(ARCHIVE_ENV) or None,
+        help=f"local de-en.tgz (download.archive; default ${ARCHIVE_ENV} or a download)",
     )
     parser.add_argument(
         "--from-tokenized",
@@ -52,8 +54,6 @@ def build_parser():
 
 def configure(argv: Optional[Sequence[str]]) -> tuple:
     args = build_parser().parse_args(argv)
-    if args.archive is None and os.environ.get(ARCHIVE_ENV):
-        args.archive = os.environ[ARCHIVE_ENV]
     config = recipe_cli.resolve_config(
         args, {"archive": "download.archive", "from_tokenized": "input.from_tokenized"}
     )

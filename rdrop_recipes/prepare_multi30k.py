@@ -24,12 +24,12 @@ import sys
 from typing import Optional, Sequence
 
 from rdrop_recipes.preparation import cli as recipe_cli
-from rdrop_recipes.preparation.multi30k import PROG, RECIPE, Multi30kRecipe
+from rdrop_recipes.preparation.multi30k import PROG, Multi30kRecipe
 from rdrop_recipes.process.errors import PrepareError
 
 
 def build_parser():
-    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
+    parser = recipe_cli.common_parser(PROG, __doc__)
     parser.add_argument(
         "--from-dir",
         metavar="DIR",

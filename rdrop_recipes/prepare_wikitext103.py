@@ -33,13 +33,14 @@ import sys
 from typing import Optional, Sequence
 
 from rdrop_recipes.preparation import cli as recipe_cli
-from rdrop_recipes.preparation.wikitext103 import ARCHIVE_ENV, PROG, RECIPE, Wikitext103Recipe, check_archive
+from rdrop_recipes.preparation.wikitext103 import ARCHIVE_ENV, PROG, Wikitext103Recipe, check_archive
 
 
 def build_parser():
-    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE, bpe=False)
+    parser = recipe_cli.common_parser(PROG, __doc__, bpe=False)
     parser.add_argument(
         "--archive",
+        default=os.environ.get(ARCHIVE_ENV) or None,
         help=f"local wikitext-103-v1.zip (download.archive; default ${ARCHIVE_ENV} or a download)",
     )
     return parser
@@ -47,8 +48,6 @@ def build_parser():
 
 def configure(argv: Optional[Sequence[str]]) -> tuple:
     args = build_parser().parse_args(argv)
-    if args.archive is None and os.environ.get(ARCHIVE_ENV):
-        args.archive = os.environ[ARCHIVE_ENV]
     config = recipe_cli.resolve_config(args, {"archive": "download.archive"})
     check_archive(config)
     return config, args.force

@@ -36,14 +36,15 @@ import sys
 from typing import Optional, Sequence, Tuple
 
 from rdrop_recipes.preparation import cli as recipe_cli
-from rdrop_recipes.preparation.wmt14 import ARCHIVE_DIR_ENV, PROG, RECIPE, Wmt14Recipe
+from rdrop_recipes.preparation.wmt14 import ARCHIVE_DIR_ENV, PROG, Wmt14Recipe
 
 
 def build_parser():
-    parser = recipe_cli.common_parser(PROG, __doc__, RECIPE)
+    parser = recipe_cli.common_parser(PROG, __doc__)
     parser.add_argument(
         "--archive-dir",
         metavar="DIR",
+        default=os.environ.get(ARCHIVE_DIR_ENV) or None,
         help=f"folder with the archives or their extracted trees (download.archive_dir; "
         f"default ${ARCHIVE_DIR_ENV})",
     )
@@ -66,8 +67,6 @@ def build_parser():
 
 def configure(argv: Optional[Sequence[str]]) -> Tuple[dict, bool]:
     args = build_parser().parse_args(argv)
-    if args.archive_dir is None and os.environ.get(ARCHIVE_DIR_ENV):
-        args.archive_dir = os.environ[ARCHIVE_DIR_ENV]
     config = recipe_cli.resolve_config(
         args,
         {

@@ -1,17 +1,7 @@
-"""The quickstart: a short R-Drop training and a BLEU evaluation on a synthetic
-corpus written on the fly, on the CPU, in a few minutes.
+"""The quickstart: a short R-Drop training and a BLEU evaluation on a synthetic corpus, on the CPU,
+in a few minutes (``rdrop_recipes.toy.quickstart_run``).
 
     python -m rdrop_recipes.quickstart [--out runs/quickstart] [--updates 400]
-
-Steps: write the corpus -> fairseq-preprocess -> fairseq-train with
-``--task rdrop_translation --criterion reg_label_smoothed_cross_entropy
---reg-alpha 5`` -> fairseq-generate (beam 5) -> ``scores.json``. Each step
-runs the real fairseq command line (printed first), so the quickstart also
-shows what a real run looks like. ``--out`` must be a new or empty folder,
-or an earlier quickstart's (marked by ``.rdrop-quickstart``), where a rerun
-replaces the quickstart's own outputs and nothing else; any other folder is
-refused, so nothing of yours is ever deleted. The results file is written
-last, atomically.
 """
 
 import argparse

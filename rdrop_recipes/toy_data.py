@@ -1,8 +1,6 @@
 """A tiny synthetic translation corpus for the quickstart and the tests.
-How it is made: ``rdrop_recipes.toy.corpus``.
 
-    python -m rdrop_recipes.toy_data OUT_DIR [--train 2000 --seed 1]
-writes OUT_DIR/{train,valid,test}.{src,tgt}.
+python -m rdrop_recipes.toy_data OUT_DIR [--train 2000 --seed 1]  # OUT_DIR/{train,valid,test}.{src,tgt}
 """
 
 import argparse

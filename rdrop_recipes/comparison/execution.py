@@ -1,13 +1,10 @@
-"""Training and evaluating the runs of a comparison, N at a time.
-
-A ``concurrent.futures.ThreadPoolExecutor`` of N workers: each worker owns one slot
-(its GPU, or its share of the cores) and takes the runs in order, starting each
-child through ``process.children``. A failed run starts no further runs; those
-already going finish, then its error is raised. Anything that ends the comparison
-early (Ctrl-C, SIGTERM, an error here) stops every child first: they continue from
-their checkpoint_last.pt on the next call."""
+"""Training and evaluating the runs of a comparison, N at a time, one worker thread per slot
+(a GPU or a share of the cores). A failed run starts no further runs; those going finish,
+then its error is raised. Whatever ends the comparison early stops every child first:
+they continue from their checkpoint_last.pt on the next call."""
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import queue
@@ -19,9 +16,10 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from rdrop_recipes.comparison import consoles
-from rdrop_recipes.comparison.plan import Run, Settings, eval_command, train_command
-from rdrop_recipes.comparison.run_state import evaluation, is_trained, trained_marker
-from rdrop_recipes.comparison.summary import minutes
+from rdrop_recipes.comparison.plan import Run, Settings, check_baseline, eval_command, plan, train_command
+from rdrop_recipes.comparison.preflight import check_runs, hardware_of_a_run
+from rdrop_recipes.comparison.run_state import evaluation, is_trained, runs_left, show_runs, trained_marker
+from rdrop_recipes.comparison.summary import minutes, write_results
 from rdrop_recipes.folders.atomic_files import write_json
 from rdrop_recipes.folders.markers import COMPARISON_LOCK
 from rdrop_recipes.process import children
@@ -30,12 +28,18 @@ from rdrop_recipes.process.errors import RecipeError
 
 @dataclass
 class Step:
-    """One child of a run (its training or its evaluation): the command, the console
-    it appends to, and the check of its exit status (raises RecipeError)."""
+    """One child of a run: its command, the console it appends to, the check of its status."""
 
     command: List[str]
     console: str
     finish: Callable[[int], None]
+
+
+def _check_status(doing: str, run: Run, code: int, console: str) -> None:
+    if code:
+        raise RecipeError(
+            f"{doing} {run.name} failed with status {code}: {consoles.last_line(console)} (log: {console})"
+        )
 
 
 def training(run: Run, settings: Settings, say) -> Step:
@@ -48,10 +52,7 @@ def training(run: Run, settings: Settings, say) -> Step:
     started = time.time()
 
     def finish(code: int) -> None:
-        if code:
-            raise RecipeError(
-                f"training {run.name} failed with status {code}: {consoles.last_line(out)} (log: {out})"
-            )
+        _check_status("training", run, code, out)
         if not os.path.isfile(os.path.join(run.folder, "checkpoint_best.pt")):
             raise RecipeError(f"training {run.name} wrote no checkpoint_best.pt (log: {out})")
         seconds = round(time.time() - started, 1)
@@ -65,10 +66,7 @@ def evaluating(run: Run, settings: Settings, say) -> Step:
     say(f"{run.name}: evaluating (console: {out})")
 
     def finish(code: int) -> None:
-        if code:
-            raise RecipeError(
-                f"evaluating {run.name} failed with status {code}: {consoles.last_line(out)} (log: {out})"
-            )
+        _check_status("evaluating", run, code, out)
         if evaluation(run) is None:
             raise RecipeError(f"evaluating {run.name} left no finished results folder (log: {out})")
 
@@ -76,8 +74,7 @@ def evaluating(run: Run, settings: Settings, say) -> Step:
 
 
 def steps_of(run: Run, settings: Settings, say) -> Iterator[Step]:
-    """What is left of ``run``: its training unless it finished, then its evaluation.
-    Lazy: the evaluation step is made once the training step has finished."""
+    """Its training unless it finished, then its evaluation (made once the training finished)."""
     if not is_trained(run):
         yield training(run, settings, say)
     yield evaluating(run, settings, say)
@@ -85,7 +82,7 @@ def steps_of(run: Run, settings: Settings, say) -> Iterator[Step]:
 
 def job_environments(jobs: int, device: str, environ: Mapping[str, str], cpus: int) -> List[Dict[str, str]]:
     """What each of ``jobs`` runs at a time adds to its environment: one GPU each, or an
-    equal share of the cores (unless OMP_NUM_THREADS is already set: the user's choice)."""
+    equal share of the cores (unless OMP_NUM_THREADS is set: the user's choice)."""
     if jobs < 1:
         raise RecipeError(f"--jobs {jobs}: give the number of runs at a time, 1 or more")
     if jobs == 1:
@@ -115,8 +112,7 @@ class _Stopped(Exception):
 
 
 class _GoingChildren:
-    """The children of every run going, so that whatever ends the comparison (raised in
-    the main thread, where Python delivers signals) can stop them all at once."""
+    """The children of every run going, for the main thread (where signals arrive) to stop."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -124,8 +120,7 @@ class _GoingChildren:
         self._stopping = False
 
     def run(self, step: Step, env: Optional[Dict[str, str]]) -> int:
-        """Run ``step``'s command to its end, its output appended to its console; its status.
-        A recipe stopped gets SIGTERM and stops its own fairseq child (children.py)."""
+        """``step``'s exit status, its output appended to its console."""
         # spawned under the lock: stop_all never misses a child started while it runs
         with self._lock:
             if self._stopping:
@@ -153,8 +148,8 @@ class _GoingChildren:
 
 
 def run_all(runs: Sequence[Tuple[str, Run]], settings: Settings, say, slots: List[Dict[str, str]]) -> None:
-    """Train and evaluate ``runs`` (each with its progress label), ``len(slots)`` at a time,
-    each slot's children with its environment additions."""
+    """Train and evaluate ``runs`` (label, run), ``len(slots)`` at a time, each slot's
+    children with its environment additions."""
     going = _GoingChildren()
     no_more_runs = threading.Event()  # set by a failure: the runs not yet started are skipped
     free_slots = queue.SimpleQueue()
@@ -209,3 +204,37 @@ def locked(folder: str):
                 f"another compare is running in {folder}; wait for it or use another --out"
             ) from None
         yield
+
+
+def compare(args, command: str) -> None:
+    """compare's arguments: every run checked, then (unless ``--dry-run``) the runs left
+    trained and evaluated, and the results written and shown."""
+    settings = Settings(
+        config=args.config,
+        eval_config=args.eval_config,
+        data=args.data and os.path.abspath(args.data),
+        out=os.path.abspath(args.out),
+        device=args.device,
+        assignments=tuple(args.assignments),
+        eval_set=tuple(args.eval_set),
+        name=args.name,
+        bootstrap_samples=args.bootstrap_samples,
+        ar_trials=args.ar_trials,
+        command=command,
+    )
+    variants, runs = plan(settings, args.variants, args.seeds, args.define)
+    settings = dataclasses.replace(settings, baseline=check_baseline(args.baseline, variants))
+    slots = job_environments(args.jobs, args.device, os.environ, os.cpu_count() or 1)
+    # every run checked before the first starts, the dry run included: it refuses what the run would
+    check_runs(runs, settings, hardware_of_a_run(args.device, args.jobs))
+    started = time.time()
+    say = lambda text: print(f"compare: {text}", flush=True)
+    if args.dry_run:
+        show_runs(runs, settings, say)
+        return
+    with locked(settings.out):
+        run_all(runs_left(runs, settings, say), settings, say, slots)
+        final = write_results(runs, variants, settings, started, say)
+    say(f"results in {final}")
+    with open(os.path.join(final, "table.md"), encoding="utf-8") as f:
+        print(f.read(), flush=True)

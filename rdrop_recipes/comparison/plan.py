@@ -1,6 +1,5 @@
-"""Which runs a comparison makes: its settings, the variants x seeds, and the command
-lines of each run's training and evaluation (``python -m rdrop_recipes.train`` and
-``python -m rdrop_recipes.evaluate``, the recipes a user runs by hand)."""
+"""Which runs a comparison makes, and the command lines of each run's training and
+evaluation (``python -m rdrop_recipes.train`` / ``evaluate``, as a user runs them)."""
 
 import difflib
 import os
@@ -17,8 +16,6 @@ DEFAULT_BASELINE = "baseline"
 
 @dataclass(frozen=True)
 class Settings:
-    """What applies to every run of a comparison (compare's command line)."""
-
     config: str  # train recipe TOML
     eval_config: str  # evaluate recipe TOML
     data: Optional[str]  # binarized data folder, absolute; None: the train config's
@@ -84,7 +81,7 @@ def close_to(name: str, choices: Sequence[str]) -> str:
 
 
 def defined_variants(defines: List[str]) -> Dict[str, List[str]]:
-    """``--define NAME="train flags"`` -> {NAME: flags}, each checked for its form."""
+    """``--define NAME="train flags"`` -> {NAME: flags}."""
     defined = {}
     for item in defines:
         name, sep, flags = item.partition("=")
@@ -131,8 +128,8 @@ def variant_flags(names: List[str], defines: List[str], config: dict) -> Dict[st
 
 
 def check_baseline(baseline: Optional[str], variants: List[str]) -> str:
-    """The variant every other one is tested against: one of ``variants``. Not given, it is
-    ``baseline``, which a comparison of one variant may lack (it tests nothing)."""
+    """The variant the others are tested against; by default ``baseline``, which a comparison
+    of one variant may lack (it tests nothing)."""
     if baseline is None and (DEFAULT_BASELINE in variants or len(variants) == 1):
         return DEFAULT_BASELINE
     chosen = DEFAULT_BASELINE if baseline is None else baseline
@@ -145,8 +142,7 @@ def check_baseline(baseline: Optional[str], variants: List[str]) -> str:
 
 
 def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[str]) -> tuple:
-    """(variant names, runs) of ``--variants``, ``--seeds`` and ``--define``, after checking
-    both configs and the data folder."""
+    """(variant names, runs), after checking both configs and the data folder."""
     config = recipe_config.load(settings.config)
     recipe_config.load(settings.eval_config)
     data = settings.data or config.get("recipe", {}).get("data", "")
@@ -170,8 +166,7 @@ def train_command(run: Run, settings: Settings) -> List[str]:
     command += ["--save-dir", run.folder, "--device", settings.device]
     if settings.data:
         command += ["--data", settings.data]
-    for assignment in settings.assignments:
-        command += ["--set", assignment]
+    command += [part for assignment in settings.assignments for part in ("--set", assignment)]
     # the seed after the variant's flags, so that no --set of a variant can silently share
     # seeds, and before its fairseq flags after '--', which train hands to fairseq-train
     flags = list(run.train_flags)
@@ -185,6 +180,5 @@ def eval_command(run: Run, settings: Settings) -> List[str]:
     command += ["--results-dir", run.eval_dir, "--name", run.name, "--device", settings.device]
     if settings.data:
         command += ["--data", settings.data]
-    for assignment in settings.eval_set:
-        command += ["--set", assignment]
+    command += [part for assignment in settings.eval_set for part in ("--set", assignment)]
     return command

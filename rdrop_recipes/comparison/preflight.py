@@ -1,10 +1,6 @@
-"""Every run of a comparison checked before the first one starts, by the code that would
-refuse it later: each run's settings against those it was started with, the training
-plan of each run still to train (its flags, the --set values, the data, the save dir
-it resumes), and the evaluation's command line. Otherwise a variant's typo stops the
-comparison hours in, after the runs before it have trained.
-
-The dry run makes the same checks, so it refuses what the real run would refuse."""
+"""Every run of a comparison checked before the first one starts (the dry run too), by
+the code that would refuse it later: otherwise a variant's typo stops the comparison
+hours in, after the runs before it have trained."""
 
 import argparse
 import shlex
@@ -58,7 +54,7 @@ def check_training(run: Run, settings: Settings, hardware: Hardware) -> None:
 
 
 def check_evaluation(run: Run, settings: Settings) -> None:
-    """Refuse what ``python -m rdrop_recipes.evaluate`` would refuse before it loads a checkpoint."""
+    """Refuse what ``evaluate`` would refuse before it loads a checkpoint."""
     try:
         translation.check_setup(
             translation.resolve(_parsed(translation.add_arguments, eval_command(run, settings)))
@@ -68,8 +64,7 @@ def check_evaluation(run: Run, settings: Settings) -> None:
 
 
 def check_runs(runs: List[Run], settings: Settings, hardware: Hardware) -> None:
-    """Every check of the runs that the comparison would meet later, before it starts one;
-    nothing is written."""
+    """Every check the comparison would meet later; nothing is written."""
     for run in runs:
         check_spec(run, spec_of(run, settings), record=False)
     for run in runs:

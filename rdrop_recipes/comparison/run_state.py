@@ -1,10 +1,10 @@
-"""Where a run of a comparison stands, read from its folder alone, so that a rerun
-resumes it: the settings it was started with (``COMPARISON_SPEC``), whether its
-training exited cleanly (``TRAINED``), and its finished evaluation, if any."""
+"""Where a run of a comparison stands, read from its folder alone so that a rerun resumes
+it: the settings it was started with, whether its training exited cleanly, its evaluation."""
 
 import hashlib
 import os
 import shlex
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 from rdrop_recipes.comparison.plan import Run, Settings, eval_command, train_command
@@ -16,15 +16,9 @@ from rdrop_recipes.process.errors import RecipeError
 RUN_FOLDER = "<run folder>"
 
 
-def file_digest(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
-
-
 def spec_of(run: Run, settings: Settings) -> dict:
-    """What makes a run this run; a stored one that differs is refused. Paths inside
-    the run's own folder are written relative to it, so that a comparison folder
-    can be moved, or runs of two comparisons gathered into one, and still resume."""
+    """What makes a run this run. Paths inside its folder are relative to it, so that a
+    comparison folder can be moved, or runs of two comparisons gathered, and still resume."""
 
     def relative(command: List[str]) -> List[str]:
         inside = run.folder + os.sep
@@ -35,14 +29,13 @@ def spec_of(run: Run, settings: Settings) -> dict:
 
     return {
         "train": relative(train_command(run, settings)),
-        "train_config_sha256": file_digest(settings.config),
+        "train_config_sha256": hashlib.sha256(Path(settings.config).read_bytes()).hexdigest()[:16],
         "evaluate": relative(eval_command(run, settings)),
     }
 
 
 def check_spec(run: Run, spec: dict, record: bool = True) -> None:
-    """Refuse a run started with settings other than ``spec``; record ``spec`` in a new
-    run's folder (unless ``record`` is false: the dry run and the checks before any run)."""
+    """Refuse a run started with settings other than ``spec``; ``record`` it in a new run."""
     path = os.path.join(run.folder, COMPARISON_SPEC)
     old = read_json(path)
     if old is None:
@@ -69,7 +62,7 @@ def _options(command: List[str]) -> List[str]:
 
 
 def changes(old: dict, new: dict) -> str:
-    """What differs between two specs, option by option: not the whole ~700-character commands."""
+    """What differs between two specs, option by option (not the ~700-character commands)."""
     parts = []
     for key in new:
         if old.get(key) == new[key]:
@@ -99,18 +92,13 @@ def is_trained(run: Run) -> bool:
 
 
 def evaluation(run: Run) -> Optional[str]:
-    """The newest finished evaluation folder of ``run``, if any."""
-    if not os.path.isdir(run.eval_dir):
-        return None
     done = results_dirs.completed_runs(run.eval_dir)
     return done[-1] if done else None
 
 
 def state(run: Run) -> str:
-    if is_trained(run) and evaluation(run):
-        return "finished"
     if is_trained(run):
-        return "trained, not evaluated"
+        return "finished" if evaluation(run) else "trained, not evaluated"
     if os.path.isfile(os.path.join(run.folder, "checkpoint_last.pt")):
         return "interrupted (continues from checkpoint_last.pt)"
     if os.path.isfile(run.train_console):
@@ -119,23 +107,20 @@ def state(run: Run) -> str:
 
 
 def show_runs(runs: List[Run], settings: Settings, say) -> None:
-    """``--dry-run``: each run's state and training command, nothing changed."""
     for run in runs:
         say(f"{run.name}: {state(run)}")
         say("  " + shlex.join(train_command(run, settings)))
 
 
 def runs_left(runs: List[Run], settings: Settings, say) -> List[Tuple[str, Run]]:
-    """The runs not finished yet, each with its progress label, after checking that every
-    run's folder holds this comparison's settings (and recording them in new ones)."""
-    total = len(runs)
+    """The runs not finished yet (label, run), each run's settings checked (recorded if new)."""
     pending = []
     for number, run in enumerate(runs, start=1):
         check_spec(run, spec_of(run, settings))
-        current = state(run)
+        label, current = f"[{number}/{len(runs)}]", state(run)
         if current == "finished":
-            say(f"[{number}/{total}] {run.name}: finished earlier, skipping")
+            say(f"{label} {run.name}: finished earlier, skipping")
             continue
-        say(f"[{number}/{total}] {run.name}: {current}")
-        pending.append((f"[{number}/{total}]", run))
+        say(f"{label} {run.name}: {current}")
+        pending.append((label, run))
     return pending

@@ -1,8 +1,6 @@
-"""The results of a finished comparison: per run its BLEU (the evaluate recipe's
-scores.json), best valid loss and training wall time; per variant the mean and sample
-standard deviation over seeds; per variant and seed against the baseline of the same
-seed, sacreBLEU's paired bootstrap and approximate-randomization p-values. Written to
-a fresh ``<out>/results/<name>-<timestamp>/``: table.md, table.json and curves.png."""
+"""The results of a finished comparison: per run, per variant (mean, sample std over seeds)
+and, against the baseline of the same seed, sacreBLEU's p-values; into a fresh
+``<out>/results/<name>-<timestamp>/``: table.md, table.json and curves.png."""
 
 import os
 import statistics
@@ -32,7 +30,7 @@ def run_record(run: Run) -> dict:
     scores = read_json(os.path.join(folder, SCORES))
     log = parse_log(run.folder, run.name)
     valid = [(u, m["loss"]) for u, m in sorted(log.valid.items()) if "loss" in m]
-    best = min(valid, key=lambda p: p[1]) if valid else (None, None)
+    best = min(valid, key=lambda p: p[1], default=(None, None))
     return {
         "run": run.name,
         "variant": run.variant,
@@ -42,7 +40,7 @@ def run_record(run: Run) -> dict:
         "bleu_signature": scores["bleu"]["signature"],
         "best_valid_loss": best[1],
         "best_valid_update": best[0],
-        "updates": max(log.train_records()) if log.train_records() else None,
+        "updates": max(log.train_records(), default=None),
         "train_wall_seconds": training_seconds(run.train_console),
         "evaluation": folder,
         "save_dir": run.folder,
@@ -50,11 +48,10 @@ def run_record(run: Run) -> dict:
 
 
 def output_files(folder: str):
-    """The hypothesis and reference files whose BLEU scores.json reports."""
-    split = os.path.join(folder, "hypotheses.compound-split.txt")
-    if os.path.isfile(split):
-        return split, os.path.join(folder, "references.compound-split.txt")
-    return os.path.join(folder, "hypotheses.txt"), os.path.join(folder, "references.txt")
+    """The hypotheses and references whose BLEU scores.json reports."""
+    split = os.path.isfile(os.path.join(folder, "hypotheses.compound-split.txt"))
+    suffix = ".compound-split.txt" if split else ".txt"
+    return os.path.join(folder, "hypotheses" + suffix), os.path.join(folder, "references" + suffix)
 
 
 def significance_tests(records, settings: Settings, lowercase: bool) -> List[dict]:
@@ -162,7 +159,7 @@ def markdown(summary, records, baseline, meta) -> str:
 
 
 def write_results(runs: List[Run], variants, settings: Settings, started: float, say) -> str:
-    """The results folder of ``runs`` (every one finished), published when complete; its path."""
+    """The published results folder of ``runs`` (every one finished)."""
     eval_cfg = recipe_config.load(settings.eval_config)
     lowercase = bool(eval_cfg.get("recipe", {}).get("lowercase", False))
     records = [run_record(run) for run in runs]

@@ -4,8 +4,7 @@ import sys
 
 
 def parse_with_passthrough(parser, argv):
-    """``parser``'s arguments, with what follows ``--`` kept verbatim in ``args.extra``
-    (argparse would try to read fairseq's flags as ours)."""
+    """``parser``'s arguments; what follows ``--`` is kept verbatim in ``args.extra``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
@@ -14,8 +13,7 @@ def parse_with_passthrough(parser, argv):
 
 
 def passed_value(extra, flag, default):
-    """The value fairseq gets for ``flag`` from the flags after '--' (the recipes append them
-    last, so the last one wins in fairseq's argparse), else ``default``."""
+    """The value fairseq gets for ``flag`` from the flags after '--' (the last wins), else ``default``."""
     value = default
     for i, arg in enumerate(extra):
         if arg == flag and i + 1 < len(extra):

@@ -1,19 +1,6 @@
-"""One declared type, range and meaning per recipe setting.
-
-A setting is declared by its key (``lr``, ``update_freq``), which means the same in every
-config and table that holds it (``max_tokens`` in ``[fairseq]``, ``[variants.NAME]`` or a
-prepare config's ``[clean]``). Every value passes :func:`checked` where it enters: the
-config file and each ``--set`` in ``recipe_config.apply_overrides``, a dedicated flag
-through ``recipe_config.flag_type``. A type check alone lets through what fairseq or the
-cluster then gets wrong silently or late: ``--update-freq 0`` (ZeroDivisionError after
-the model is built), ``lr = -1`` (gradient ascent, exit 0), ``tensorboard = false``
-(logs into a folder named "false"). Keys declared nowhere keep the type check of the
-value they replace.
-
-The R-Drop criterion's options are declared here too (:data:`RDROP_OPTIONS`): the
-recipes never import the plugin, and ``--set reg_cutoff_decoder=true`` must reach a
-config that does not list the option (tests/recipes/test_bad_settings.py checks the
-list against the plugin's own).
+"""One declared type, range and meaning per recipe setting, keyed by its name in any table:
+a type check alone lets ``--update-freq 0`` or ``lr = -1`` through to fail late or silently.
+The R-Drop options are declared here too, as the recipes never import the plugin.
 """
 
 import math
@@ -38,7 +25,6 @@ class Setting:
 
 
 def as_boolean(value):
-    """``value`` as a switch: TOML's booleans and the words people type for them."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
@@ -46,33 +32,29 @@ def as_boolean(value):
     raise BadValue(BOOLEAN_RULE)
 
 
-def _integer(value, rule):
-    # bool is a subclass of int: `true` is not a count
-    if type(value) is not int:
-        raise BadValue(rule)
-    return value
+def validated(meaning, rule, accepts, example, convert=None):
+    """A setting whose values are those ``accepts`` (then ``convert``ed); BadValue(rule) otherwise."""
+
+    def parse(value):
+        if not accepts(value):
+            raise BadValue(rule)
+        return value if convert is None else convert(value)
+
+    return Setting(meaning, rule, parse, example)
 
 
 def count(meaning, minimum=1, example="1"):
-    rule = f"an integer >= {minimum}"
-
-    def parse(value):
-        if _integer(value, rule) < minimum:
-            raise BadValue(rule)
-        return value
-
-    return Setting(meaning, rule, parse, example)
+    # bool is a subclass of int: `true` is not a count
+    return validated(meaning, f"an integer >= {minimum}", lambda v: type(v) is int and v >= minimum, example)
 
 
 def number(meaning, rule, accepts, example):
     """A finite number for which ``accepts(value)`` holds (an int is read as a float)."""
 
-    def parse(value):
-        if type(value) not in (int, float) or not math.isfinite(value) or not accepts(value):
-            raise BadValue(rule)
-        return float(value)
+    def finite(value):
+        return type(value) in (int, float) and math.isfinite(value) and accepts(value)
 
-    return Setting(meaning, rule, parse, example)
+    return validated(meaning, rule, finite, example, float)
 
 
 def rate(meaning, example="0.1"):
@@ -80,14 +62,7 @@ def rate(meaning, example="0.1"):
 
 
 def choice(meaning, options):
-    rule = "one of " + ", ".join(options)
-
-    def parse(value):
-        if value not in options:
-            raise BadValue(rule)
-        return value
-
-    return Setting(meaning, rule, parse, options[0])
+    return validated(meaning, "one of " + ", ".join(options), lambda v: v in options, options[0])
 
 
 def boolean(meaning):
@@ -110,8 +85,7 @@ def auto_or_count(meaning):
 
 
 def name_or_off(meaning, on_name):
-    """A file or folder name inside the save dir, or off: ``false``, ``no``, ``off`` or ``""``
-    turn it off, ``true`` gives ``on_name``."""
+    """A name inside the save dir; ``true`` gives ``on_name``, ``false``/``no``/``off``/``""`` none."""
     rule = 'a name inside the save dir, or false/"" to turn it off'
 
     def parse(value):
@@ -129,31 +103,20 @@ def name_or_off(meaning, on_name):
 
 
 def path(meaning, example):
-    """A file or folder path: a string, not empty (an empty one is the current folder)."""
-    rule = "a path, not empty"
+    # an empty path would be the current folder
+    return validated(meaning, "a path, not empty", lambda v: isinstance(v, str) and bool(v.strip()), example)
 
-    def parse(value):
-        if not isinstance(value, str) or not value.strip():
-            raise BadValue(rule)
-        return value
 
-    return Setting(meaning, rule, parse, example)
+def _two_rates(value):
+    try:
+        rates = [float(part) for part in str(value).split(",")]
+    except ValueError:
+        return False
+    return len(rates) == 2 and all(0 <= r < 1 for r in rates)
 
 
 def rate_pair(meaning):
-    rule = 'two rates in [0, 1) as "p1,p2"'
-
-    def parse(value):
-        parts = str(value).split(",")
-        try:
-            rates = [float(part) for part in parts]
-        except ValueError:
-            raise BadValue(rule) from None
-        if len(rates) != 2 or not all(0 <= r < 1 for r in rates):
-            raise BadValue(rule)
-        return value
-
-    return Setting(meaning, rule, parse, "0.1,0.3")
+    return validated(meaning, 'two rates in [0, 1) as "p1,p2"', _two_rates, "0.1,0.3")
 
 
 def _positive(v):
@@ -164,8 +127,7 @@ def _not_negative(v):
     return v >= 0
 
 
-# the options of the R-Drop criteria (rdrop_fairseq/criterions/rdrop_options.py), settable in
-# [fairseq] (or a variant's or task's table) whether or not the config lists them
+# the R-Drop criteria's options (rdrop_fairseq/criterions/rdrop_options.py), listed or not
 RDROP_OPTIONS = {
     "reg_alpha": number("weight of R-Drop's KL term", "a number >= 0", _not_negative, "5.0"),
     "reg_kl_direction": choice("direction of R-Drop's KL term", ("bidirectional", "unidirectional")),
@@ -232,13 +194,6 @@ SETTINGS = {
 
 
 def checked(key, value):
-    """``value`` for the setting ``key`` as the recipe uses it (undeclared keys: as given);
-    raises :class:`BadValue`."""
+    """``value`` of ``key`` as the recipe uses it (undeclared keys: as given); BadValue."""
     setting = SETTINGS.get(key)
     return value if setting is None else setting.parse(value)
-
-
-def describe(key):
-    """``"lr (the learning rate) must be a number > 0"``: the rule of a declared ``key``."""
-    setting = SETTINGS[key]
-    return f"{key} ({setting.meaning}) must be {setting.rule}"

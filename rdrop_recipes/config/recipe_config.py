@@ -1,29 +1,7 @@
-"""Recipe configs: a TOML file under ``configs/`` holds every parameter of a
-recipe, and ``--set KEY=VALUE`` changes any of them without editing the file.
-
-KEY names one value, in one of three ways:
-
-* ``table.key`` (``bpe.merges``); more dots reach nested tables
-  (``variants.doubled-batch.max_tokens``);
-* ``table_key``, the same joined by an underscore (``bpe_merges``);
-* a bare ``key`` (``merges``, ``lr``), looked up in every top-level table.
-
-A bare or joined KEY must name exactly one value: where two tables hold it
-(``clean`` is in WMT's ``[train]``, ``[valid]`` and ``[test]``) the error
-lists the dotted names to choose from, rather than picking one by table order
-and changing a value the user did not mean. An unknown KEY is an error too: a
-typo must not silently run the default.
-
-VALUE is read as a TOML value (``8000``, ``7e-4``, ``true``, ``["a", "b"]``)
-and falls back to a bare string (``arch=transformer``), then checked against
-the setting's declaration (config/declarations.py: ``lr`` > 0, ``update_freq``
-"auto" or >= 1, ...) and the type of the value it replaces, so a mistake fails
-before hours of work; a switch also takes yes/no and on/off. The file's own
-values pass the same declarations. In the tables that become command-line flags
-(``flag_tables``) ``false`` and ``""`` are always allowed, since they remove the
-flag, and a removed flag takes a value of any type. The R-Drop criterion's options
-(``reg_cutoff_decoder``, ...) can be set in ``[fairseq]`` even where the config does
-not list them.
+"""Recipe configs (TOML under ``configs/``) and ``--set KEY=VALUE``: KEY is ``table.key``,
+``table_key`` or a bare ``key`` naming exactly one value; VALUE is TOML (else a string),
+checked by config/declarations.py and the type it replaces. In ``flag_tables``, ``false``
+and ``""`` remove the flag.
 """
 
 import argparse
@@ -39,15 +17,14 @@ except ModuleNotFoundError:  # Python < 3.11
 from rdrop_recipes.config import declarations
 from rdrop_recipes.process.errors import RecipeError
 
-# the checkout this package lies in (rdrop_recipes/config/ is two folders below it)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# what a --set of a default of this type may be, and how it is named in the error
-_ACCEPTS = (
-    (int, (int,), "an integer"),
-    (float, (int, float), "a number"),
-    (list, (list,), "a list"),
-    (dict, (dict,), "a table"),
-)
+# a --set of a default of this exact type (bool is an int, but 1 is not "true"): accepted, named
+_ACCEPTS = {
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    list: ((list,), "a list"),
+    dict: ((dict,), "a table"),
+}
 
 
 def default_config_path(recipe):
@@ -98,8 +75,7 @@ def apply_overrides(config, assignments, flag_tables=()):
 
 
 def check_values(config, flag_tables=(), path=()):
-    """Every declared value of ``config`` (the file's, after the ``--set``s) within its
-    declaration, normalized in place (``tensorboard = false`` -> ``""``)."""
+    """Check every declared value of ``config``, normalized in place (``tensorboard = false`` -> ``""``)."""
     for key, value in config.items():
         where = (*path, key)
         if isinstance(value, dict):
@@ -113,13 +89,13 @@ def _declared(path, value, given, fix):
     try:
         return declarations.checked(path[-1], value)
     except declarations.BadValue:
-        example = declarations.SETTINGS[path[-1]].example
-        raise RecipeError(f"{given}: {declarations.describe(path[-1])}; e.g. {fix}{example}") from None
+        setting = declarations.SETTINGS[path[-1]]
+        rule = f"{path[-1]} ({setting.meaning}) must be {setting.rule}"
+        raise RecipeError(f"{given}: {rule}; e.g. {fix}{setting.example}") from None
 
 
 def flag_type(key):
-    """An argparse ``type`` for a dedicated flag of the declared setting ``key``
-    (``--reg-alpha``): the declaration's check, in argparse's one line."""
+    """An argparse ``type`` checking a dedicated flag (``--reg-alpha``) against ``key``'s declaration."""
 
     def parse(text):
         try:
@@ -134,14 +110,12 @@ def flag_type(key):
 
 
 def set_value(config, key, value):
-    """Set ``key`` (any form ``--set`` takes) to an already typed ``value``."""
     path = resolve_key(config, key)
     _parent(config, path)[path[-1]] = value
 
 
 def at_least(minimum, maximum=None):
-    """An argparse ``type``: an integer >= ``minimum`` (and <= ``maximum``) (a count of 0 that
-    cannot work fails in argparse's one line, not hours later)."""
+    """An argparse ``type``: an integer in [``minimum``, ``maximum``]."""
 
     def parse(text):
         try:
@@ -167,28 +141,21 @@ def parse_value(text):
 def resolve_key(config, key, flag_tables=()):
     """The path (list of keys) of the one value ``key`` names in ``config``; an R-Drop
     option the config does not list names its place in a flag table (``[fairseq]``)."""
-    option = _rdrop_option(config, key, flag_tables)
-    try:
-        return _dotted(config, key) if "." in key else _bare(config, key)
-    except _Unknown as unknown:
-        if option:
-            return option
-        hint = "; a fairseq flag the config does not name goes after '--'" if flag_tables else ""
-        raise RecipeError(f"--set {key}: unknown key{unknown.suggestion(key)}{hint}") from None
+    path, names = _dotted(config, key) if "." in key else _bare(config, key)
+    path = path or _rdrop_option(config, key, flag_tables)
+    if path:
+        return path
+    close = (
+        _did_you_mean(key, names)
+        or ", and none of the config's keys is close to it (the config file lists them)"
+    )
+    hint = "; a fairseq flag the config does not name goes after '--'" if flag_tables else ""
+    raise RecipeError(f"--set {key}: unknown key{close}{hint}")
 
 
-class _Unknown(Exception):
-    """``key`` names no value; ``names``: those it may have meant."""
-
-    def __init__(self, names):
-        super().__init__()
-        self.names = names
-
-    def suggestion(self, key):
-        close = difflib.get_close_matches(key, self.names, n=3, cutoff=0.6)
-        if close:
-            return f"; did you mean {' or '.join(close)}?"
-        return ", and none of the config's keys is close to it (the config file lists them)"
+def _did_you_mean(word, names):
+    close = difflib.get_close_matches(word, names, n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _bare(config, key):
@@ -201,12 +168,12 @@ def _bare(config, key):
     ]
     candidates = bare + joined
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0], []
     if candidates:
         names = " or ".join(".".join(path) for path in candidates)
         raise RecipeError(f"--set {key}: ambiguous key; say which: {names}")
     leaves = [(name, leaf) for name, table in tables for leaf in table if _is_leaf(table, leaf)]
-    raise _Unknown([leaf for _, leaf in leaves] + [f"{name}.{leaf}" for name, leaf in leaves])
+    return None, [leaf for _, leaf in leaves] + [f"{name}.{leaf}" for name, leaf in leaves]
 
 
 def _dotted(config, key):
@@ -216,14 +183,12 @@ def _dotted(config, key):
         if not isinstance(table.get(part), dict):
             where = ".".join(parts[:depth]) or "the config"
             tables = [name for name in table if isinstance(table[name], dict)]
-            close = difflib.get_close_matches(part, tables, n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise RecipeError(f"--set {key}: no table {part!r} in {where}{hint}")
+            raise RecipeError(f"--set {key}: no table {part!r} in {where}{_did_you_mean(part, tables)}")
         table = table[part]
     if not _is_leaf(table, parts[-1]):
         prefix = ".".join(parts[:-1])
-        raise _Unknown([f"{prefix}.{leaf}" for leaf in table if _is_leaf(table, leaf)])
-    return parts
+        return None, [f"{prefix}.{leaf}" for leaf in table if _is_leaf(table, leaf)]
+    return parts, []
 
 
 def _rdrop_option(config, key, flag_tables):
@@ -231,23 +196,14 @@ def _rdrop_option(config, key, flag_tables):
     ``reg_x``, ``fairseq_reg_x`` or ``fairseq.reg_x`` in [fairseq], ``variants.NAME.reg_x``
     in that variant's table; None for any other key."""
     parts = key.split(".")
-    if parts[-1] not in declarations.RDROP_OPTIONS:
-        if (
-            len(parts) == 1
-            and key.startswith("fairseq_")
-            and key[len("fairseq_") :] in declarations.RDROP_OPTIONS
-        ):
-            parts = ["fairseq", key[len("fairseq_") :]]
-        else:
-            return None
     if len(parts) == 1:
-        parts = ["fairseq", key]
+        parts = ["fairseq", key.removeprefix("fairseq_")]
+    if parts[-1] not in declarations.RDROP_OPTIONS or parts[0] not in flag_tables:
+        return None
     table = config
     for part in parts[:-1]:
         table = table.get(part) if isinstance(table, dict) else None
-    if parts[0] not in flag_tables or not isinstance(table, dict):
-        return None
-    return parts
+    return parts if isinstance(table, dict) else None
 
 
 def _is_leaf(table, key):
@@ -269,32 +225,26 @@ def _checked(value, default, text, key):
             raise RecipeError(
                 f"--set {key}={text}: expected {declarations.BOOLEAN_RULE}, like the default {default!r}"
             ) from None
-    for kind, accepted, name in _ACCEPTS:
-        # bool is a subclass of int: test it by exact type so 1 is not "true"
-        if type(default) is kind:
-            if type(value) not in accepted:
-                raise RecipeError(f"--set {key}={text}: expected {name}, like the default {default!r}")
-            return float(value) if kind is float else value
+    if type(default) in _ACCEPTS:
+        accepted, name = _ACCEPTS[type(default)]
+        if type(value) not in accepted:
+            raise RecipeError(f"--set {key}={text}: expected {name}, like the default {default!r}")
+        return float(value) if type(default) is float else value
     if isinstance(default, str) and not isinstance(value, str):
         return text  # "8" for a string stays the string the user typed
     return value
 
 
 def to_flags(options):
-    """fairseq flags for a table: ``max_tokens = 4096`` -> ``--max-tokens 4096``.
-
-    ``true`` is a bare switch; ``false`` and the empty string leave the flag out
-    (how a variant removes a flag the base recipe sets).
-    """
+    """fairseq flags for a table: ``max_tokens = 4096`` -> ``--max-tokens 4096``; ``true`` is a
+    bare switch, ``false`` and ``""`` leave the flag out (how a variant removes one)."""
     flags = []
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
             flags.append(flag)
-        elif removes_flag(value) or value is None:
-            continue
-        else:
-            flags.extend([flag, format_value(value)])
+        elif not (removes_flag(value) or value is None):
+            flags += [flag, format_value(value)]
     return flags
 
 

@@ -1,9 +1,6 @@
-"""Getting the release archives: download, sanity checks, member extraction.
-
-Every failure a user can cause (wrong path, an HTML error page saved as
-``.tgz``, a truncated download, a different release lacking a file) becomes
-a one-line ``PrepareError`` that says what to do, never a tarfile traceback.
-"""
+"""Release archives: download, sanity checks, member extraction. Every failure a user can
+cause (wrong path, an HTML page saved as ``.tgz``, a truncated download, another release)
+is a one-line ``PrepareError`` saying what to do, never a tarfile traceback."""
 
 import contextlib
 import errno
@@ -26,41 +23,68 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def member_name(name: str) -> str:
-    """Tar member names without a leading ``./`` (some tar tools add it)."""
+    """Without a leading ``./`` (some tar tools add it)."""
     while name.startswith("./"):
         name = name[2:]
     return name
 
 
-def check_gzip(path: str, fix: str) -> None:
-    if os.path.isdir(path):
-        raise PrepareError(f"archive {path} is a folder; pass the .tgz file itself; {fix}")
+def html_hint(head: bytes) -> str:
+    return " (it looks like an HTML page: a failed download?)" if head.lstrip()[:1] == b"<" else ""
+
+
+def file_head(path: str, fix: str) -> bytes:
     if not os.path.isfile(path):
         raise PrepareError(f"archive {path} not found; {fix}")
     with open(path, "rb") as handle:
-        head = handle.read(64)
+        return handle.read(64)
+
+
+def check_gzip(path: str, fix: str) -> None:
+    if os.path.isdir(path):
+        raise PrepareError(f"archive {path} is a folder; pass the .tgz file itself; {fix}")
+    head = file_head(path, fix)
     if head[:2] != GZIP_MAGIC:
-        looks = " (it looks like an HTML page: a failed download?)" if head.lstrip()[:1] == b"<" else ""
-        raise PrepareError(f"archive {path} is not a gzip file{looks}; {fix}")
+        raise PrepareError(f"archive {path} is not a gzip file{html_hint(head)}; {fix}")
 
 
-def _is_disk_problem(err: BaseException) -> bool:
-    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS)
+def check_zip(path: str, fix: str) -> None:
+    """Exists, starts like a zip and has its central directory (a truncated download lacks it)."""
+    head = file_head(path, fix)
+    if head[:4] != ZIP_MAGIC or not zipfile.is_zipfile(path):
+        raise PrepareError(f"archive {path} is not a complete zip file{html_hint(head)}; {fix}")
+
+
+@contextlib.contextmanager
+def failures_as_prepare_error(what: str, fix: str, errors: tuple):
+    """``errors`` become ``PrepareError("<what> (<error>); <fix>")``; a disk problem stays itself."""
+    try:
+        yield
+    except errors as err:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+            raise
+        raise PrepareError(f"{what} ({err}); {fix}") from None
+
+
+def copy_member(source, dest_file, size: int, name: str) -> None:
+    shutil.copyfileobj(source, dest_file, 1 << 20)
+    if dest_file.tell() != size:
+        raise EOFError(f"member {name} is short")
+
+
+def lacks(path: str, missing, fix: str) -> PrepareError:
+    return PrepareError(f"archive {path} lacks {', '.join(missing)}: not the expected release; {fix}")
 
 
 def extract_members(path: str, wanted: Dict[str, str], fix: str) -> None:
-    """Copy archive members to files: ``wanted`` maps member name -> destination.
-
-    One streaming pass over the archive (a multi-GB Common Crawl tarball is
-    never re-read to reach a later member), read to the very end: gzip's
-    CRC-32 and length sit in its last 8 bytes, after the tar end marker where
-    tarfile stops reading, so without that a flipped bit inside a member goes
-    unnoticed. Every destination stays a temporary file until the whole
-    archive has checked out; a member missing from the archive is an error.
-    """
+    """Copy tar.gz members to files (``wanted``: member name -> destination) in one streaming
+    pass read to the very end: gzip's CRC-32 and length follow the tar end marker, where
+    tarfile stops, so without that a flipped bit goes unnoticed. Destinations stay
+    temporary until the whole archive checks out."""
     check_gzip(path, fix)
     found = set()
-    try:
+    errors = (tarfile.TarError, EOFError, zlib.error, OSError)
+    with failures_as_prepare_error(f"archive {path} is corrupt or truncated", fix, errors):
         with contextlib.ExitStack() as pending:  # renames into place when the block ends cleanly
             with gzip.open(path, "rb") as stream:
                 with tarfile.open(fileobj=stream, mode="r|") as archive:
@@ -70,77 +94,45 @@ def extract_members(path: str, wanted: Dict[str, str], fix: str) -> None:
                             continue
                         tmp = pending.enter_context(atomic_path(wanted[name]))
                         with open(tmp, "wb") as out:
-                            shutil.copyfileobj(archive.extractfile(info), out, 1 << 20)
-                            if out.tell() != info.size:
-                                raise EOFError(f"member {name} is short")
+                            copy_member(archive.extractfile(info), out, info.size, name)
                         found.add(name)
                 while stream.read(1 << 20):  # to the end, where gzip checks CRC and length
                     pass
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        if _is_disk_problem(err):
-            raise
-        raise PrepareError(f"archive {path} is corrupt or truncated ({err}); {fix}") from None
     missing = sorted(set(wanted) - found)
     if missing:
-        raise PrepareError(f"archive {path} lacks {', '.join(missing)}: not the expected release; {fix}")
-
-
-def check_zip(path: str, fix: str) -> None:
-    """A quick look before any stage runs: the file exists, starts like a zip and
-    has its central directory (which a truncated download lacks)."""
-    if not os.path.isfile(path):
-        raise PrepareError(f"archive {path} not found; {fix}")
-    with open(path, "rb") as handle:
-        head = handle.read(64)
-    if head[:4] != ZIP_MAGIC or not zipfile.is_zipfile(path):
-        looks = " (it looks like an HTML page: a failed download?)" if head.lstrip()[:1] == b"<" else ""
-        raise PrepareError(f"archive {path} is not a complete zip file{looks}; {fix}")
+        raise lacks(path, missing, fix)
 
 
 def extract_zip_members(path: str, wanted: Dict[str, str], fix: str) -> None:
-    """``extract_members`` for a zip: every member is CRC-checked while it is
-    copied (zipfile raises at its end on a mismatch), so a damaged member never
-    reaches its destination, and a missing member fails before any copying."""
+    """``extract_members`` for a zip: zipfile CRC-checks each member as it is copied, and a
+    missing member fails before any copying."""
     check_zip(path, fix)
-    try:
+    errors = (zipfile.BadZipFile, EOFError, zlib.error, OSError)
+    with failures_as_prepare_error(f"archive {path} is corrupt or truncated", fix, errors):
         with zipfile.ZipFile(path) as archive:
             members = {member_name(info.filename): info for info in archive.infolist() if not info.is_dir()}
             missing = sorted(set(wanted) - set(members))
             if missing:
-                raise PrepareError(
-                    f"archive {path} lacks {', '.join(missing)}: not the expected release; {fix}"
-                )
+                raise lacks(path, missing, fix)
             for name, dest in wanted.items():
-                info = members[name]
-                with archive.open(info) as source, atomic_open(dest, binary=True) as out:
-                    shutil.copyfileobj(source, out, 1 << 20)
-                    if out.tell() != info.file_size:
-                        raise EOFError(f"member {name} is short")
-    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as err:
-        if _is_disk_problem(err):
-            raise
-        raise PrepareError(f"archive {path} is corrupt or truncated ({err}); {fix}") from None
+                with archive.open(members[name]) as source, atomic_open(dest, binary=True) as out:
+                    copy_member(source, out, members[name].file_size, name)
 
 
 def download(url: str, dest: str, fix: str, stream=None) -> None:
-    """Fetch ``url`` to ``dest`` (via ``dest.tmp``) with a progress line per 10 MB."""
+    """``url`` to ``dest`` (written aside, renamed), a progress line per 10 MB."""
     out = stream or sys.stdout
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     print(f"    downloading {url}", file=out, flush=True)
     received, next_report = 0, 10 << 20
-    try:
+    with failures_as_prepare_error(
+        f"could not download {url}", fix, (urllib.error.URLError, OSError, ValueError)
+    ):
         with urllib.request.urlopen(url, timeout=60) as response, atomic_open(dest, binary=True) as fh:
-            while True:
-                block = response.read(1 << 20)
-                if not block:
-                    break
+            while block := response.read(1 << 20):
                 fh.write(block)
                 received += len(block)
                 if received >= next_report:
                     print(f"    {received >> 20} MB", file=out, flush=True)
                     next_report += 10 << 20
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        if _is_disk_problem(err):
-            raise
-        raise PrepareError(f"could not download {url} ({err}); {fix}") from None
     print(f"    saved {dest} ({received >> 20} MB)", file=out, flush=True)

@@ -1,8 +1,5 @@
-"""Pre-trained fairseq models by name (``roberta.large``, ``bart.large``, ...)
-or by path: downloaded once into a models folder, or unpacked from an
-archive the user already has (``--model-archive``), or a ``model.pt`` given
-directly. Returns the checkpoint path and the fairseq ``--arch`` it needs.
-"""
+"""Pre-trained fairseq models by name (downloaded once, or unpacked from ``--model-archive``)
+or a ``model.pt`` path."""
 
 import os
 from typing import Optional, Tuple

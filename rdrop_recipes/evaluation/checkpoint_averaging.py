@@ -1,11 +1,5 @@
-"""The mean of the model parameters of several fairseq checkpoints, as one checkpoint.
-
-The result keeps everything else (config, optimizer history, extra state)
-from the newest input, so fairseq-generate loads it like any checkpoint.
-Parameters are summed in float64 and cast back to their own dtype, so fp16
-checkpoints do not lose precision in the sum; integer buffers are not
-averaged but taken from the newest checkpoint.
-"""
+"""The mean of the model parameters of several fairseq checkpoints, as one checkpoint:
+everything else (config, optimizer history, extra state) from the newest input."""
 
 import os
 
@@ -27,7 +21,8 @@ def load_checkpoint(path):
 
 
 def average_state_dicts(state_dicts):
-    """Mean of floating tensors key by key; others from the last state dict."""
+    """Mean of floating tensors key by key (summed in float64: fp16 loses nothing); integer
+    buffers from the last state dict."""
     import torch
 
     first_keys = list(state_dicts[0])
@@ -63,7 +58,6 @@ def average_checkpoints(paths):
         raise RecipeError("no checkpoints to average")
     paths = oldest_to_newest(paths)
     models = []
-    state = None
     for path in paths:
         state = load_checkpoint(path)
         if "model" not in state:

@@ -1,6 +1,5 @@
-"""The figure of training curves, runs side by side (cf. the R-Drop paper's
-Figure 2): train NLL loss, valid loss, KL and valid BLEU against updates (top
-row) and against wall-clock time (bottom row)."""
+"""Training curves, runs side by side (cf. the R-Drop paper's Figure 2): four
+metrics against updates (top row) and wall-clock time (bottom row)."""
 
 import os
 
@@ -42,7 +41,6 @@ def plot(runs, out, title=None):
     for col, (split, metric, name) in enumerate(PANELS):
         for row, axis in enumerate(("updates", "wall")):
             ax = axes[row][col]
-            drawn = False
             for i, run in enumerate(runs):
                 points = run.series(split, metric, axis)
                 if not points:
@@ -50,17 +48,9 @@ def plot(runs, out, title=None):
                 xs = [x / scale if axis == "wall" else x for x, _ in points]
                 ys = [y for _, y in points]
                 marker = "o" if split == "valid" or len(points) < 30 else None
-                ax.plot(
-                    xs,
-                    ys,
-                    color=colors[i % len(colors)],
-                    marker=marker,
-                    markersize=3,
-                    linewidth=1.4,
-                    label=run.label,
-                )
-                drawn = True
-            if not drawn:
+                color = colors[i % len(colors)]
+                ax.plot(xs, ys, color=color, marker=marker, markersize=3, linewidth=1.4, label=run.label)
+            if not ax.lines:
                 ax.text(
                     0.5,
                     0.5,
@@ -74,17 +64,15 @@ def plot(runs, out, title=None):
             ax.set_xlabel("updates" if axis == "updates" else f"wall-clock time ({unit})")
             ax.grid(True, alpha=0.3)
             ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 5), useMathText=True)
-    handles, labels = [], []
+    legend = {}  # label -> handle, each run once
     for ax in axes.flat:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
-                handles.append(h)
-                labels.append(l)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
     fig.legend(
-        handles,
-        labels,
+        list(legend.values()),
+        list(legend),
         loc="upper center",
-        ncol=min(len(labels), 6),
+        ncol=min(len(legend), 6),
         frameon=False,
         bbox_to_anchor=(0.5, 0.965),
     )

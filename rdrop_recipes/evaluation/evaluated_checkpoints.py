@@ -1,6 +1,5 @@
-"""Which checkpoint an evaluation reads: the files, globs or folders of
-[recipe] ``checkpoints`` (with ``average_last``), each checked before fairseq
-reads it, several averaged into one; and the results folder name they give."""
+"""Which checkpoint an evaluation reads ([recipe] ``checkpoints``, ``average_last``),
+several averaged into one, and the results folder name they give."""
 
 import glob
 import os
@@ -57,8 +56,7 @@ def checked_checkpoints(recipe):
 
 
 def one_checkpoint(checkpoints, folder, prog):
-    """The checkpoint to evaluate: the only one, or the average of several
-    written into ``folder`` as averaged.pt."""
+    """The only checkpoint, or the average of several written as ``folder``/averaged.pt."""
     if len(checkpoints) == 1:
         return checkpoints[0]
     print(f"{prog}: averaging {len(checkpoints)} checkpoints: {', '.join(checkpoints)}", flush=True)
@@ -70,7 +68,6 @@ def one_checkpoint(checkpoints, folder, prog):
 def default_name(recipe, checkpoints):
     """The run's save dir, then which checkpoint: ``iwslt14-rdrop-best``, ``iwslt14-rdrop-avg5``."""
     run = os.path.basename(os.path.dirname(os.path.abspath(checkpoints[-1]))) or recipe.get("name", "eval")
-    suffix = f"-avg{len(checkpoints)}" if len(checkpoints) > 1 else ""
-    if len(checkpoints) == 1:
-        suffix = "-" + os.path.splitext(os.path.basename(checkpoints[0]))[0].replace("checkpoint_", "")
-    return f"{run}{suffix}"
+    if len(checkpoints) > 1:
+        return f"{run}-avg{len(checkpoints)}"
+    return f"{run}-" + os.path.splitext(os.path.basename(checkpoints[0]))[0].replace("checkpoint_", "")

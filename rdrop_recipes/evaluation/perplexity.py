@@ -1,12 +1,6 @@
-"""Language-model perplexity of a checkpoint with fairseq-eval-lm, into a fresh results folder.
-
-Each subset is scored by ``fairseq-eval-lm DATA --user-dir PLUGIN --path CKPT
---gen-subset SUBSET`` with the ``[eval_lm]`` table of the config as flags; the
-perplexity is fairseq's. fairseq-eval-lm silently skips samples longer than
-the model's positions, so the number of tokens it scored is checked against
-the subset's size in ``SUBSET.idx``: a shortfall is an error rather than the
-perplexity of part of the data.
-"""
+"""Language-model perplexity (fairseq's) of a checkpoint with fairseq-eval-lm and the
+config's ``[eval_lm]`` table, into a fresh results folder. fairseq-eval-lm silently skips
+samples longer than the model's positions: a subset not scored whole is an error."""
 
 import datetime
 import os
@@ -14,10 +8,10 @@ import shlex
 import struct
 import time
 
-from rdrop_recipes.config import recipe_config
 from rdrop_recipes.config.command_line import passed_value
+from rdrop_recipes.evaluation import run_options
 from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
-from rdrop_recipes.evaluation.fairseq_runs import checkpoint_command, device_flags, run_logged
+from rdrop_recipes.evaluation.fairseq_runs import run_on_checkpoint
 from rdrop_recipes.fairseq_io.checkpoint_files import checkpoint_strings
 from rdrop_recipes.fairseq_io.log_lines import read_eval_lm
 from rdrop_recipes.folders import results_dirs
@@ -28,24 +22,18 @@ FLAG_TABLE = "eval_lm"
 # fairseq's MMapIndexedDataset index: magic, version <Q, dtype <B, length <Q, then int32 sizes
 INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_HEADER = struct.Struct("<9sQBQ")
-# fairseq's defaults where neither the [eval_lm] table nor the flags after '--' set them
-DEFAULT_TOKENS_PER_SAMPLE = 1024
-DEFAULT_CONTEXT_WINDOW = 0
 
 
 def flag_value(cfg, extra, key, default):
-    """The value fairseq-eval-lm gets for ``key``: the last of the flags after '--' (fairseq's
-    argparse lets them win), else the [eval_lm] table's, else fairseq's default."""
+    """What fairseq-eval-lm gets for ``key``: the flags after '--' win, then [eval_lm]."""
     return passed_value(extra, "--" + key.replace("_", "-"), cfg.get(FLAG_TABLE, {}).get(key, default))
 
 
 def check_window(cfg, extra):
-    """fairseq-eval-lm scores ``tokens_per_sample - context_window`` new tokens per block: a
-    window as long as the block leaves none (fairseq then crashes or loops on nothing)."""
-    tokens, window = (
-        flag_value(cfg, extra, "tokens_per_sample", DEFAULT_TOKENS_PER_SAMPLE),
-        flag_value(cfg, extra, "context_window", DEFAULT_CONTEXT_WINDOW),
-    )
+    """A window as long as the block leaves no new token to score (fairseq crashes or loops)."""
+    # fairseq's defaults where neither [eval_lm] nor the flags after '--' set them
+    tokens = flag_value(cfg, extra, "tokens_per_sample", 1024)
+    window = flag_value(cfg, extra, "context_window", 0)
     try:
         tokens, window = int(tokens), int(window)
     except (TypeError, ValueError):
@@ -62,9 +50,8 @@ def check_window(cfg, extra):
 
 
 def check_language_model(path):
-    """Refuse a checkpoint with an encoder (translation, BART, RoBERTa): fairseq-eval-lm
-    scores decoder-only language models and fails deep in its loader on anything else.
-    Read from the checkpoint's pickle (its parameter names), without torch or fairseq."""
+    """Refuse a checkpoint with an encoder, on which fairseq-eval-lm fails deep in its loader
+    (its parameter names, read from the pickle without torch)."""
     if any(s.startswith("encoder.") for s in checkpoint_strings(path)):
         raise RecipeError(
             f"checkpoint {path!r} holds an encoder (a translation or fine-tuning model), not a language "
@@ -74,35 +61,29 @@ def check_language_model(path):
 
 
 def subset_tokens(data, subset):
-    """Tokens in ``subset`` (end-of-line tokens included), from its mmap index;
-    None where the folder holds another format (then nothing is checked)."""
+    """Tokens in ``subset`` from its mmap index; None for another format (nothing checked)."""
     try:
         with open(os.path.join(data.split(os.pathsep)[0], f"{subset}.idx"), "rb") as handle:
             magic, _version, _dtype, length = INDEX_HEADER.unpack(handle.read(INDEX_HEADER.size))
-            if magic != INDEX_MAGIC:
-                return None
             sizes = handle.read(4 * length)
     except (OSError, struct.error):
         return None
-    if len(sizes) != 4 * length:
+    if magic != INDEX_MAGIC or len(sizes) != 4 * length:
         return None
     return sum(struct.unpack(f"<{length}i", sizes))
 
 
 def eval_lm(cfg, checkpoint, subset, workdir, extra):
-    """(command, {perplexity, loss_base2, tokens}) of fairseq-eval-lm on one subset, its
-    output in ``workdir/eval-lm.<subset>.log``."""
-    recipe = cfg["recipe"]
-    command = checkpoint_command("eval_lm", recipe["data"], checkpoint) + ["--gen-subset", subset]
-    command += recipe_config.to_flags(cfg.get(FLAG_TABLE, {}))
-    command += device_flags(recipe.get("device", "auto")) + list(extra)
+    """(command, {perplexity, loss_base2, tokens}) of fairseq-eval-lm on one subset."""
     log_path = os.path.join(workdir, f"eval-lm.{subset}.log")
-    lines = run_logged(command, log_path, "evaluate-lm", "fairseq-eval-lm")
+    command, lines = run_on_checkpoint(
+        cfg, "eval_lm", FLAG_TABLE, checkpoint, ["--gen-subset", subset], extra, log_path, "evaluate-lm"
+    )
     parsed = read_eval_lm(lines)
     if parsed is None:
         raise RecipeError(f"fairseq-eval-lm printed no perplexity; see {log_path}")
     loss, perplexity, evaluated = parsed
-    expected = subset_tokens(recipe["data"], subset)
+    expected = subset_tokens(cfg["recipe"]["data"], subset)
     if expected is not None and evaluated != expected:
         raise RecipeError(
             f"fairseq-eval-lm scored {evaluated:,} of the {expected:,} tokens of {subset!r} (it skips "
@@ -110,13 +91,21 @@ def eval_lm(cfg, checkpoint, subset, workdir, extra):
             "use the [eval_lm] settings the model was trained for (tokens_per_sample, context_window, "
             f"sample_break_mode); log: {log_path}"
         )
-    scores = {"perplexity": perplexity, "loss_base2": loss, "tokens": evaluated}
-    return command, scores
+    return command, {"perplexity": perplexity, "loss_base2": loss, "tokens": evaluated}
+
+
+def resolve(args):
+    """The config of ``evaluate_lm``'s arguments."""
+    cfg = run_options.resolve(args, FLAG_TABLE)
+    if args.subsets:
+        cfg["recipe"]["subsets"] = [s for s in args.subsets.split(",") if s]
+    if not cfg["recipe"].get("subsets"):
+        raise RecipeError("no subset to evaluate; pass --subsets valid,test")
+    return cfg
 
 
 def evaluate_perplexity(cfg, name, extra):
-    """Every subset of [recipe] ``subsets`` scored with the config's checkpoint(s); the
-    finished results folder."""
+    """Every subset of [recipe] ``subsets`` scored; the finished results folder."""
     recipe = cfg["recipe"]
     data, subsets = recipe["data"], list(recipe["subsets"])
     check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))

@@ -1,6 +1,4 @@
-"""The command line the checkpoint evaluations share (BLEU and perplexity):
-which checkpoints, where the results go, on what device, applied to the
-recipe's TOML config."""
+"""The command line the checkpoint evaluations (BLEU, perplexity) share."""
 
 from rdrop_recipes.config import recipe_config
 
@@ -17,8 +15,7 @@ def add_run_options(parser):
 
 
 def resolve(args, flag_table):
-    """The config with the command line applied: ``--set`` into [recipe] or
-    ``flag_table``, the named options into [recipe]."""
+    """The config with ``--set`` into [recipe] or ``flag_table``, the named options into [recipe]."""
     cfg = recipe_config.apply_overrides(recipe_config.load(args.config), args.assignments, (flag_table,))
     recipe = cfg["recipe"]
     for key in ("data", "results_dir", "device", "name"):

@@ -1,16 +1,6 @@
-"""BLEU the way the R-Drop paper reports it, from fairseq-generate output.
-
-* ``bleu_scores``: hypotheses (H-) and references (T-) of a fairseq-generate
-  run in corpus order, written beside its log, and their BLEU.
-* tokenized BLEU: sacrebleu with ``tokenize="none"`` on the tokenized text,
-  which is what multi-bleu.perl / fairseq-score compute (IWSLT, lowercased).
-* compound splitting for WMT14 En-De: every hyphen between two non-spaces
-  becomes `` ##AT##-##AT## ``, the convention of the Transformer papers'
-  En-De numbers; the match consumes the characters around the hyphen, as the
-  usual one-line perl substitution does, so "a-b-c" keeps its second hyphen.
-* detokenized sacreBLEU: Moses detokenizer, then sacrebleu's default 13a
-  tokenization, reported with its signature.
-"""
+"""BLEU the way the R-Drop paper reports it, from fairseq-generate output: tokenized BLEU
+(sacrebleu with ``tokenize="none"``, what multi-bleu.perl / fairseq-score compute),
+optionally with WMT14 En-De compound splitting, and detokenized sacreBLEU (Moses, 13a)."""
 
 import os
 import re
@@ -20,6 +10,8 @@ from rdrop_recipes.fairseq_io.log_lines import hypotheses_and_references, report
 from rdrop_recipes.folders.atomic_files import write_lines
 from rdrop_recipes.process.errors import RecipeError
 
+# the match consumes the characters around the hyphen, as the usual one-line perl
+# substitution does, so "a-b-c" keeps its second hyphen
 _COMPOUND = re.compile(r"(\S)-(\S)")
 
 
@@ -27,7 +19,8 @@ def compound_split(line: str) -> str:
     return _COMPOUND.sub(r"\1 ##AT##-##AT## \2", line)
 
 
-def bleu_report(score, metric) -> dict:
+def bleu_report(hyps, refs, metric) -> dict:
+    score = metric.corpus_score(hyps, [refs])
     return {
         "score": round(score.score, 2),
         "precisions": [round(p, 2) for p in score.precisions],
@@ -42,8 +35,13 @@ def bleu_report(score, metric) -> dict:
 def tokenized_bleu(hyps, refs, lowercase=False) -> dict:
     from sacrebleu.metrics import BLEU
 
-    metric = BLEU(tokenize="none", lowercase=lowercase, force=True)
-    return bleu_report(metric.corpus_score(hyps, [refs]), metric)
+    return bleu_report(hyps, refs, BLEU(tokenize="none", lowercase=lowercase, force=True))
+
+
+def detok_sacrebleu(hyps, refs) -> dict:
+    from sacrebleu.metrics import BLEU
+
+    return bleu_report(hyps, refs, BLEU())  # 13a, mixed case: the WMT convention
 
 
 def detokenize(lines, lang) -> List[str]:
@@ -53,16 +51,8 @@ def detokenize(lines, lang) -> List[str]:
     return [detok.detokenize(line.split()) for line in lines]
 
 
-def detok_sacrebleu(hyps_detok, refs_detok) -> dict:
-    from sacrebleu.metrics import BLEU
-
-    metric = BLEU()  # 13a, mixed case: the WMT convention
-    return bleu_report(metric.corpus_score(hyps_detok, [refs_detok]), metric)
-
-
 def bleu_scores(cfg, lines, workdir) -> dict:
-    """The BLEU of fairseq-generate's output ``lines`` the config asks for; the texts scored
-    are written into ``workdir``."""
+    """The BLEU of fairseq-generate's ``lines`` the config asks for; the texts go into ``workdir``."""
     recipe, gen = cfg["recipe"], cfg.get("generate", {})
     try:
         hyps, refs = hypotheses_and_references(lines, "H")
@@ -74,20 +64,15 @@ def bleu_scores(cfg, lines, workdir) -> dict:
         )
     write_lines(os.path.join(workdir, "hypotheses.txt"), hyps)
     write_lines(os.path.join(workdir, "references.txt"), refs)
-    scores = {"sentences": len(hyps)}
     lowercase = bool(recipe.get("lowercase", False))
+    kind, scored_hyps, scored_refs = "tokenized BLEU", hyps, refs
     if recipe.get("compound_split"):
-        hyps_cs = [compound_split(h) for h in hyps]
-        refs_cs = [compound_split(r) for r in refs]
-        write_lines(os.path.join(workdir, "hypotheses.compound-split.txt"), hyps_cs)
-        write_lines(os.path.join(workdir, "references.compound-split.txt"), refs_cs)
-        scores["bleu"] = tokenized_bleu(hyps_cs, refs_cs, lowercase)
-        scores["bleu"]["kind"] = "tokenized BLEU with compound splitting" + (
-            ", lowercased" if lowercase else ""
-        )
-    else:
-        scores["bleu"] = tokenized_bleu(hyps, refs, lowercase)
-        scores["bleu"]["kind"] = "tokenized BLEU" + (", lowercased" if lowercase else "")
+        kind += " with compound splitting"
+        scored_hyps, scored_refs = [compound_split(h) for h in hyps], [compound_split(r) for r in refs]
+        write_lines(os.path.join(workdir, "hypotheses.compound-split.txt"), scored_hyps)
+        write_lines(os.path.join(workdir, "references.compound-split.txt"), scored_refs)
+    bleu = tokenized_bleu(scored_hyps, scored_refs, lowercase)
+    scores = {"sentences": len(hyps), "bleu": {**bleu, "kind": kind + (", lowercased" if lowercase else "")}}
     if recipe.get("sacrebleu"):
         lang = gen.get("target_lang") or "en"
         hyps_detok = detokenize(hyps, lang)
@@ -102,8 +87,7 @@ def bleu_scores(cfg, lines, workdir) -> dict:
             reference_kind = "detokenized T- lines"
         write_lines(os.path.join(workdir, "hypotheses.detok.txt"), hyps_detok)
         write_lines(os.path.join(workdir, "references.detok.txt"), refs_detok)
-        scores["sacrebleu"] = detok_sacrebleu(hyps_detok, refs_detok)
-        scores["sacrebleu"]["reference"] = reference_kind
+        scores["sacrebleu"] = {**detok_sacrebleu(hyps_detok, refs_detok), "reference": reference_kind}
     expected = subset_size(lines, gen.get("gen_subset", "test"))
     if expected is not None and expected != len(hyps):
         raise RecipeError(

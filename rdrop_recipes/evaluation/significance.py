@@ -1,19 +1,6 @@
-"""Is system B's BLEU different from baseline A's on the same test set?
-
-Both tests are sacreBLEU's own (``sacrebleu.significance.PairedTest``, what
-``sacrebleu --paired-bs`` / ``--paired-ar`` run), scored with the BLEU the
-evaluation recipe reports (tokenized text, ``tokenize="none"``), so the
-p-value speaks about the number in the table:
-
-* paired bootstrap resampling (Koehn, 2004): resample the test sentences with
-  replacement, count how often B fails to beat A;
-* approximate randomization (Riezler & Maxwell, 2005): swap A's and B's
-  output sentence by sentence at random, count how often the BLEU difference
-  is at least the observed one.
-
-sacreBLEU seeds its generator (``SACREBLEU_SEED``, default 12345), so a
-p-value is reproducible.
-"""
+"""Is system B's BLEU different from baseline A's on the same test set? sacreBLEU's own
+paired bootstrap and approximate randomization (``sacrebleu --paired-bs/--paired-ar``) on
+the BLEU the evaluation reports (``tokenize="none"``); seeded, so reproducible."""
 
 import logging
 from typing import Dict, Sequence
@@ -38,21 +25,12 @@ def paired_p_values(
         )
     # sacrebleu narrates each step at INFO on its own logger; the table says it all
     logging.getLogger("sacrebleu").setLevel(logging.WARNING)
+    systems = [("baseline", list(baseline)), ("system", list(system))]
     result = {}
     for kind, samples, key in (("bs", bootstrap_samples, "p_bootstrap"), ("ar", ar_trials, "p_ar")):
-        metric = BLEU(tokenize="none", lowercase=lowercase, force=True)
-        test = PairedTest(
-            [("baseline", list(baseline)), ("system", list(system))],
-            {"BLEU": metric},
-            [list(references)],
-            test_type=kind,
-            n_samples=samples,
-        )
-        _, scores = test()
+        metric = {"BLEU": BLEU(tokenize="none", lowercase=lowercase, force=True)}
+        _, scores = PairedTest(systems, metric, [list(references)], test_type=kind, n_samples=samples)()
         base, other = scores["BLEU"]
-        result["baseline_bleu"] = round(base.score, 2)
-        result["bleu"] = round(other.score, 2)
+        result.update(baseline_bleu=round(base.score, 2), bleu=round(other.score, 2))
         result[key] = float(other.p_value)
-    result["bootstrap_samples"] = bootstrap_samples
-    result["ar_trials"] = ar_trials
-    return result
+    return {**result, "bootstrap_samples": bootstrap_samples, "ar_trials": ar_trials}

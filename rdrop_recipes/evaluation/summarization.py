@@ -1,11 +1,5 @@
-"""Summaries of a CNN/DM split by a fine-tuned BART checkpoint and their ROUGE,
-into a fresh results folder.
-
-fairseq-generate decodes with the ``[generate]`` table of
-configs/finetune-cnndm.toml (BART's inference settings) and turns hypotheses
-and references back into text with the GPT-2 BPE (``--bpe gpt2``): its D-
-(detokenized) and T- lines are the summaries and the references.
-"""
+"""Summaries of a CNN/DM split by a fine-tuned BART checkpoint (``[generate]``: BART's
+inference settings, ``--bpe gpt2``) and their ROUGE, into a fresh results folder."""
 
 import datetime
 import os
@@ -23,8 +17,7 @@ from rdrop_recipes.text import gpt2_bpe
 
 
 def summarization_config(config_path, assignments, data=None, device=None):
-    """[recipe] and [generate] of the fine-tuning config with ``--set`` applied
-    (training's tables are not read)."""
+    """[recipe] and [generate] of the fine-tuning config with ``--set`` applied."""
     cfg = recipe_config.load(config_path)
     cfg = {"recipe": dict(cfg.get("recipe", {})), "generate": dict(cfg.get("generate", {}))}
     cfg = recipe_config.apply_overrides(cfg, assignments, ("generate",))
@@ -44,8 +37,7 @@ def read_summaries(lines):
 
 
 def evaluate_rouge(cfg, checkpoint, bpe_dir, offline, results_dir, name=None, extra=()):
-    """Summarize the config's ``gen_subset`` with ``checkpoint`` and score ROUGE; the
-    finished results folder."""
+    """Summarize the config's ``gen_subset`` and score ROUGE; the finished results folder."""
     recipe, gen = cfg["recipe"], cfg["generate"]
     subset = gen.get("gen_subset", "test")
     if not os.path.isfile(os.path.join(recipe["data"], f"{subset}.source-target.source.bin")):

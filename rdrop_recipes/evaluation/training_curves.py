@@ -1,12 +1,8 @@
-"""Training curves from fairseq-train logs: the records of one run, keyed by
-num_updates, so a resumed run that appended to the same log, or a record
-fairseq prints twice, counts once.
+"""Training curves from fairseq-train logs (``fairseq_io.log_lines.read_stats``): the
+records of one run keyed by num_updates, so a resumed run that appended to the same
+log, or a record fairseq prints twice, counts once."""
 
-Reads what fairseq writes with --log-format simple, tqdm or json, whether the
-lines carry the console prefix (``2024-01-01 12:00:00 | INFO | train_inner |``)
-or not (the --log-file copy): ``fairseq_io.log_lines.read_stats``.
-"""
-
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -35,7 +31,7 @@ class Run:
             value = records[updates].get(metric)
             if value is None:
                 continue
-            x = updates if axis == "updates" else self.wall_at(updates, records[updates])
+            x = updates if axis == "updates" else self.wall_at(updates)
             if x is not None:
                 points.append((x, value))
         return points
@@ -44,32 +40,29 @@ class Run:
         # train_inner lines where there are any; a tqdm log only has epoch summaries
         return self.train or self.summary
 
-    def wall_at(self, updates, record):
-        clock = self.wall_clock()
-        if updates in clock:
-            return clock[updates]
+    def wall_at(self, updates):
         # valid lines carry no clock: take the first train record at or after them
         # (the end-of-epoch summary logged right after validation)
+        clock = self.wall_clock
         later = [u for u in clock if u >= updates]
         if later:
             return clock[min(later)]
         return clock[max(clock)] if clock else None
 
+    @functools.cached_property
     def wall_clock(self):
         """num_updates -> seconds of training so far, never decreasing: where a restarted
         run's clock starts again from zero, its times are added to where the last left off."""
-        if getattr(self, "_clock", None) is None:
-            records = {**self.summary, **self.train}
-            clock, offset, previous = {}, 0.0, None
-            for updates in sorted(records):
-                wall = records[updates].get("wall")
-                if wall is None:
-                    continue
-                if previous is not None and wall + offset < previous:
-                    offset = previous - wall
-                clock[updates] = previous = wall + offset
-            self._clock = clock
-        return self._clock
+        records = {**self.summary, **self.train}
+        clock, offset, previous = {}, 0.0, None
+        for updates in sorted(records):
+            wall = records[updates].get("wall")
+            if wall is None:
+                continue
+            if previous is not None and wall + offset < previous:
+                offset = previous - wall
+            clock[updates] = previous = wall + offset
+        return clock
 
 
 def log_path(path):
@@ -83,11 +76,11 @@ def log_path(path):
     return path
 
 
-def default_label(path):
-    name = os.path.basename(path)
-    if name == "train.log" or os.path.isdir(path):
-        return os.path.basename(os.path.dirname(os.path.abspath(log_path(path))))
-    return os.path.splitext(name)[0]
+def default_label(log):
+    """The save dir of a ``train.log``, else the log's name."""
+    if os.path.basename(log) == "train.log":
+        return os.path.basename(os.path.dirname(os.path.abspath(log)))
+    return os.path.splitext(os.path.basename(log))[0]
 
 
 def parse_log(path, label=None) -> Run:
@@ -96,16 +89,13 @@ def parse_log(path, label=None) -> Run:
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             stats = read_stats(line)
-            if stats is None:
-                continue
-            updates = stats.metrics.get("num_updates")
-            if updates is None:
+            if stats is None or stats.metrics.get("num_updates") is None:
                 continue
             if stats.kind == "valid":
                 run.valid_subset = run.valid_subset or stats.subset
                 if stats.subset != run.valid_subset:
                     continue  # several valid subsets: plot the first
-            getattr(run, _RECORDS[stats.kind])[updates] = stats.metrics
+            getattr(run, _RECORDS[stats.kind])[stats.metrics["num_updates"]] = stats.metrics
     if not run.train and not run.summary:
         raise RecipeError(f"no fairseq-train training records in {path!r}; is it a fairseq-train log?")
     return run

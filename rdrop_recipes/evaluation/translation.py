@@ -1,10 +1,4 @@
-"""A BLEU evaluation of a translation checkpoint, into a fresh results folder.
-
-The run builds ``<results_dir>/.<name>-<timestamp>-<pid>.partial/`` and renames it
-to ``<results_dir>/<name>-<timestamp>/`` only once ``scores.json`` is written,
-so a folder without the leading dot and ``.partial`` is always a finished run;
-a failed run keeps its partial folder (with generate.log) for inspection.
-"""
+"""A BLEU evaluation of a translation checkpoint, into a fresh results folder."""
 
 import datetime
 import os
@@ -21,8 +15,7 @@ from rdrop_recipes.process.errors import RecipeError
 
 
 def add_arguments(parser):
-    """``evaluate``'s options (its entry point, and compare, which checks each evaluation's
-    command line before the first run starts)."""
+    """``evaluate``'s options (compare checks each evaluation's command line with them)."""
     parser.add_argument("--config", required=True, help="configs/evaluate-*.toml")
     parser.add_argument("--data", help="binarized data folder")
     run_options.add_run_options(parser)
@@ -31,13 +24,11 @@ def add_arguments(parser):
 
 
 def resolve(args):
-    """The config of ``evaluate``'s arguments: ``--set`` into [recipe] or [generate]."""
     return run_options.resolve(args, FLAG_TABLE)
 
 
 def check_setup(cfg):
-    """What an evaluation needs besides its checkpoints (the test split, a raw reference),
-    checked before anything runs; compare checks it before the runs it evaluates train."""
+    """What an evaluation needs besides its checkpoints (compare checks it before training)."""
     recipe, gen = cfg["recipe"], cfg.get(FLAG_TABLE, {})
     check_data_folder(
         recipe["data"],
@@ -52,17 +43,11 @@ def check_setup(cfg):
         )
 
 
-def check_inputs(cfg):
-    """The data, the checkpoints and a raw reference, checked before anything runs;
-    the checkpoint files."""
-    check_setup(cfg)
-    return checked_checkpoints(cfg["recipe"])
-
-
 def evaluate_bleu(cfg, name, extra, keep_averaged=False):
     """Generate with the config's checkpoint(s) and score BLEU; the finished results folder."""
     recipe = cfg["recipe"]
-    checkpoints = check_inputs(cfg)
+    check_setup(cfg)
+    checkpoints = checked_checkpoints(recipe)
     name = name or default_name(recipe, checkpoints)
     results_dir = recipe.get("results_dir", "results")
     partial, stamp = results_dirs.start(results_dir, name, "evaluate")

@@ -1,27 +1,14 @@
-"""fairseq's checkpoint files: which ones a folder or a glob names, in what
-order, and whether a file the user names is one at all.
-
-Names: fairseq-train writes ``checkpoint_<epoch>_<updates>.pt`` (with
---save-interval-updates) and ``checkpoint<epoch>.pt``, plus
-``checkpoint_best.pt`` and ``checkpoint_last.pt``, copies of numbered ones.
-
-Is a file a fairseq checkpoint? Checked before torch or fairseq reads it.
-
-torch ends an empty, truncated or foreign ``.pt`` in an unpickling or zip
-traceback, and fairseq-generate in a KeyError deep in its loader. A
-checkpoint that torch >= 1.6 wrote is a zip archive whose ``data.pkl`` holds
-the pickled dict (the tensors are separate members), so the check needs
-neither torch nor fairseq: the zip's central directory (at the end, so a
-truncated file has none), then the small pickle, which must carry the
-``model`` entry every fairseq checkpoint has.
-"""
+"""fairseq's checkpoint files: which ones a folder or a glob names, in what order, and whether a
+file is one at all, checked without torch or fairseq (which end a damaged one in a traceback).
+``checkpoint_best.pt`` and ``checkpoint_last.pt`` are copies of numbered ones; torch >= 1.6 writes
+a zip whose ``data.pkl`` holds the pickled dict."""
 
 import glob
 import os
 import pickletools
 import re
 import zipfile
-from typing import List
+from typing import List, Optional
 
 from rdrop_recipes.process.errors import RecipeError
 
@@ -73,20 +60,18 @@ def oldest_to_newest(paths):
 
 
 def expand(patterns):
-    """Files named by ``patterns`` (globs allowed), each file once, in the order given.
-
-    fairseq's ``checkpoint_best.pt`` and ``checkpoint_last.pt`` are copies of
-    numbered checkpoints: where a glob matches numbered ones too, they are left
-    out, or the same parameters would count twice in a mean. Named
-    explicitly, they are kept.
-    """
+    """Files named by ``patterns`` (globs allowed), each file once, in the order given. Where a glob
+    matches numbered checkpoints, it leaves out their copies (best, last), or the same parameters
+    would count twice in a mean; named explicitly, they are kept."""
     paths, seen = [], set()
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches:
             raise RecipeError(f"no checkpoint matches {pattern!r}")
         if glob.has_magic(pattern) and any(checkpoint_order(p) for p in matches):
-            matches = [p for p in matches if checkpoint_order(p) or not _is_copy(p)]
+            matches = [
+                p for p in matches if checkpoint_order(p) or not os.path.basename(p).startswith(_COPIES)
+            ]
         for path in matches:
             if not os.path.isfile(path):
                 raise RecipeError(f"checkpoint {path!r} not found")
@@ -96,29 +81,24 @@ def expand(patterns):
     return paths
 
 
-def _is_copy(path):
-    return os.path.basename(path).startswith(_COPIES)
-
-
-def _pickle_strings(data: bytes) -> set:
-    strings = set()
+def _pickle_strings(archive: zipfile.ZipFile) -> Optional[set]:
+    """The strings (entry and parameter names) of a zip checkpoint's pickle; None without one."""
+    pickles = [name for name in archive.namelist() if name.rsplit("/", 1)[-1] == "data.pkl"]
+    if not pickles:
+        return None
+    data = archive.read(pickles[0])
     try:
-        for _opcode, arg, _pos in pickletools.genops(data):
-            if isinstance(arg, str):
-                strings.add(arg)
+        return {arg for _, arg, _ in pickletools.genops(data) if isinstance(arg, str)}
     except Exception:  # noqa: BLE001 - a damaged pickle: whatever pickletools trips over
         return set()
-    return strings
 
 
 def checkpoint_strings(path: str) -> set:
-    """The strings of a zip checkpoint's pickle (entry and parameter names), read without torch;
-    empty for the legacy format or a file that is no such checkpoint."""
+    """``_pickle_strings`` of ``path``; empty for the legacy format or a file that is no checkpoint."""
     if not zipfile.is_zipfile(path):
         return set()
     with zipfile.ZipFile(path) as archive:
-        pickles = [name for name in archive.namelist() if name.rsplit("/", 1)[-1] == "data.pkl"]
-        return _pickle_strings(archive.read(pickles[0])) if pickles else set()
+        return _pickle_strings(archive) or set()
 
 
 def check_checkpoint(path: str) -> None:
@@ -135,11 +115,10 @@ def check_checkpoint(path: str) -> None:
         raise RecipeError(f"{path!r} is not a torch checkpoint (truncated, or another kind of file); {fix}")
     try:
         with zipfile.ZipFile(path) as archive:
-            pickles = [name for name in archive.namelist() if name.rsplit("/", 1)[-1] == "data.pkl"]
-            if not pickles:
-                raise RecipeError(f"{path!r} is a zip file but not a torch checkpoint; {fix}")
-            strings = _pickle_strings(archive.read(pickles[0]))
+            strings = _pickle_strings(archive)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise RecipeError(f"checkpoint {path!r} is damaged ({err}); {fix}") from None
+    if strings is None:
+        raise RecipeError(f"{path!r} is a zip file but not a torch checkpoint; {fix}")
     if "model" not in strings:
         raise RecipeError(f"{path!r} is a torch file but not a fairseq checkpoint (no 'model' entry); {fix}")

@@ -1,18 +1,6 @@
-"""The one reader of what fairseq prints: every pattern the recipes match
-against fairseq's console output or log files lives here.
-
-* errors: ``ERROR_LINE`` (how fairseq's argparse and the plugin report a usage
-  error, one line ``<prog>: error: ...``, which the recipes show as their own),
-  ``failure_line`` (why a run stopped), ``misses_the_plugin`` (a checkpoint read
-  without ``--user-dir``), ``last_line``;
-* the console prefix ``2024-01-01 12:00:00 | INFO | <tag> | `` (``console_time``);
-* fairseq-train's stats lines, in the simple, tqdm and json formats, with or
-  without the console prefix (``read_stats``);
-* fairseq-generate: the H-/D-/T-/S- lines by sentence id (``read_generated``,
-  ``hypotheses_and_references``), the size of the split it read
-  (``subset_size``), its own BLEU line (``reported_bleu``);
-* fairseq-eval-lm: its result lines (``read_eval_lm``).
-"""
+"""The one reader of what fairseq prints: every pattern the recipes match against fairseq's
+console output or log files lives here (errors, the console prefix, fairseq-train's stats lines,
+fairseq-generate's and fairseq-eval-lm's results)."""
 
 import datetime
 import json
@@ -20,29 +8,20 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-# ---- errors -------------------------------------------------------------------------------------
-
 # how fairseq's argparse and the plugin report a usage error: one line, shown as ours
 ERROR_LINE = re.compile(r"^[\w.-]+: error: ")
 # the plugin's one-line error, argparse's, or the exception line that ends a traceback
 FAILURE_LINE = re.compile(r"^(rdrop_fairseq: error:|[\w.]*(Error|Exception)\b|\w+\.py: error:)")
-NO_OUTPUT = "(no output)"
 
 
 def failure_line(lines: Sequence[str]) -> Optional[str]:
-    """The line that says why a fairseq command stopped (the last one that looks like it)."""
-    for line in reversed(lines):
-        if FAILURE_LINE.match(line):
-            return line.strip()
-    return None
+    """The last line that says why a fairseq command stopped."""
+    return next((line.strip() for line in reversed(lines) if FAILURE_LINE.match(line)), None)
 
 
 def last_line(lines: Sequence[str]) -> str:
     """The last line with something on it: where a failed fairseq command says why."""
-    for line in reversed(lines):
-        if line.strip():
-            return line.strip()
-    return NO_OUTPUT
+    return next((line.strip() for line in reversed(lines) if line.strip()), "(no output)")
 
 
 def misses_the_plugin(lines: Sequence[str], names: Sequence[str]) -> bool:
@@ -54,21 +33,17 @@ def misses_the_plugin(lines: Sequence[str], names: Sequence[str]) -> bool:
     return missing or any("WeightsUnpickler error" in line for line in lines)
 
 
-# ---- the console prefix -------------------------------------------------------------------------
-
+# the console prefix: "2024-01-01 12:00:00 | INFO | <tag> | "
 CONSOLE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| \w+ \| (\S+) \| (.*)$")
 CONSOLE_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \| ")
 
 
 def console_time(line: str) -> Optional[datetime.datetime]:
-    """When fairseq logged ``line`` (its console prefix), or None for a line without one."""
     match = CONSOLE_TIME.match(line)
     return datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") if match else None
 
 
-# ---- fairseq-train's stats lines ----------------------------------------------------------------
-
-# simple/tqdm: "epoch 001:      5 / 8 loss=13.458, ..." every --log-interval updates,
+# fairseq-train, simple/tqdm: "epoch 001:      5 / 8 loss=13.458, ..." every --log-interval updates,
 # "epoch 001 | valid on 'valid' subset | loss 4.976 | ..." per validation, and
 # "epoch 001 | loss 12.526 | ..." at the end of an epoch
 _INNER = re.compile(r"^epoch \d+:.*?(\w+=\S.*)$")
@@ -80,9 +55,8 @@ _UPDATES = "num_updates"
 
 @dataclass(frozen=True)
 class Stats:
-    """One stats line of fairseq-train. ``kind``: "train_inner" (every --log-interval
-    updates), "train" (an epoch's summary) or "valid" (``subset`` names the split);
-    ``metrics``: the numbers, ``num_updates`` an int."""
+    """One stats line of fairseq-train: ``kind`` "train_inner", "train" (an epoch's summary) or
+    "valid" (of the split ``subset``); ``metrics`` the numbers, ``num_updates`` an int."""
 
     kind: str
     subset: Optional[str]
@@ -102,12 +76,8 @@ def _numbers(pairs) -> Dict[str, float]:
 
 
 def _pipe_pairs(text: str) -> List[Tuple[str, str]]:
-    pairs = []
-    for chunk in text.split(" | "):
-        key, _, value = chunk.strip().partition(" ")
-        if value:
-            pairs.append((key, value.strip()))
-    return pairs
+    chunks = (chunk.strip().partition(" ") for chunk in text.split(" | "))
+    return [(key, value.strip()) for key, _, value in chunks if value]
 
 
 def _json_stats(text: str, tag: Optional[str]) -> Optional[Stats]:
@@ -131,8 +101,8 @@ def _json_stats(text: str, tag: Optional[str]) -> Optional[Stats]:
 
 
 def read_stats(line: str) -> Optional[Stats]:
-    """The stats of a fairseq-train log line (--log-format simple, tqdm or json, as printed
-    on the console or copied to --log-file without the prefix), or None for any other line."""
+    """The stats of a fairseq-train log line (--log-format simple, tqdm or json, on the console or
+    in --log-file without the prefix), or None for any other line."""
     line = line.rstrip("\n")
     tag = None
     match = CONSOLE.match(line)
@@ -153,34 +123,24 @@ def read_stats(line: str) -> Optional[Stats]:
     return None
 
 
-# ---- fairseq-generate ---------------------------------------------------------------------------
-
-# S-<id> \t <source>; T-<id> \t <reference>; H-<id> \t <score> \t <tokens>; D-<id> \t <score> \t <text>
+# fairseq-generate: S-<id> \t <source>; T-<id> \t <reference>; H-<id> \t <score> \t <tokens>;
+# D-<id> \t <score> \t <text> (the text after a score may be empty)
 _GENERATED = re.compile(r"^([SHDT])-(\d+)\t(.*)$")
-_SCORED = "HD"  # the text follows a score (and may be empty)
 _LOADED = r"loaded ([\d,]+) examples from: .*[/\\]{subset}\."
 _BLEU4 = re.compile(r"BLEU4 = ([\d.]+)")
 
 
-def read_generated(lines: Sequence[str], kinds: str = "SHDT") -> Dict[str, Dict[int, str]]:
-    """{kind: {sentence id: text}} of fairseq-generate's S-, H-, D- and T- lines (``kinds``);
-    fairseq prints them in batch order, not corpus order."""
-    found: Dict[str, Dict[int, str]] = {kind: {} for kind in kinds}
+def hypotheses_and_references(lines: Sequence[str], hypothesis: str = "H") -> Tuple[List[str], List[str]]:
+    """(hypotheses, references) in corpus order (fairseq prints batch order): ``hypothesis`` "H"
+    for the tokenized output, "D" for the detokenized one. ValueError where they do not pair up."""
+    found: Dict[str, Dict[int, str]] = {hypothesis: {}, "T": {}}
     for line in lines:
         match = _GENERATED.match(line.rstrip("\n"))
-        if not match or match.group(1) not in kinds:
-            continue
-        kind, sid, rest = match.group(1), int(match.group(2)), match.group(3)
-        if kind in _SCORED:
-            rest = rest.split("\t", 1)[1] if "\t" in rest else ""
-        found[kind][sid] = rest
-    return found
-
-
-def hypotheses_and_references(lines: Sequence[str], hypothesis: str = "H") -> Tuple[List[str], List[str]]:
-    """(hypotheses, references) in corpus order: ``hypothesis`` "H" for the tokenized output,
-    "D" for the detokenized one. ValueError where the two do not pair up."""
-    found = read_generated(lines, hypothesis + "T")
+        if match and match.group(1) in found:
+            kind, text = match.group(1), match.group(3)
+            if kind in "HD":
+                text = text.split("\t", 1)[1] if "\t" in text else ""
+            found[kind][int(match.group(2))] = text
     hyps, refs = found[hypothesis], found["T"]
     if set(hyps) != set(refs):
         missing = sorted(set(hyps) ^ set(refs))[:5]
@@ -192,16 +152,13 @@ def hypotheses_and_references(lines: Sequence[str], hypothesis: str = "H") -> Tu
 def subset_size(lines: Sequence[str], subset: str) -> Optional[int]:
     """Sentences in the split fairseq read, from its "loaded N examples from: .../test.x-y.x"."""
     pattern = re.compile(_LOADED.format(subset=re.escape(subset)))
-    for line in lines:
-        match = pattern.search(line)
-        if match:
-            return int(match.group(1).replace(",", ""))
-    return None
+    match = next(filter(None, map(pattern.search, lines)), None)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def reported_bleu(lines: Sequence[str]) -> Optional[Tuple[str, float]]:
-    """fairseq-generate's own BLEU line ("Generate test with beam=5: BLEU4 = 12.34, ...",
-    without the console prefix) and its score; the last one, None where it printed none."""
+    """The last BLEU line of fairseq-generate ("Generate test with beam=5: BLEU4 = 12.34, ...",
+    without the console prefix) and its score, or None."""
     reported = None
     for line in lines:
         match = _BLEU4.search(line)
@@ -210,49 +167,35 @@ def reported_bleu(lines: Sequence[str]) -> Optional[Tuple[str, float]]:
     return reported
 
 
-# ---- fairseq-eval-lm ----------------------------------------------------------------------------
-
 _EVAL_LM_RESULT = re.compile(r"Loss \(base 2\): ([-+0-9.eEinfa]+), Perplexity: ([-+0-9.eEinfa]+)")
 _EVALUATED = re.compile(r"Evaluated ([\d,]+) tokens")
 
 
 def read_eval_lm(lines: Sequence[str]) -> Optional[Tuple[float, float, int]]:
-    """(loss base 2, perplexity, tokens scored) from fairseq-eval-lm's output, or None."""
-    result = evaluated = None
-    for line in lines:
-        match = _EVAL_LM_RESULT.search(line)
-        if match:
-            result = float(match.group(1)), float(match.group(2))
-        match = _EVALUATED.search(line)
-        if match:
-            evaluated = int(match.group(1).replace(",", ""))
-    if result is None or evaluated is None:
+    """(loss base 2, perplexity, tokens scored) from fairseq-eval-lm's last result lines, or None."""
+    text = "\n".join(lines)
+    results, evaluated = _EVAL_LM_RESULT.findall(text), _EVALUATED.findall(text)
+    if not (results and evaluated):
         return None
-    return result[0], result[1], evaluated
+    return float(results[-1][0]), float(results[-1][1]), int(evaluated[-1].replace(",", ""))
 
-
-# ---- fairseq-train's progress, as the training recipes follow it --------------------------------
 
 # a json-format stats line after its tag, with or without the console prefix: "... | valid1 | {...}"
 _TAGGED_JSON = re.compile(r"\| ([\w.-]+) \| (\{.*\})\s*$")
 
 
 def reports_progress(line: str) -> bool:
-    """A validation's or an epoch's stats line: what a follower of the console wants to see
-    now (the log copy is flushed at these lines, GLUE's console shows them)."""
+    """A validation's or an epoch's stats line: what a follower of the console wants to see now."""
     return "| valid" in line or "| train |" in line
 
 
 def read_validations(lines: Sequence[str], metric: str) -> List[Tuple[str, int, float]]:
-    """[(subset, num_updates, value)] of every validation of a json-format log that reports
-    ``metric`` (every subset but training's is a validation: valid, valid1, test)."""
+    """[(subset, num_updates, value)] of every validation (valid, valid1, test: every subset but
+    training's) of a json-format log that reports ``metric``."""
     found = []
     for line in lines:
         match = _TAGGED_JSON.search(line)
-        if not match:
-            continue
-        stats = _json_stats(match.group(2), match.group(1))
-        if stats is None or stats.kind != "valid" or metric not in stats.metrics:
-            continue
-        found.append((stats.subset, int(stats.metrics.get(_UPDATES, 0)), stats.metrics[metric]))
+        stats = _json_stats(match.group(2), match.group(1)) if match else None
+        if stats is not None and stats.kind == "valid" and metric in stats.metrics:
+            found.append((stats.subset, int(stats.metrics.get(_UPDATES, 0)), stats.metrics[metric]))
     return found

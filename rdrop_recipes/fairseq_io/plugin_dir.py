@@ -1,10 +1,5 @@
-"""Where the plugin lives, found without importing it.
-
-The recipes reach the plugin only through fairseq's command line
-(``--user-dir PLUGIN_DIR``); importing ``rdrop_fairseq`` would import fairseq
-and install the plugin's hooks just to learn a path. ``find_spec`` of a
-top-level package locates it without running its ``__init__``.
-"""
+"""Where the plugin lives, for ``--user-dir``: ``find_spec`` locates it without running its
+``__init__``, which would import fairseq and install the plugin's hooks just to learn a path."""
 
 import importlib.util
 import os

@@ -1,12 +1,6 @@
-"""The last step of every recipe: ``fairseq-preprocess`` into a data-bin dir.
-
-It runs as ``python -m fairseq_cli.preprocess`` with this interpreter, so the
-fairseq of the active environment is used even when its console scripts are
-not on PATH. ``preprocess`` builds the result in ``DEST.tmp`` and swaps it in
-whole (``prepared_dirs.building_data_bin``); a recipe that binarizes several
-folders into one data-bin dir (GLUE's ``input0/``, ``input1/``, ``label/``)
-calls ``run_preprocess`` once per folder inside ``building_data_bin``.
-"""
+"""The last step of every recipe: ``fairseq-preprocess`` into a data-bin dir, run as ``python -m
+fairseq_cli.preprocess`` so the active environment's fairseq is used even when its console scripts
+are not on PATH."""
 
 import os
 import subprocess
@@ -29,9 +23,9 @@ def run_preprocess(
     extra_args: Sequence[str] = (),
     log: Optional[str] = None,
 ) -> None:
-    """One fairseq-preprocess into ``destdir``. ``src=None`` binarizes one text per split
-    with ``--only-source``; ``prefixes`` maps train, valid and (where there is one) test to
-    their file prefix. With ``log`` its messages go to that file instead of the console."""
+    """One fairseq-preprocess into ``destdir`` (GLUE runs one per folder inside ``building_data_bin``).
+    ``prefixes``: each split's file prefix; ``src=None``: ``--only-source``; ``log``: a file for its
+    messages instead of the console."""
     check_inputs(prefixes, src, tgt)
     languages = ["--only-source"] if src is None else ["--source-lang", src, "--target-lang", tgt]
     command = [sys.executable, "-m", "fairseq_cli.preprocess", *languages]
@@ -45,25 +39,18 @@ def run_preprocess(
     print("    " + " ".join(command[2:]), flush=True)
     if log is None:
         status = children.run(command)
-        if status != 0:
-            raise PrepareError(
-                f"fairseq-preprocess failed with exit status {status} "
-                f"(its messages are above); fix that and re-run: finished stages are kept"
-            )
-        return
-    with open(log, "w") as handle:
-        status = children.run(command, stdout=subprocess.DEVNULL, stderr=handle)
+        where = " (its messages are above); fix that and re-run: finished stages are kept"
+    else:
+        with open(log, "w") as handle:
+            status = children.run(command, stdout=subprocess.DEVNULL, stderr=handle)
+        where = f" for {destdir}; its log: {log}"
     if status != 0:
-        raise PrepareError(
-            f"fairseq-preprocess failed with exit status {status} for {destdir}; its log: {log}"
-        )
+        raise PrepareError(f"fairseq-preprocess failed with exit status {status}{where}")
 
 
 def check_inputs(prefixes: Dict[str, str], src: Optional[str], tgt: Optional[str]) -> None:
-    """Every file fairseq-preprocess will read is UTF-8 and holds a line: fairseq binarizes an
-    empty file into a split that training or evaluation cannot load ("cannot mmap an empty
-    file"), after the data-bin dir looks finished. The recipes check their own inputs where
-    they read them; this is the net under all of them."""
+    """Every file fairseq-preprocess will read is UTF-8 and holds a line: fairseq binarizes an empty
+    file into a split nothing can load ("cannot mmap an empty file"), after the dir looks finished."""
     for split, joined in prefixes.items():
         for prefix in joined.split(","):  # fairseq's valid, valid1, ... from one --validpref
             for path in [prefix] if src is None else [f"{prefix}.{src}", f"{prefix}.{tgt}"]:
@@ -88,8 +75,8 @@ def preprocess(
     prefixes: Optional[Dict[str, str]] = None,
     log: Optional[str] = None,
 ) -> None:
-    """``run_preprocess`` into ``data_bin``, built aside, stamped with ``config`` and swapped
-    in whole; ``prefixes`` defaults to ``text_dir/<split>`` for train, valid and test."""
+    """``run_preprocess`` into ``data_bin`` via ``building_data_bin``; ``prefixes`` defaults to
+    ``text_dir/<split>`` for train, valid and test."""
     prefixes = prefixes or {split: os.path.join(text_dir, split) for split in ("train", "valid", "test")}
     with building_data_bin(data_bin, config) as tmp:
         run_preprocess(tmp, prefixes, workers, src, tgt, joined_dictionary, extra_args, log)

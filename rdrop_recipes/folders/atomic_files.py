@@ -1,7 +1,5 @@
-"""Files that are whole or absent: every output of the recipes is written as
-``name.tmp`` and renamed into place only when complete, so an interruption or
-a full disk never leaves a half-written file that looks finished; plus the
-line and JSON readers that go with them."""
+"""Files that are whole or absent: every output is written as ``name.tmp`` and renamed into place
+only when complete; plus the line and JSON readers that go with them."""
 
 import codecs
 import contextlib
@@ -17,8 +15,7 @@ from rdrop_recipes.process.errors import PrepareError
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
-    """Yield ``path.tmp`` to write; it becomes ``path`` only on clean exit, and is
-    removed on any error or interruption, so ``path`` is never half-written."""
+    """Yield ``path.tmp`` to write; it becomes ``path`` on clean exit and is removed otherwise."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + TMP_SUFFIX
     try:
@@ -32,24 +29,17 @@ def atomic_path(path: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def atomic_open(path: str, binary: bool = False) -> Iterator:
-    """A handle on ``path.tmp`` (UTF-8 text with ``\\n`` line ends, or ``binary``),
-    renamed to ``path`` only on clean exit."""
-    with atomic_path(path) as tmp:
-        if binary:
-            with open(tmp, "wb") as handle:
-                yield handle
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-                yield handle
+    """A handle on ``path.tmp`` (UTF-8 text with ``\\n`` line ends, or ``binary``)."""
+    mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": "\n"}
+    with atomic_path(path) as tmp, open(tmp, **mode) as handle:
+        yield handle
 
 
 def write_lines(path: str, lines) -> int:
     count = 0
     with atomic_open(path) as out:
-        for line in lines:
-            out.write(line)
-            out.write("\n")
-            count += 1
+        for count, line in enumerate(lines, start=1):
+            out.write(line + "\n")
     return count
 
 
@@ -80,11 +70,14 @@ def concatenate(sources: Sequence[str], dest: str) -> None:
                 shutil.copyfileobj(part, out, 1 << 20)
 
 
+def _chunks(handle) -> Iterator[bytes]:
+    return iter(lambda: handle.read(1 << 20), b"")
+
+
 def read_lines(path: str) -> Iterator[str]:
-    """Lines without their ``\\n``; only ``\\n`` ends a line (as perl reads),
-    so a stray ``\\r`` or U+2028 inside a sentence cannot misalign a corpus. Bytes that
-    are not UTF-8 are a PrepareError naming the line: replaced by U+FFFD they would
-    become tokens nobody wrote."""
+    """Lines without their ``\\n``. Only ``\\n`` ends a line (as perl reads), so a stray ``\\r`` or
+    U+2028 cannot misalign a corpus; bytes that are not UTF-8 are a PrepareError (replaced by
+    U+FFFD they would become tokens nobody wrote)."""
     try:
         with open(path, encoding="utf-8", newline="\n") as handle:
             for line in handle:
@@ -94,13 +87,12 @@ def read_lines(path: str) -> Iterator[str]:
 
 
 def checked_line_count(path: str) -> int:
-    """The number of lines ``read_lines`` yields for ``path`` (a last line without its
-    ``\\n`` counts), once all of it is checked to be UTF-8, at the speed of a byte scan."""
+    """How many lines ``read_lines`` yields, all of ``path`` checked to be UTF-8 at byte-scan speed."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines, last = 0, b""
     with open(path, "rb") as handle:
         try:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
+            for chunk in _chunks(handle):
                 decoder.decode(chunk)
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
@@ -111,8 +103,7 @@ def checked_line_count(path: str) -> int:
 
 
 def decode_utf8(path: str, data: bytes) -> str:
-    """``data``, the whole (decompressed) text of ``path``, as a string; bytes that are not
-    UTF-8 are a PrepareError naming their line."""
+    """``data``, the whole text of ``path``, as a string; a PrepareError naming the line if not UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -122,8 +113,7 @@ def decode_utf8(path: str, data: bytes) -> str:
 
 
 def _not_utf8_in(path: str) -> PrepareError:
-    # only on the error path: find the line again, one line at a time, to name it exactly
-    # (a line ends at b"\n", which is never part of a longer UTF-8 sequence)
+    # the error path only: find the line again to name it (b"\n" is never inside a UTF-8 sequence)
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             try:
@@ -136,14 +126,12 @@ def _not_utf8_in(path: str) -> PrepareError:
 def _not_utf8(path: str, number: int, column: int, byte: bytes) -> PrepareError:
     return PrepareError(
         f"{path} line {number} is not UTF-8 text (byte 0x{byte.hex()} at position {column + 1} "
-        "of the line); "
-        "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) and re-run"
+        "of the line); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) and re-run"
     )
 
 
 def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:
-    """Aligned lines of two files; unequal lengths are an error (a damaged
-    intermediate: ``--force`` rebuilds it)."""
+    """Aligned lines of two files; unequal lengths (a damaged intermediate) are an error."""
     end = object()
     for src, tgt in itertools.zip_longest(read_lines(src_path), read_lines(tgt_path), fillvalue=end):
         if src is end or tgt is end:
@@ -153,25 +141,19 @@ def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:
 
 def count_lines(path: str) -> int:
     with open(path, "rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return sum(chunk.count(b"\n") for chunk in _chunks(handle))
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str) -> Iterator[str]:
-    """Yield an empty folder ``path.tmp`` to build in; it replaces ``path`` whole on clean
-    exit. On an error it stays, with whatever logs the builder left there for the user to
-    read, and the next build clears it first."""
+    """Yield an empty folder ``path.tmp`` to build in; it replaces ``path`` whole on clean exit (the
+    old one goes first: the stage marker, written afterwards, covers the gap). On an error it stays,
+    with the builder's logs for the user, and the next build clears it first."""
     tmp = path.rstrip("/") + TMP_SUFFIX
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
     os.makedirs(tmp)
     yield tmp
-    replace_dir(tmp, path)
-
-
-def replace_dir(tmp_dir: str, final_dir: str) -> None:
-    """Swap a fully built directory into place (the old one goes first; the
-    gap is covered by the stage marker, which is written only afterwards)."""
-    if os.path.isdir(final_dir):
-        shutil.rmtree(final_dir)
-    os.replace(tmp_dir, final_dir)
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.replace(tmp, path)

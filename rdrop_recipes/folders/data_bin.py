@@ -1,11 +1,5 @@
-"""Is this the binarized data a command will read? Checked before fairseq starts.
-
-fairseq ends a missing folder, a folder without dictionaries or one lacking a
-split's ``.bin``/``.idx`` in a FileNotFoundError traceback, sometimes after
-building the model (or, for valid, after a whole training epoch). The train and
-evaluate recipes call :func:`check_data_folder` first, with the splits they
-will read, so the user sees one line naming the missing file and the fix.
-"""
+"""Is this the binarized data a command will read? fairseq ends a missing folder or file in a
+FileNotFoundError traceback, sometimes after a whole training epoch; this says it in one line first."""
 
 import glob
 import os
@@ -15,37 +9,23 @@ from rdrop_recipes.process.errors import RecipeError
 
 
 def _split_files(folder: str, split: str, src: Optional[str], tgt: Optional[str]) -> bool:
-    """Whether ``folder`` holds ``split`` binarized as fairseq's translation task reads it:
-    ``split.src-tgt.lang.{bin,idx}`` (either pair order), or the raw text of --dataset-impl raw.
-    Without languages, also ``split.bin``: what ``--only-source`` writes for language modeling."""
+    """``split.src-tgt.lang.{bin,idx}`` (either pair order) or its raw text (--dataset-impl raw);
+    without languages, ``split.bin`` (``--only-source``) or ``split.*.bin``."""
     if not (src and tgt):
-        if os.path.isfile(os.path.join(folder, f"{split}.bin")):
-            return True
-        return bool(glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(split)}.*.bin")))
+        pattern = os.path.join(glob.escape(folder), f"{glob.escape(split)}.*.bin")
+        return os.path.isfile(os.path.join(folder, f"{split}.bin")) or bool(glob.glob(pattern))
     for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
         prefixes = [os.path.join(folder, f"{split}.{pair}.{lang}") for lang in (src, tgt)]
-        if all(os.path.isfile(p + ".bin") and os.path.isfile(p + ".idx") for p in prefixes):
-            return True
-        if all(os.path.isfile(p) for p in prefixes):
+        binarized = all(os.path.isfile(p + ".bin") and os.path.isfile(p + ".idx") for p in prefixes)
+        if binarized or all(os.path.isfile(p) for p in prefixes):
             return True
     return False
 
 
 def _pairs(folder: str, split: str) -> list:
-    """The language pairs of ``split`` binarized in ``folder`` (``train.en-fr.en.bin`` -> en-fr)."""
+    """The language pairs of ``split`` in ``folder`` (``train.en-fr.en.bin`` -> en-fr)."""
     names = glob.glob(os.path.join(glob.escape(folder), f"{glob.escape(split)}.*-*.*.bin"))
     return sorted({os.path.basename(name)[len(split) + 1 :].split(".")[0] for name in names})
-
-
-def _missing_folder(data: str, folder: str, folders: Sequence[str], hint: str) -> RecipeError:
-    if len(folders) == 1:
-        return RecipeError(f"data folder {folder!r} not found; {hint}")
-    # fairseq reads a:b:c as shards, so a folder whose name holds a colon is several folders
-    return RecipeError(
-        f"data folder {folder!r} not found: {data!r} holds {os.pathsep!r}, fairseq's shard separator, "
-        f"so it names {len(folders)} folders; give a path without {os.pathsep!r} (rename or link the "
-        f"folder), or shards that all exist"
-    )
 
 
 def check_data_folder(
@@ -55,13 +35,18 @@ def check_data_folder(
     src: Optional[str] = None,
     tgt: Optional[str] = None,
 ) -> None:
-    """Refuse ``data`` unless every folder in it (fairseq takes ``a:b:c`` shards) exists,
-    has its ``dict.*.txt`` and the binarized ``splits`` (in the first folder, as fairseq
-    reads valid and test there; ``train`` in every shard)."""
+    """Refuse ``data`` unless every ``a:b:c`` shard exists with its ``dict.*.txt`` and ``train``,
+    and the first also holds the other ``splits`` (fairseq reads valid and test there)."""
     folders = str(data).split(os.pathsep)
     for index, folder in enumerate(folders):
-        if not os.path.isdir(folder):
-            raise _missing_folder(str(data), folder, folders, hint)
+        if not os.path.isdir(folder) and len(folders) == 1:
+            raise RecipeError(f"data folder {folder!r} not found; {hint}")
+        if not os.path.isdir(folder):  # fairseq reads a:b:c as shards: a name with a colon is several
+            raise RecipeError(
+                f"data folder {folder!r} not found: {str(data)!r} holds {os.pathsep!r}, fairseq's shard "
+                f"separator, so it names {len(folders)} folders; give a path without {os.pathsep!r} "
+                f"(rename or link the folder), or shards that all exist"
+            )
         # dict.<lang>.txt for translation, dict.txt for language modeling
         if not glob.glob(os.path.join(glob.escape(folder), "dict*.txt")):
             raise RecipeError(f"{folder!r} has no dict.*.txt, so it is not fairseq-preprocess output; {hint}")

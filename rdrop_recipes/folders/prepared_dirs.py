@@ -1,15 +1,11 @@
-"""Which config made an output dir, so a re-run cannot mix two configs' data.
-
-The data-affecting part of the config (everything outside the tables in
-``NOT_FINGERPRINTED``) is stored in the output dir; re-running into the same
-dir with a different one is refused, so a half-finished run with 10k merges
-is never silently continued with 32k.
-"""
+"""Which config made an output dir, so a re-run cannot mix two configs' data: the data-affecting
+part of the config is stored in the dir, and re-running into it with another is refused (a
+half-finished run with 10k merges is never silently continued with 32k)."""
 
 import contextlib
 import json
 import os
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Sequence
 
 from rdrop_recipes.folders.atomic_files import atomic_dir, atomic_open, read_json
 from rdrop_recipes.folders.markers import PREPARE_CONFIG, PREPARE_STATE_DIR, STAGE_DONE_SUFFIX
@@ -19,23 +15,23 @@ from rdrop_recipes.process.errors import PrepareError
 NOT_FINGERPRINTED = ("download", "paths", "run")
 
 
-def stage_marker_dir(out_dir: str) -> str:
-    """Where ``out_dir``'s stage markers and config stamp live."""
-    return os.path.join(out_dir, PREPARE_STATE_DIR)
-
-
 def fingerprint(config: dict) -> Dict:
     return {table: values for table, values in config.items() if table not in NOT_FINGERPRINTED}
 
 
-def differences(old: dict, new: dict) -> str:
-    diffs = []
-    for table in sorted(set(old) | set(new)):
-        a, b = old.get(table, {}), new.get(table, {})
+def changes(old: dict, new: dict, tables: Sequence[str]) -> Iterator[tuple]:
+    """``(table, key, old value, new value)`` for each key of ``tables`` that differs; a table
+    that is not a dict (a stamp of an older layout) counts as empty."""
+    for table in tables:
+        a, b = (t if isinstance(t, dict) else {} for t in (old.get(table), new.get(table)))
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
-                diffs.append(f"{table}.{key}: {json.dumps(a.get(key))} -> {json.dumps(b.get(key))}")
-    return "; ".join(diffs)
+                yield table, key, a.get(key), b.get(key)
+
+
+def differences(old: dict, new: dict) -> str:
+    found = changes(old, new, sorted(set(old) | set(new)))
+    return "; ".join(f"{t}.{k}: {json.dumps(a)} -> {json.dumps(b)}" for t, k, a, b in found)
 
 
 def _not_a_file(path: str, flag: str) -> None:
@@ -44,13 +40,11 @@ def _not_a_file(path: str, flag: str) -> None:
         raise PrepareError(f"{flag} {path} is a file; name a folder (new, or one this recipe made)")
 
 
-def check_output_dir(out_dir: str, config: dict, force: bool, flag: str = "--out-dir") -> None:
-    """Refuse a dir prepared with another config, or a non-empty dir this
-    recipe did not make, unless ``force``; ``flag`` is the option that names the dir."""
+def _check_output_dir(out_dir: str, config: dict, force: bool, flag: str) -> None:
     _not_a_file(out_dir, flag)
     if force:
         return
-    old = read_json(os.path.join(stage_marker_dir(out_dir), PREPARE_CONFIG))
+    old = read_json(os.path.join(out_dir, PREPARE_STATE_DIR, PREPARE_CONFIG))
     wanted = fingerprint(config)
     if old is not None and old != wanted:
         raise PrepareError(
@@ -64,31 +58,8 @@ def check_output_dir(out_dir: str, config: dict, force: bool, flag: str = "--out
         )
 
 
-def claim_output_dir(out_dir: str, config: dict, force: bool, flag: str = "--out-dir") -> str:
-    """Make ``out_dir`` ours for this config; return its stage-marker dir.
-    ``force`` removes every stage marker, so all stages are redone."""
-    check_output_dir(out_dir, config, force, flag)
-    state_dir = stage_marker_dir(out_dir)
-    if force and os.path.isdir(state_dir):
-        for name in os.listdir(state_dir):
-            if name.endswith(STAGE_DONE_SUFFIX):
-                os.remove(os.path.join(state_dir, name))
-    os.makedirs(state_dir, exist_ok=True)
-    _write_stamp(state_dir, config)
-    return state_dir
-
-
-def claim_dirs(out_dir: str, data_bin: str, config: dict, force: bool, flag: str = "--out-dir") -> str:
-    """Before any stage: refuse a foreign or differently configured ``out_dir`` (named by
-    ``flag``) or ``data_bin``, then claim ``out_dir``; its stage-marker dir."""
-    check_output_dir(out_dir, config, force, flag)
-    check_data_bin(data_bin, config, force)
-    return claim_output_dir(out_dir, config, force, flag)
-
-
-def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
-    """A data-bin dir is replaced wholesale by the binarize stage: only allow
-    that for one this recipe wrote (with the same config) or under --force."""
+def _check_data_bin(data_bin: str, config: dict, force: bool) -> None:
+    # the binarize stage replaces it whole: only one this recipe wrote with this config, or --force
     _not_a_file(data_bin, "--data-bin")
     if force or not os.path.isdir(data_bin) or not os.listdir(data_bin):
         return
@@ -106,12 +77,27 @@ def check_data_bin(data_bin: str, config: dict, force: bool) -> None:
         )
 
 
+def claim_dirs(out_dir: str, data_bin: str, config: dict, force: bool, flag: str = "--out-dir") -> str:
+    """Before any stage: refuse a foreign or differently configured ``out_dir`` (named by ``flag``)
+    or ``data_bin``, then stamp ``out_dir`` with ``config``; its stage-marker dir. ``force``
+    removes every stage marker, so all stages are redone."""
+    _check_output_dir(out_dir, config, force, flag)
+    _check_data_bin(data_bin, config, force)
+    state_dir = os.path.join(out_dir, PREPARE_STATE_DIR)
+    if force and os.path.isdir(state_dir):
+        for name in os.listdir(state_dir):
+            if name.endswith(STAGE_DONE_SUFFIX):
+                os.remove(os.path.join(state_dir, name))
+    os.makedirs(state_dir, exist_ok=True)
+    _write_stamp(state_dir, config)
+    return state_dir
+
+
 @contextlib.contextmanager
 def building_data_bin(data_bin: str, config: dict) -> Iterator[str]:
-    """Yield the empty folder in which ``data_bin`` is built; on clean exit it is stamped
-    with ``config`` (so ``check_data_bin`` knows it as ours) and swapped in whole: fairseq
-    refuses to overwrite an existing dictionary, and a half-binarized dir must never look
-    finished."""
+    """Yield the empty folder in which ``data_bin`` is built; on clean exit it is stamped with
+    ``config`` and swapped in whole: fairseq refuses to overwrite a dictionary, and a
+    half-binarized dir must never look finished."""
     with atomic_dir(data_bin) as tmp:
         yield tmp
         _write_stamp(tmp, config)

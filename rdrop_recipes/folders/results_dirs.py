@@ -1,11 +1,5 @@
-"""A fresh results folder per run, visible only once it is complete.
-
-A run writes into ``<results_dir>/.<name>-<stamp>-<pid>.partial/`` and
-``publish`` renames that to ``<results_dir>/<name>-<stamp>/`` once its last
-file is written, so a folder without the leading dot and ``.partial`` is
-always a finished run; a failed run keeps its partial folder for inspection,
-and nothing is ever appended to an earlier run's files.
-"""
+"""A fresh results folder per run: written as ``.<name>-<stamp>-<pid>.partial/`` and renamed to
+``<name>-<stamp>/`` once complete. A failed run keeps its partial folder for inspection."""
 
 import contextlib
 import datetime
@@ -29,7 +23,7 @@ def partial_path(results_dir: str, name: str, stamp: str) -> str:
 
 
 def stale_partials(results_dir: str) -> list:
-    return sorted(glob.glob(os.path.join(results_dir, "." + "*" + PARTIAL_SUFFIX)))
+    return sorted(glob.glob(os.path.join(results_dir, ".*" + PARTIAL_SUFFIX)))
 
 
 def completed_runs(results_dir: str) -> list:
@@ -42,14 +36,12 @@ def completed_runs(results_dir: str) -> list:
 
 
 def start(results_dir: str, name: str, prog: str, stamp: str = "") -> Tuple[str, str]:
-    """Make the run's partial folder; return it and its stamp. Earlier
-    unfinished runs are named (not removed: they hold the logs of a failure)."""
+    """Make the run's partial folder; it and its stamp. Earlier unfinished runs are named, not
+    removed: they hold the logs of a failure."""
     os.makedirs(results_dir, exist_ok=True)
     for leftover in stale_partials(results_dir):
-        print(
-            f"{prog}: note: {leftover} is an unfinished earlier run (not a result); delete it when done",
-            flush=True,
-        )
+        note = f"{prog}: note: {leftover} is an unfinished earlier run (not a result); delete it when done"
+        print(note, flush=True)
     stamp = stamp or new_stamp()
     partial = partial_path(results_dir, name, stamp)
     os.makedirs(partial)
@@ -58,8 +50,7 @@ def start(results_dir: str, name: str, prog: str, stamp: str = "") -> Tuple[str,
 
 @contextlib.contextmanager
 def removed_if_interrupted(partial: str):
-    """Ctrl-C removes the partial folder (the user stopped the run); any other
-    failure keeps it, with its logs, for inspection."""
+    """Ctrl-C removes the partial folder; any other failure keeps it, with its logs."""
     try:
         yield
     except KeyboardInterrupt:

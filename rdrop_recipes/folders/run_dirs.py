@@ -1,22 +1,7 @@
-"""One save dir per run: runs whose settings differ never share checkpoints silently.
-
-fairseq-train resumes whatever ``checkpoint_last.pt`` it finds in ``--save-dir``.
-Two ablations that wrote into one folder (``--reg-alpha 5``, then ``--reg-alpha
-0.5``) would make the second "resume" the first, train 0 updates and exit 0. So:
-
-* the default save dir is derived from the run's settings: the config's plain
-  name (``checkpoints/iwslt14-rdrop``) for the config as it is, and that name
-  plus the changed settings and a hash of all of them otherwise
-  (``checkpoints/iwslt14-rdrop-reg_alpha0.5-1f3a9c2e``); the data folder is
-  not part of the name, so ``--data`` elsewhere keeps it;
-* the settings are stored in the save dir (``run-config.json``), and a save dir
-  holding checkpoints of other (or unrecorded) settings is refused unless the
-  user asks for it with ``--allow-changed-settings``.
-
-Settings are the resolved fairseq flags, ``[distributed]`` (tokens per update),
-the flags after ``--`` and the data folder; flags that only say how long to train or how often to log, validate
-or save are not (a larger ``max_update`` continues the same run).
-"""
+"""One save dir per run: fairseq-train resumes whatever ``checkpoint_last.pt`` it finds, so an
+ablation written into another's folder would "resume" it, train 0 updates and exit 0. The default
+save dir is the config's name plus, where settings differ, the changed ones and a hash of all; the
+settings are recorded there, and checkpoints of other settings are refused unless asked for."""
 
 import glob
 import hashlib
@@ -27,40 +12,26 @@ from typing import Optional
 
 from rdrop_recipes.config.recipe_config import removes_flag
 from rdrop_recipes.folders.atomic_files import read_json, write_json
+from rdrop_recipes.folders.markers import RUN_CONFIG
+from rdrop_recipes.folders.prepared_dirs import changes
 from rdrop_recipes.process.errors import RecipeError
 
-RUN_CONFIG = "run-config.json"
 ALLOW_FLAG = "--allow-changed-settings"
 NOT_RUN_DEFINING = frozenset(
-    (
-        "max_update",
-        "max_epoch",
-        "stop_time_hours",
-        "log_interval",
-        "log_format",
-        "log_file",
-        "no_progress_bar",
-        "tensorboard_logdir",
-        "save_interval",
-        "save_interval_updates",
-        "keep_interval_updates",
-        "keep_last_epochs",
-        "keep_best_checkpoints",
-        "no_epoch_checkpoints",
-        "no_last_checkpoints",
-        "validate_interval",
-        "validate_interval_updates",
-        "num_workers",
-        "patience",
-    )
+    """max_update max_epoch stop_time_hours log_interval log_format log_file no_progress_bar
+    tensorboard_logdir save_interval save_interval_updates keep_interval_updates keep_last_epochs
+    keep_best_checkpoints no_epoch_checkpoints no_last_checkpoints validate_interval
+    validate_interval_updates num_workers patience""".split()
 )
+TABLES = ("fairseq", "distributed", "run")
+# a refusal names the first few settings and cuts their values short: a recipe of other settings
+# differs in dozens of keys, and the line must still say what to change
+SHOWN_CHANGES, SHOWN_VALUE_CHARS = 4, 40
 
 
 def settings(cfg: dict, extra) -> dict:
-    """What defines a run, as tables (the layout ``output_dirs.differences`` compares): the
-    fairseq flags, the batch arithmetic of ``[distributed]`` (tokens per update; the
-    update frequency it gives on this many GPUs is not a setting), the data, the flags
-    after ``--``."""
+    """What defines a run: the fairseq flags, ``[distributed]`` (tokens per update, not the update
+    frequency it gives on this many GPUs), the data folder and the flags after ``--``."""
     flags = {
         key: value
         for key, value in cfg.get("fairseq", {}).items()
@@ -70,25 +41,10 @@ def settings(cfg: dict, extra) -> dict:
     return {"fairseq": flags, "distributed": dict(cfg.get("distributed", {})), "run": run}
 
 
-# the settings a refusal names, and how much of each value: a recipe of other settings differs in
-# dozens of keys, and the line must still say what to change
-SHOWN_CHANGES, SHOWN_VALUE_CHARS = 4, 40
-
-
-def _changes(current: dict, other: dict):
-    """``(table, key, other's value, current value)`` for each setting that differs."""
-    for table in ("fairseq", "distributed", "run"):
-        new, old = current.get(table, {}), other.get(table)
-        old = old if isinstance(old, dict) else {}  # a run-config.json of an older layout
-        for key in sorted(set(new) | set(old)):
-            if new.get(key) != old.get(key):
-                yield table, key, old.get(key), new.get(key)
-
-
 def _label(current: dict, plain: dict) -> str:
     """A short readable name for what differs from the plain config."""
     parts = []
-    for table, key, _, value in _changes(current, plain):
+    for table, key, _, value in changes(plain, current, TABLES):
         value = value if table != "run" else ""  # "extra": the flags after --
         parts.append(f"{key}{'' if value is None else value}")
     label = re.sub(r"[^A-Za-z0-9._=+-]+", "", "-".join(parts))
@@ -101,10 +57,10 @@ def _short(value) -> str:
 
 
 def changed_settings(old: dict, current: dict) -> str:
-    """The settings that differ, each ``table.key: old -> new`` (values cut short), the first few."""
-    changes = [f"{t}.{k}: {_short(a)} -> {_short(b)}" for t, k, a, b in _changes(current, old)]
-    more = len(changes) - SHOWN_CHANGES
-    return "; ".join(changes[:SHOWN_CHANGES]) + (f"; and {more} more" if more > 0 else "")
+    """The first few settings that differ, each ``table.key: old -> new``."""
+    found = [f"{t}.{k}: {_short(a)} -> {_short(b)}" for t, k, a, b in changes(old, current, TABLES)]
+    more = len(found) - SHOWN_CHANGES
+    return "; ".join(found[:SHOWN_CHANGES]) + (f"; and {more} more" if more > 0 else "")
 
 
 def default_save_dir(plain_dir: str, current: dict, plain: dict) -> str:
@@ -114,16 +70,12 @@ def default_save_dir(plain_dir: str, current: dict, plain: dict) -> str:
     return f"{plain_dir}-{_label(current, plain)}-{digest}"
 
 
-def _recorded(save_dir: str) -> Optional[dict]:
-    recorded = read_json(os.path.join(save_dir, RUN_CONFIG))
-    return recorded.get("settings") if isinstance(recorded, dict) else None
-
-
 def check_resume(save_dir: str, current: dict, allow_changed: bool) -> Optional[str]:
     """Refuse to resume checkpoints of other settings; a note to print if allowed anyway."""
     if not glob.glob(os.path.join(glob.escape(save_dir), "checkpoint*.pt")):
         return None  # nothing fairseq would resume
-    old = _recorded(save_dir)
+    recorded = read_json(os.path.join(save_dir, RUN_CONFIG))
+    old = recorded.get("settings") if isinstance(recorded, dict) else None
     if old == current:
         return None
     if old is None:

@@ -1,13 +1,7 @@
-"""Crash-safe stages: atomic outputs plus a completion marker per stage.
-
-A recipe is a list of stages. Each writes its outputs as ``name.tmp`` and
-renames them into place only when complete, then drops a marker
-``<state_dir>/<stage>.done``. A re-run skips a stage only if its marker and
-all its outputs exist; from the first stage that is not done, every later
-stage is redone too (its inputs may have changed), and their markers are
-removed *before* any work starts so a second interruption cannot leave a
-stale "done" behind a fresh input.
-"""
+"""Crash-safe stages: each writes its outputs atomically, then a marker ``<state_dir>/<stage>.done``.
+A re-run skips a stage only if its marker and outputs exist; from the first stage that is not done,
+every later one is redone too, and their markers are removed before any work starts, so a second
+interruption cannot leave a stale "done" behind a fresh input."""
 
 import contextlib
 import os
@@ -44,7 +38,6 @@ class Pipeline:
         return os.path.isfile(self.marker(stage)) and all(os.path.exists(p) for p in stage.outputs)
 
     def finished(self) -> bool:
-        """Every stage done: a re-run would only skip them all."""
         return all(self.is_done(stage) for stage in self.stages)
 
     def run(self) -> None:
@@ -54,18 +47,17 @@ class Pipeline:
         for stage in self.stages[first_todo:]:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.marker(stage))
-        total = len(self.stages)
-        for number, stage in enumerate(self.stages, start=1):
-            if number - 1 < first_todo:
-                print(f"[{number}/{total}] {stage.title}: already done, skipping", file=out, flush=True)
+        for index, stage in enumerate(self.stages):
+            heading = f"[{index + 1}/{len(self.stages)}] {stage.title}"
+            if index < first_todo:
+                print(f"{heading}: already done, skipping", file=out, flush=True)
                 continue
-            print(f"[{number}/{total}] {stage.title}", file=out, flush=True)
+            print(heading, file=out, flush=True)
             start = time.monotonic()
             stage.run()
             missing = [p for p in stage.outputs if not os.path.exists(p)]
             if missing:  # a bug in the recipe, not a user error: fail loudly
                 raise RuntimeError(f"stage {stage.name} did not produce {missing}")
-            write_json(
-                self.marker(stage), {"stage": stage.name, "seconds": round(time.monotonic() - start, 1)}
-            )
+            seconds = time.monotonic() - start
+            write_json(self.marker(stage), {"stage": stage.name, "seconds": round(seconds, 1)})
             print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)

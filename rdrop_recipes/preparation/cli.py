@@ -1,8 +1,5 @@
-"""Command-line plumbing shared by the data-preparation recipes.
-
-Dedicated flags are shorthands for ``--set`` of one config key; they are
-applied after the ``--set`` list, so a flag wins over a ``--set`` of the same key.
-"""
+"""Command line of the config-driven preparation recipes. Dedicated flags are shorthands
+for ``--set`` of one config key, applied after the ``--set`` list: a flag wins."""
 
 import argparse
 import os
@@ -13,7 +10,7 @@ from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.text.parallel_lines import default_workers
 
-# flag destination -> config key; shared by every recipe
+# flag destination -> config key
 COMMON_FLAGS: Dict[str, str] = {
     "out_dir": "paths.out_dir",
     "data_bin": "paths.data_bin",
@@ -23,14 +20,15 @@ COMMON_FLAGS: Dict[str, str] = {
 }
 
 
-def common_parser(prog: str, description: str, recipe: str, bpe: bool = True) -> argparse.ArgumentParser:
-    """The flags every recipe has; ``bpe=False`` leaves out the BPE ones (word-level corpora)."""
+def common_parser(prog: str, description: str, bpe: bool = True) -> argparse.ArgumentParser:
+    """The flags every recipe has (its config: configs/<prog>.toml); ``bpe=False`` leaves out
+    the BPE ones (word-level corpora)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--config",
-        default=recipe_config.default_config_path(recipe),
+        default=recipe_config.default_config_path(prog),
         help="TOML with every parameter (default: %(default)s)",
     )
     recipe_config.add_set_option(parser, "bpe.merges=8000" if bpe else "run.workers=8")
@@ -50,9 +48,8 @@ def common_parser(prog: str, description: str, recipe: str, bpe: bool = True) ->
     return parser
 
 
-# the smallest value that can work, for every count a recipe config may hold: checked
-# before any stage starts (a zero merge count would fail only after the tokenization
-# stages were marked done; valid_every = 1 leaves no training data)
+# the smallest value that can work, checked before any stage starts (a zero merge count
+# would fail only after tokenizing; valid_every = 1 leaves no training data)
 LOWER_BOUNDS: Dict[str, float] = {
     "bpe.merges": 1,
     "bpe.min_frequency": 1,
@@ -104,7 +101,7 @@ def run_main(
     recipe_class: type,
     argv: Optional[Sequence[str]] = None,
 ) -> int:
-    """Run a recipe: ``configure(argv)`` gives (config, force); returns the exit status."""
+    """``configure(argv)`` gives (config, force); returns the exit status."""
 
     @exits_cleanly(prog, "run the same command again to continue (finished stages are kept)")
     def main(argv):

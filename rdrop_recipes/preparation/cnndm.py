@@ -1,9 +1,4 @@
-"""CNN/DailyMail for BART fine-tuning, as fairseq's BART example prepares it
-(``examples/bart/README.summarization.md``): the stages behind
-``python -m rdrop_recipes.prepare_cnndm`` (its docstring describes them). The
-intermediate text goes to the output dir (``--out-dir``, holding the stage
-markers), the binarized data to the data-bin dir (built aside, swapped in whole).
-"""
+"""CNN/DailyMail for BART fine-tuning: the stages of ``python -m rdrop_recipes.prepare_cnndm``."""
 
 import gzip
 import os
@@ -16,7 +11,6 @@ from rdrop_recipes.folders import prepared_dirs
 from rdrop_recipes.folders.atomic_files import (
     atomic_path,
     checked_line_count,
-    concatenate,
     count_lines,
     read_lines,
     write_lines,
@@ -100,7 +94,7 @@ class CnnDmRecipe:
         print(f"    {text}", file=self.out, flush=True)
 
     def config(self) -> dict:
-        """What the folders are stamped with: only ``binarize`` changes the data."""
+        """The folders' stamp: only ``binarize`` changes the data."""
         return {
             "paths": {"out_dir": self.work, "data_bin": self.data_bin},
             "download": {"raw_dir": self.raw_dir or "", "archive": self.archive or ""},
@@ -111,10 +105,12 @@ class CnnDmRecipe:
     def raw_folder(self):
         return self.raw_dir or os.path.join(self.work, "raw")
 
-    def bpe_file(self, split, side):
-        return os.path.join(self.work, f"{split}.bpe.{side}")
+    def work_file(self, name):
+        return os.path.join(self.work, name)
 
-    # -- stages ------------------------------------------------------------------
+    def bpe_file(self, split, side):
+        return self.work_file(f"{split}.bpe.{side}")
+
     def raw(self):
         if self.raw_dir:
             return check_raw(self.raw_dir)
@@ -127,33 +123,27 @@ class CnnDmRecipe:
         return check_raw(folder)
 
     def encode(self):
-        """One encoder run for everything: every split's source (and target) concatenated,
-        encoded side by side, and cut back by line counts."""
         files = raw_files(self.raw_folder())
-        counts = {}
+        columns, counts = [], {}
         for side in SIDES:
-            cleaned = []
             for split in SPLITS:
-                path = os.path.join(self.work, f"{split}.raw.{side}")
                 # the lines written, not the raw file's newlines: a last line without its
                 # newline would shift every later split by one article
-                counts[split] = write_lines(path, (one_line(l) for l in read_lines(files[f"{split}.{side}"])))
-                cleaned.append(path)
-            concatenate(cleaned, os.path.join(self.work, f"all.raw.{side}"))
+                lines = (one_line(line) for line in read_lines(files[f"{split}.{side}"]))
+                counts[split] = write_lines(self.work_file(f"{split}.raw.{side}"), lines)
+            columns.append(
+                (
+                    [self.work_file(f"{split}.raw.{side}") for split in SPLITS],
+                    self.work_file(f"all.raw.{side}"),
+                    self.work_file(f"all.bpe.{side}"),
+                    [self.bpe_file(split, side) for split in SPLITS],
+                )
+            )
         self.say(f"GPT-2 BPE for {sum(counts.values()):,} article/summary pairs")
-        gpt2_bpe.encode(
-            self.bpe,
-            [os.path.join(self.work, f"all.raw.{side}") for side in SIDES],
-            [os.path.join(self.work, f"all.bpe.{side}") for side in SIDES],
-            self.workers,
-        )
-        for side in SIDES:
-            lines = read_lines(os.path.join(self.work, f"all.bpe.{side}"))
-            for split, count in counts.items():
-                write_lines(self.bpe_file(split, side), (next(lines) for _ in range(count)))
+        gpt2_bpe.encode_splits(self.bpe, columns, list(counts.values()), self.workers)
 
     def binarize(self):
-        """BART's dictionary on both sides (so ``--share-all-embeddings`` holds), test included."""
+        """BART's dictionary on both sides (so ``--share-all-embeddings`` holds)."""
         dictionary = self.bpe["dict.txt"]
         binarize.preprocess(
             self.work,
@@ -168,7 +158,6 @@ class CnnDmRecipe:
             log=os.path.join(self.work, "preprocess.log"),
         )
 
-    # -- driver ------------------------------------------------------------------
     def pipeline(self, state_dir) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)
         p.add("raw", "raw articles and summaries", list(raw_files(self.raw_folder()).values()), self.raw)
@@ -187,10 +176,8 @@ class CnnDmRecipe:
         pipeline = self.pipeline(state_dir)
         if pipeline.finished():
             print(f"{PROG}: {final} is already prepared (--force rebuilds it)", file=self.out, flush=True)
-            return final
+            return
         self.bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
         pipeline.run()
-        counts = {split: count_lines(self.bpe_file(split, "source")) for split in SPLITS}
-        sizes = ", ".join(f"{SPLITS[s]} {n:,}" for s, n in counts.items())
+        sizes = ", ".join(f"{SPLITS[s]} {count_lines(self.bpe_file(s, 'source')):,}" for s in SPLITS)
         print(f"{PROG}: {final} ({sizes})", file=self.out, flush=True)
-        return final

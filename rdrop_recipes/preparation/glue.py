@@ -1,14 +1,6 @@
-"""GLUE for fairseq's sentence prediction, as fairseq's RoBERTa example lays it out
-(``examples/roberta/preprocess_GLUE_tasks.sh``): the stages behind
-``python -m rdrop_recipes.prepare_glue`` (its docstring describes the layout).
+"""GLUE for fairseq's sentence prediction: the stages of ``python -m rdrop_recipes.prepare_glue``,
+one pipeline per task (text in ``<glue_dir>/<TASK>/processed``, as fairseq's script names it)."""
 
-Each task is one run of the preparation stage machinery: its intermediate text in
-``<glue_dir>/<TASK>/processed`` (the output dir, holding the stage markers, as fairseq's
-script names it) and its binarized folder ``<data_bin>/<TASK>-bin`` (the data-bin dir,
-built aside and swapped in whole, stamped with the recipe's config).
-"""
-
-import itertools
 import math
 import os
 import sys
@@ -18,7 +10,7 @@ from typing import Optional, Sequence, Tuple
 from rdrop_recipes.downloads.archives import download, extract_zip_members
 from rdrop_recipes.fairseq_io.preprocess import run_preprocess
 from rdrop_recipes.folders import prepared_dirs
-from rdrop_recipes.folders.atomic_files import concatenate, count_lines, read_lines, write_lines
+from rdrop_recipes.folders.atomic_files import count_lines, read_lines, write_lines
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text import gpt2_bpe
@@ -26,8 +18,6 @@ from rdrop_recipes.text.parallel_lines import default_workers
 
 PROG = "prepare-glue"
 GLUE_URL = "https://dl.fbaipublicfiles.com/glue/data/{archive}.zip"
-# the option that names the folder the intermediate text goes to (<glue_dir>/<TASK>/processed)
-WORK_FLAG = "--glue-dir"
 
 
 @dataclass(frozen=True)
@@ -89,8 +79,8 @@ def cut(line: str, column: int) -> str:
 
 
 def rows(spec: GlueTask, path: str, split: str):
-    """(line number, line) of each example of a split's .tsv: without the header, and for
-    QQP's train and dev without the malformed lines fairseq's script drops (``awk NF==6``)."""
+    """(line number, line) of a split's examples: no header, nor QQP's train/dev lines that
+    fairseq's script drops (``awk NF==6``)."""
     test = split.startswith("test")
     for number, line in enumerate(read_lines(path), start=1):
         if number == 1 and (spec.header or test):
@@ -105,10 +95,9 @@ def label_column(spec: GlueTask, split: str) -> int:
 
 
 def check_rows(name: str, raw: str) -> None:
-    """Every split holds examples, every train and dev row has the columns its task reads and
-    one of the task's labels (STS-B: a score from 0 to 5), and train has every class: else
-    the file and line to fix. fairseq would binarize any of these, and fine-tuning then
-    crash on it ("cannot mmap an empty file") or learn a class that is not there."""
+    """Every split holds examples, train/dev rows their columns and a valid label, train
+    every class; else the file and line. fairseq would binarize them, and fine-tuning
+    crash ("cannot mmap an empty file") or learn a class that is not there."""
     spec = TASKS[name]
     fix = "correct or delete that row and re-run"
     for split in spec.splits:
@@ -162,7 +151,7 @@ def check_score(text: str, where: str, column: int, fix: str) -> None:
 
 
 def split_columns(name: str, raw: str, work: str) -> None:
-    """``<split>.raw.input{0,1}`` and ``<split>.label`` as the shell script's cut/awk make them."""
+    """``<split>.raw.input{0,1}`` and ``<split>.label``, as the script's cut/awk."""
     spec = TASKS[name]
     for split in spec.splits:
         lines = [line for _, line in rows(spec, os.path.join(raw, f"{split}.tsv"), split)]
@@ -176,7 +165,6 @@ def split_columns(name: str, raw: str, work: str) -> None:
 
 
 def columns(name: str, raw: str, work: str) -> None:
-    """The columns stage: the rows checked, then cut."""
     check_rows(name, raw)
     split_columns(name, raw, work)
 
@@ -184,23 +172,13 @@ def columns(name: str, raw: str, work: str) -> None:
 def scaled_scores(path):
     for number, value in enumerate(read_lines(path), start=1):
         try:
-            yield f"{float(value) / 5.0:g}"
+            yield f"{float(value) / MAX_SCORE:g}"
         except ValueError:
             raise PrepareError(f"{path} line {number}: {value!r} is not a similarity score") from None
 
 
 class GlueRecipe:
-    """Prepares GLUE tasks, each on its own stage pipeline."""
-
-    def __init__(
-        self,
-        glue_dir: str,
-        data_bin: str,
-        archive_dir: Optional[str] = None,
-        offline: bool = False,
-        workers: int = 0,
-        stream=None,
-    ):
+    def __init__(self, glue_dir, data_bin, archive_dir=None, offline=False, workers=0, stream=None):
         self.glue_dir = glue_dir
         self.data_bin = data_bin
         self.archive_dir = archive_dir
@@ -212,7 +190,7 @@ class GlueRecipe:
         print(f"    {text}", file=self.out, flush=True)
 
     def task_config(self, name: str) -> dict:
-        """The config a task's folders are stamped with: only ``task`` changes the data."""
+        """The task folders' stamp: only ``task`` changes the data."""
         return {
             "paths": {"glue_dir": self.glue_dir, "data_bin": self.data_bin},
             "download": {"archive_dir": self.archive_dir or "", "offline": self.offline},
@@ -246,46 +224,35 @@ class GlueRecipe:
         return folder
 
     def encode(self, spec, work, inputs, bpe) -> None:
-        """All splits in one encoder run (one fairseq start, not one per split): each
-        input column's splits are concatenated, encoded, and cut back by line counts."""
         counts = [count_lines(os.path.join(work, f"{split}.raw.input0")) for split in spec.splits]
-        for number in inputs:
-            concatenate(
+        self.say(f"GPT-2 BPE for {sum(counts):,} examples")
+        columns = [
+            (
                 [os.path.join(work, f"{split}.raw.input{number}") for split in spec.splits],
                 os.path.join(work, f"all.raw.input{number}"),
+                os.path.join(work, f"all.input{number}"),
+                [os.path.join(work, f"{split}.input{number}") for split in spec.splits],
             )
-        self.say(f"GPT-2 BPE for {sum(counts):,} examples")
-        gpt2_bpe.encode(
-            bpe,
-            [os.path.join(work, f"all.raw.input{number}") for number in inputs],
-            [os.path.join(work, f"all.input{number}") for number in inputs],
-            self.workers,
-        )
-        for number in inputs:
-            lines = read_lines(os.path.join(work, f"all.input{number}"))
-            for split, count in zip(spec.splits, counts):
-                write_lines(os.path.join(work, f"{split}.input{number}"), itertools.islice(lines, count))
+            for number in inputs
+        ]
+        gpt2_bpe.encode_splits(bpe, columns, counts, self.workers)
 
     def binarize(self, name: str, work: str, final: str, bpe: dict) -> None:
         """``input0/`` (``input1/``) with the model's dictionary and ``label/``, built in
-        ``<TASK>-bin.tmp`` (each fairseq-preprocess logging to ``<folder>.log`` there)."""
+        ``<TASK>-bin.tmp``."""
         spec = TASKS[name]
         dev = [s for s in spec.splits if s.startswith("dev")]
-        test = [s for s in spec.splits if s.startswith("test")]
+        groups = {"train": ["train"], "valid": dev, "test": [s for s in spec.splits if s.startswith("test")]}
 
-        def prefixes(splits, lang):
-            return ",".join(os.path.join(work, f"{s}.{lang}") for s in splits)
+        def prefixes(lang, subsets=("train", "valid", "test")):
+            return {key: ",".join(os.path.join(work, f"{s}.{lang}") for s in groups[key]) for key in subsets}
 
         with prepared_dirs.building_data_bin(final, self.task_config(name)) as tmp:
             for number in range(len(spec.inputs)):
                 lang = f"input{number}"
                 run_preprocess(
                     os.path.join(tmp, lang),
-                    {
-                        "train": os.path.join(work, f"train.{lang}"),
-                        "valid": prefixes(dev, lang),
-                        "test": prefixes(test, lang),
-                    },
+                    prefixes(lang),
                     self.workers,
                     extra_args=["--srcdict", bpe["dict.txt"]],
                     log=os.path.join(tmp, f"{lang}.log"),
@@ -299,7 +266,7 @@ class GlueRecipe:
             else:
                 run_preprocess(
                     os.path.join(tmp, "label"),
-                    {"train": os.path.join(work, "train.label"), "valid": prefixes(dev, "label")},
+                    prefixes("label", ("train", "valid")),
                     self.workers,
                     log=os.path.join(tmp, "label.log"),
                 )
@@ -335,21 +302,20 @@ class GlueRecipe:
         return p
 
     def prepare(self, name: str, bpe: dict, force: bool = False) -> str:
-        """``<data_bin>/<TASK>-bin``, skipped where every stage is done (``force`` redoes them)."""
         final = os.path.join(self.data_bin, f"{name}-bin")
         work = os.path.join(self.glue_dir, name, "processed")
-        state_dir = prepared_dirs.claim_dirs(work, final, self.task_config(name), force, WORK_FLAG)
+        # --glue-dir names the folder the intermediate text goes to (<glue_dir>/<TASK>/processed)
+        state_dir = prepared_dirs.claim_dirs(work, final, self.task_config(name), force, "--glue-dir")
         pipeline = self.pipeline(name, bpe, state_dir, work, final)
         if pipeline.finished():
             self.say(f"{final} is already prepared (--force rebuilds it)")
-            return final
-        pipeline.run()
+        else:
+            pipeline.run()
         return final
 
 
 def prepare_tasks(requested, bpe_dir, offline, force, **recipe_options) -> None:
-    """Every requested task (``ALL`` for all), one after the other; ``recipe_options`` are
-    ``GlueRecipe``'s."""
+    """Every requested task (``ALL``: all); ``recipe_options`` are ``GlueRecipe``'s."""
     names = task_names(requested)
     bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
     recipe = GlueRecipe(offline=offline, **recipe_options)

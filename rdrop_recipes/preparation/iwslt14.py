@@ -1,30 +1,17 @@
-"""IWSLT14 German-English as fairseq's ``prepare-iwslt14.sh`` prepares it, without perl
-or git: the stages behind ``python -m rdrop_recipes.prepare_iwslt14`` (its docstring
-describes them)."""
+"""IWSLT14 German-English: the stages of ``python -m rdrop_recipes.prepare_iwslt14``."""
 
 import os
 from typing import Dict
 
 from rdrop_recipes.downloads import archives
-from rdrop_recipes.folders.atomic_files import (
-    checked_line_count,
-    copy_file,
-    read_lines,
-    write_lines,
-)
+from rdrop_recipes.folders.atomic_files import checked_line_count, copy_file, read_lines, write_lines
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
-from rdrop_recipes.text.cleaning import (
-    LineProcessor,
-    every_nth,
-    extract_segments,
-    filter_train_lines,
-)
-from rdrop_recipes.text.parallel_lines import Progress, map_lines
+from rdrop_recipes.text.cleaning import every_nth, filter_train_lines
+from rdrop_recipes.text.parallel_lines import map_file
 
 PROG = "prepare-iwslt14"
-RECIPE = "prepare-iwslt14"
 ARCHIVE_ENV = "IWSLT14_ARCHIVE"
 ARCHIVE_FIX = (
     f"download http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz again "
@@ -49,16 +36,6 @@ class Iwslt14Recipe(BpeRecipe):
         ]
         return {f"{self.folder}/{n}": os.path.join(self.orig, self.folder, n) for n in names}
 
-    def processor(self, lang: str, lowercase: bool) -> LineProcessor:
-        tok = self.config["tokenize"]
-        return LineProcessor(
-            lang=lang,
-            escape=tok["escape"],
-            aggressive_dash_splits=tok["aggressive_dash_splits"],
-            lowercase=lowercase,
-        )
-
-    # -- stages ------------------------------------------------------------------
     def extract(self) -> None:
         archive = self.config["download"]["archive"]
         if not archive:
@@ -73,12 +50,9 @@ class Iwslt14Recipe(BpeRecipe):
         for l in self.langs:
             source = os.path.join(self.orig, self.folder, f"{self.prefix}.{l}")
             lines = filter_train_lines(read_lines(source), flt["drop_lines_with"], flt["strip_tags"])
-            progress = Progress(f"tokenize train.{l}", self.progress_every)
-            write_lines(
-                self.tmp_file(f"{self.prefix}.tok.{l}"),
-                map_lines(self.processor(l, lowercase=False), lines, self.workers, progress),
-            )
-            progress.close()
+            dest = self.tmp_file(f"{self.prefix}.tok.{l}")
+            processor = self.processor(l, lowercase=False)  # lowercased after cleaning
+            map_file(processor, lines, dest, self.workers, f"tokenize train.{l}", self.progress_every)
 
     def clean_train(self) -> None:
         """clean-corpus-n, then lowercase: the order of fairseq's script."""
@@ -88,19 +62,11 @@ class Iwslt14Recipe(BpeRecipe):
         self.say(f"{kept:,} train pairs left after cleaning")
 
     def tokenize_test(self) -> None:
-        lower = self.config["tokenize"]["lowercase"]
-        fix = self.config["tokenize"]["apostrophe_fix"]
         for name in self.config["split"]["test_sets"]:
             counts = []
             for l in self.langs:
                 xml = os.path.join(self.orig, self.folder, f"{name}.{self.pair}.{l}.xml")
-                segments = extract_segments(read_lines(xml), apostrophe_fix=fix)
-                counts.append(
-                    write_lines(
-                        self.tmp_file(f"{name}.{self.pair}.{l}"),
-                        map_lines(self.processor(l, lowercase=lower), segments, 1),
-                    )
-                )
+                counts.append(self.tokenize_segments(xml, f"{name}.{self.pair}.{l}", self.processor(l)))
             if counts[0] != counts[1] or counts[0] == 0:
                 raise PrepareError(
                     f"{name}: {counts[0]} {self.src} but {counts[1]} {self.tgt} "
@@ -154,7 +120,6 @@ class Iwslt14Recipe(BpeRecipe):
                 copy_file(os.path.join(source, f"{split}.{l}"), self.tmp_file(f"{split}.{l}"))
         self.report_counts(self.tmp)
 
-    # -- assembly ------------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)
         both = lambda pattern: [self.tmp_file(pattern.format(l=l)) for l in self.langs]  # noqa: E731
@@ -189,7 +154,7 @@ class Iwslt14Recipe(BpeRecipe):
 
 
 def check_archive(config: dict) -> None:
-    """A named local archive is checked before any output dir is claimed: a wrong path costs nothing."""
+    """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
     archive = config["download"]["archive"]
     if archive and not config["input"]["from_tokenized"]:
         archives.check_gzip(archive, ARCHIVE_FIX)

@@ -1,5 +1,4 @@
-"""Multi30k task 1 German-English from its public release, prepared like IWSLT14: the
-stages behind ``python -m rdrop_recipes.prepare_multi30k`` (its docstring describes them)."""
+"""Multi30k task 1 German-English: the stages of ``python -m rdrop_recipes.prepare_multi30k``."""
 
 import gzip
 import os
@@ -11,11 +10,9 @@ from rdrop_recipes.folders.atomic_files import decode_utf8, read_lines, write_li
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
-from rdrop_recipes.text.cleaning import LineProcessor
-from rdrop_recipes.text.parallel_lines import Progress, map_lines
+from rdrop_recipes.text.parallel_lines import map_file
 
 PROG = "prepare-multi30k"
-RECIPE = "prepare-multi30k"
 # names an unzipped copy may use for each of our splits, besides the release stem
 ALIASES = {"train": ("train",), "valid": ("valid", "val"), "test": ("test", "test_2016_flickr")}
 
@@ -29,7 +26,7 @@ def fix_hint(config: dict) -> str:
 
 
 def find_source(folder: str, split: str, stem: str, lang: str) -> Optional[str]:
-    """The file in ``folder`` holding ``split`` in ``lang``: gzipped release name first, then plain."""
+    """``split`` in ``lang`` in ``folder``: the gzipped release name first, then plain."""
     names = [f"{stem}.{lang}.gz", f"{stem}.{lang}"]
     for alias in ALIASES[split]:
         names += [f"{alias}.{lang}.gz", f"{alias}.{lang}"]
@@ -48,8 +45,7 @@ def read_text(path: str, hint: str) -> List[str]:
         if data[:2] == archives.GZIP_MAGIC:
             data = gzip.decompress(data)
         elif path.endswith(".gz"):
-            looks = " (it looks like an HTML page: a failed download?)" if data.lstrip()[:1] == b"<" else ""
-            raise OSError(f"named .gz but not gzip{looks}")
+            raise OSError(f"named .gz but not gzip{archives.html_hint(data)}")
     except (OSError, EOFError, zlib.error) as err:
         raise PrepareError(f"{path} is damaged ({err}); {hint}") from None
     text = decode_utf8(path, data)
@@ -66,21 +62,8 @@ class Multi30kRecipe(BpeRecipe):
     def raw_file(self, split: str, lang: str) -> str:
         return os.path.join(self.orig, f"{split}.{lang}")
 
-    def raw_files(self) -> List[str]:
-        return [self.raw_file(split, l) for split in SPLITS for l in self.langs]
-
-    def processor(self, lang: str) -> LineProcessor:
-        tok = self.config["tokenize"]
-        return LineProcessor(
-            lang=lang,
-            escape=tok["escape"],
-            aggressive_dash_splits=tok["aggressive_dash_splits"],
-            lowercase=tok["lowercase"],
-        )
-
-    # -- stages ------------------------------------------------------------------
     def fetch(self) -> None:
-        """orig/{train,valid,test}.{de,en} as plain text, from --from-dir or downloaded."""
+        """orig/{train,valid,test}.{de,en}, from --from-dir or downloaded."""
         download, release = self.config["download"], self.config["release"]
         hint = fix_hint(self.config)
         folder = download["from_dir"]
@@ -102,38 +85,32 @@ class Multi30kRecipe(BpeRecipe):
                         archives.download(url, path, hint, self.out)
                 self.say(f"reading {path}")
                 lines[l] = read_text(path, hint)
-            counts = {l: len(v) for l, v in lines.items()}
-            if counts[self.src] != counts[self.tgt]:
+            n_src, n_tgt = len(lines[self.src]), len(lines[self.tgt])
+            if n_src != n_tgt:
                 raise PrepareError(
-                    f"{split}: {counts[self.src]} {self.src} but {counts[self.tgt]} {self.tgt} lines, "
+                    f"{split}: {n_src} {self.src} but {n_tgt} {self.tgt} lines, "
                     f"so the files are not one release; {hint}"
                 )
-            if counts[self.src] == 0:
+            if n_src == 0:
                 raise PrepareError(
                     f"{path} and its .{self.src} side hold no sentences: fairseq cannot load "
                     f"an empty {split} split; {hint}"
                 )
-            if split == "train" and self.config["subset"]["train_pairs"] > 0:
-                n = self.config["subset"]["train_pairs"]
-                lines = {l: v[:n] for l, v in lines.items()}
+            keep = self.config["subset"]["train_pairs"] if split == "train" else 0  # 0: all
             for l in self.langs:
-                write_lines(self.raw_file(split, l), lines[l])
+                write_lines(self.raw_file(split, l), lines[l][: keep or None])
         self.report_counts(self.orig)
 
     def tokenize(self) -> None:
         for split in SPLITS:
             for l in self.langs:
-                progress = Progress(f"tokenize {split}.{l}", self.progress_every)
-                write_lines(
-                    self.tmp_file(f"{split}.{l}"),
-                    map_lines(self.processor(l), read_lines(self.raw_file(split, l)), self.workers, progress),
-                )
-                progress.close()
+                label, dest = f"tokenize {split}.{l}", self.tmp_file(f"{split}.{l}")
+                lines = read_lines(self.raw_file(split, l))
+                map_file(self.processor(l), lines, dest, self.workers, label, self.progress_every)
 
-    # -- assembly ------------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)
-        p.add("fetch", "fetch the Multi30k task 1 release", self.raw_files(), self.fetch)
+        p.add("fetch", "fetch the Multi30k task 1 release", self.split_files(self.orig), self.fetch)
         p.add("tokenize", "tokenize and lowercase all splits", self.split_files(self.tmp), self.tokenize)
         self.add_bpe(p, self.out_dir)
         self.add_binarize(p)

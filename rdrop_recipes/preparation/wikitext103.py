@@ -1,44 +1,29 @@
-"""WikiText-103 for word-level language modeling, as fairseq's
-``examples/language_model/README.md`` prepares it: the stages behind
-``python -m rdrop_recipes.prepare_wikitext103`` (its docstring describes them)."""
+"""WikiText-103 for word-level language modeling: the stages of
+``python -m rdrop_recipes.prepare_wikitext103``."""
 
 import os
-import sys
 from typing import Dict
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.fairseq_io import preprocess as binarize
-from rdrop_recipes.folders import prepared_dirs as output_dirs
-from rdrop_recipes.folders.atomic_files import checked_line_count, count_lines
+from rdrop_recipes.folders.atomic_files import checked_line_count
 from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, Recipe
 from rdrop_recipes.process.errors import PrepareError
 
 PROG = "prepare-wikitext103"
-RECIPE = "prepare-wikitext103"
 ARCHIVE_ENV = "WIKITEXT103_ARCHIVE"
-SPLITS = ("train", "valid", "test")
 
 
 def archive_fix(url: str) -> str:
     return f"download {url} again and pass it with --archive PATH (or ${ARCHIVE_ENV})"
 
 
-class Wikitext103Recipe:
+class Wikitext103Recipe(Recipe):
     prog = PROG
 
-    def __init__(self, config: dict, stream=None):
-        self.config = config
-        self.out = stream or sys.stdout
-        self.out_dir = config["paths"]["out_dir"]
-        self.data_bin = config["paths"]["data_bin"]
-        self.orig = os.path.join(self.out_dir, "orig")
-        self.workers = config["run"]["workers"]
-
-    def say(self, text: str) -> None:
-        print(f"    {text}", file=self.out, flush=True)
-
     def text_file(self, split: str) -> str:
-        """Where a split's text lands: OUT_DIR/wiki.<split>.tokens (the release name)."""
+        """OUT_DIR/wiki.<split>.tokens (the release name)."""
         return os.path.join(self.out_dir, self.config["archive"][split])
 
     def archive_members(self) -> Dict[str, str]:
@@ -46,7 +31,6 @@ class Wikitext103Recipe:
         folder = self.config["archive"]["folder"]
         return {f"{folder}/{self.config['archive'][split]}": self.text_file(split) for split in SPLITS}
 
-    # -- stages ------------------------------------------------------------------
     def extract(self) -> None:
         download = self.config["download"]
         archive, fix = download["archive"], archive_fix(download["url"])
@@ -83,7 +67,6 @@ class Wikitext103Recipe:
             prefixes={split: self.text_file(split) for split in SPLITS},
         )
 
-    # -- driver ------------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)
         p.add(
@@ -99,19 +82,9 @@ class Wikitext103Recipe:
         p.add("binarize", "fairseq-preprocess --only-source", outputs, self.binarize)
         return p
 
-    def run(self, force: bool) -> Dict[str, int]:
-        state_dir = output_dirs.claim_dirs(self.out_dir, self.data_bin, self.config, force)
-        self.pipeline(state_dir).run()
-        print(
-            f"{self.prog}: finished; text in {self.out_dir}, binarized data in {self.data_bin}",
-            file=self.out,
-            flush=True,
-        )
-        return {split: count_lines(self.text_file(split)) for split in SPLITS}
-
 
 def check_archive(config: dict) -> None:
-    """A named local archive is checked before any output dir is claimed: a wrong path costs nothing."""
+    """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
     archive = config["download"]["archive"]
     if archive:
         archives.check_zip(archive, archive_fix(config["download"]["url"]))

@@ -1,31 +1,24 @@
-"""WMT14 English-German as fairseq's ``prepare-wmt14en2de.sh --icml17`` prepares it,
-without perl or git, on all cores: the stages behind ``python -m rdrop_recipes.prepare_wmt14``
-(its docstring describes them)."""
+"""WMT14 English-German: the stages of ``python -m rdrop_recipes.prepare_wmt14``."""
 
 import os
 from dataclasses import dataclass
 from typing import Dict, List
 
 from rdrop_recipes.downloads import archives
-from rdrop_recipes.folders.atomic_files import (
-    copy_file,
-    read_lines,
-    write_lines,
-)
+from rdrop_recipes.folders.atomic_files import copy_file, read_lines
 from rdrop_recipes.folders.stages import Pipeline
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
 from rdrop_recipes.process.errors import PrepareError
-from rdrop_recipes.text.cleaning import LineProcessor, extract_segments
-from rdrop_recipes.text.parallel_lines import Progress, map_lines
+from rdrop_recipes.text.cleaning import LineProcessor
+from rdrop_recipes.text.parallel_lines import map_file
 
 PROG = "prepare-wmt14en2de"
-RECIPE = "prepare-wmt14en2de"
 ARCHIVE_DIR_ENV = "WMT14_ARCHIVE_DIR"
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where one archive's members come from: a tarball (local or to download) or an extracted tree."""
+    """Where one archive's members come from."""
 
     key: str
     kind: str  # "archive" | "download" | "tree"
@@ -39,7 +32,6 @@ class Wmt14Recipe(BpeRecipe):
         super().__init__(config, stream)
         self.sources = self.locate_sources()
 
-    # -- inputs ------------------------------------------------------------------
     def needed_members(self) -> Dict[str, List[str]]:
         needed: Dict[str, List[str]] = {}
         for key, prefix in self.config["train"]["corpora"]:
@@ -106,7 +98,6 @@ class Wmt14Recipe(BpeRecipe):
             if source.kind == "archive":
                 archives.check_gzip(source.path, self.fix_hint(source.key))
 
-    # -- stages ------------------------------------------------------------------
     def extract(self) -> None:
         for key, members in self.needed_members().items():
             source = self.sources[key]
@@ -122,16 +113,10 @@ class Wmt14Recipe(BpeRecipe):
                 source.path, {m: os.path.join(self.orig, m) for m in members}, self.fix_hint(key)
             )
 
-    def processor(self, lang: str, normalize: bool) -> LineProcessor:
-        tok = self.config["tokenize"]
-        return LineProcessor(
-            lang=lang,
-            normalize_punctuation=normalize,
-            perl_parity=tok["perl_parity"],
-            remove_non_printing=normalize,
-            escape=tok["escape"],
-            aggressive_dash_splits=tok["aggressive_dash_splits"],
-            lowercase=tok["lowercase"],
+    def wmt_processor(self, lang: str, normalize: bool) -> LineProcessor:
+        perl_parity = self.config["tokenize"]["perl_parity"]
+        return self.processor(
+            lang, normalize_punctuation=normalize, perl_parity=perl_parity, remove_non_printing=normalize
         )
 
     def tokenize_train(self) -> None:
@@ -146,12 +131,9 @@ class Wmt14Recipe(BpeRecipe):
                         yield line
                     counts[lang].append(n)
 
-            progress = Progress(f"normalize+tokenize train.{l}", self.progress_every)
-            write_lines(
-                self.tmp_file(f"train.{l}"),
-                map_lines(self.processor(l, normalize=True), lines(), self.workers, progress),
-            )
-            progress.close()
+            label, dest = f"normalize+tokenize train.{l}", self.tmp_file(f"train.{l}")
+            processor = self.wmt_processor(l, normalize=True)
+            map_file(processor, lines(), dest, self.workers, label, self.progress_every)
         for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
             if n_src != n_tgt or n_src == 0:
                 raise PrepareError(
@@ -161,20 +143,13 @@ class Wmt14Recipe(BpeRecipe):
             self.say(f"{prefix}: {n_src:,} pairs")
 
     def tokenize_sgm(self) -> None:
-        fix = self.config["tokenize"]["apostrophe_fix"]
         for split in ("valid", "test"):
             cfg = self.config[split]
             counts = []
             for l, member in zip(self.langs, (cfg["src_sgm"], cfg["tgt_sgm"])):
-                segments = extract_segments(
-                    read_lines(self.member_path(cfg["archive"], member)), apostrophe_fix=fix
-                )
-                counts.append(
-                    write_lines(
-                        self.tmp_file(f"{split}.{l}"),
-                        map_lines(self.processor(l, normalize=cfg["normalize"]), segments, 1),
-                    )
-                )
+                sgm = self.member_path(cfg["archive"], member)
+                processor = self.wmt_processor(l, normalize=cfg["normalize"])
+                counts.append(self.tokenize_segments(sgm, f"{split}.{l}", processor))
             if counts[0] != counts[1] or counts[0] == 0:
                 raise PrepareError(
                     f"{split}: {counts[0]} {self.src} but {counts[1]} {self.tgt} segments "
@@ -194,7 +169,6 @@ class Wmt14Recipe(BpeRecipe):
             kept, read = self.clean_pairs(split, ins, outs)
             self.say(f"{split}: kept {kept:,} of {read:,} pairs")
 
-    # -- assembly ------------------------------------------------------------------
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)
         members = [self.member_path(key, m) for key, ms in self.needed_members().items() for m in ms]
@@ -216,6 +190,6 @@ class Wmt14Recipe(BpeRecipe):
         self.add_binarize(p)
         return p
 
-    def run(self, force: bool) -> Dict[str, int]:
+    def run(self, force: bool) -> None:
         self.check_local_archives()
-        return super().run(force)
+        super().run(force)

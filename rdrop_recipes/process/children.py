@@ -1,15 +1,6 @@
-"""Child processes die with their parent.
-
-Every recipe starts fairseq (preprocess, train, generate) through this
-module. A child runs in its own process group, and whatever ends the recipe
-while it runs -- Ctrl-C, ``kill`` (SIGTERM, which ``errors.exits_cleanly``
-turns into an exception), or an error -- terminates the whole group (the
-child and its own workers: fairseq-preprocess's pool, torchrun's trainers)
-before the recipe goes on unwinding. On Linux the child also gets SIGTERM if
-the recipe itself is killed outright (SIGKILL), where no handler can run.
-A killed prepare therefore never leaves a fairseq-preprocess writing into a
-folder that a re-run will use.
-"""
+"""Child processes die with their parent: each runs in its own process group, which whatever ends
+the recipe (Ctrl-C, ``kill``, an error, on Linux even SIGKILL) terminates with its workers, so no
+fairseq-preprocess keeps writing into a folder that a re-run will use."""
 
 import contextlib
 import os
@@ -23,7 +14,7 @@ GRACE_SECONDS = 10  # for a child to exit on SIGTERM before it is killed
 
 
 def _in_child() -> None:  # runs in the child, between fork and exec
-    # an ignored SIGINT would survive exec (errors.py ignores it in forked workers)
+    # an ignored SIGINT would survive exec (fork_hooks ignores it in forked workers)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     die_with_parent()
 
@@ -35,15 +26,13 @@ def stop(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def spawn(command: Sequence[str], **popen_kwargs) -> subprocess.Popen:
-    """``subprocess.Popen(command, **popen_kwargs)`` in its own process group, dying with the
-    recipe; whoever spawns it calls ``stop`` on the way out (``started`` does that for one child)."""
+    """``subprocess.Popen`` in its own process group, dying with the recipe; whoever spawns it calls
+    ``stop`` on the way out (``started`` does that for one child)."""
     return subprocess.Popen(list(command), start_new_session=True, preexec_fn=_in_child, **popen_kwargs)
 
 

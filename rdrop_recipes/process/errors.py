@@ -7,5 +7,4 @@ class RecipeError(Exception):
 
 
 class PrepareError(RecipeError):
-    """A problem in data preparation the user fixes (missing or corrupt input,
-    conflicting output dir ...)."""
+    """A problem in data preparation: missing or corrupt input, a conflicting output dir."""

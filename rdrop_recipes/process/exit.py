@@ -1,19 +1,8 @@
-"""How every recipe ends: the one exit mechanism of ``rdrop_recipes``.
-
-Each recipe's ``main`` is wrapped with :func:`exits_cleanly`, which returns the
-exit status (``sys.exit(main())`` in ``__main__``):
-
-* a :class:`RecipeError` (the user must change something) becomes one line,
-  ``<prog>: error: <message>``, on stderr and status 2 (argparse's status for
-  a usage error), so a shell script stops with the fix in front of the user
-  instead of a traceback through subprocess and fairseq;
-* an OSError about a path the user chose (a file where a folder must be, no
-  permission, a full disk) becomes the same kind of line;
-* Ctrl-C (SIGINT) and ``kill`` (SIGTERM) both arrive as a KeyboardInterrupt
-  (SIGTERM as its subclass :class:`Terminated`), so the one cleanup path that
-  removes partial outputs and stops child processes runs for both; they end
-  in ``<prog>: interrupted ...`` and status 130 or 143 (128 + the signal).
-"""
+"""How every recipe ends: ``exits_cleanly`` wraps each ``main``. A RecipeError, or an OSError about
+a path the user chose, becomes one line ``<prog>: error: <message>`` and status 2 (argparse's), not a
+traceback. Ctrl-C and ``kill`` (SIGTERM, as its subclass ``Terminated``) both arrive as a
+KeyboardInterrupt, so one cleanup path runs for both; they end in ``<prog>: interrupted`` and status
+130 or 143 (128 + the signal)."""
 
 import errno
 import functools
@@ -58,8 +47,7 @@ def exits_cleanly(prog, interrupted_hint=""):
             except OSError as err:
                 if err.errno not in PATH_ERRNOS:
                     raise
-                # the system refused a path the user chose (a file where a folder must be,
-                # no permission, a full disk): the same one line, not a traceback
+                # a file where a folder must be, no permission, a full disk
                 fix = "free some space and re-run" if err.errno in DISK_FULL else "choose another path"
                 where = f": {err.filename!r}" if err.filename else ""
                 print(f"{prog}: error: {err.strerror}{where}; {fix}", file=sys.stderr, flush=True)

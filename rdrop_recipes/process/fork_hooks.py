@@ -24,8 +24,7 @@ _in_recipe = None
 
 
 def install(in_recipe):
-    """Register the fork hooks once per process. They act only while ``in_recipe()``
-    is true, so a program that merely imports the recipes keeps fork as it was."""
+    """Register the fork hooks once per process; they act only while ``in_recipe()``."""
     global _in_recipe
     if _in_recipe is None:
         os.register_at_fork(
@@ -47,11 +46,10 @@ def _after_fork_in_parent():
 
 
 def _after_fork_in_child():
-    """SIGTERM ends a worker at once, as Pool.terminate() expects (raising inside its loop,
-    a worker holding a queue lock never exits and the recipe hangs); Ctrl-C, which reaches
-    the whole terminal group, is left to the recipe, which stops its pools, instead of every
-    worker printing a KeyboardInterrupt traceback (children.py restores it for the programs
-    it starts); and a worker whose recipe died before it could stop its pool dies too."""
+    """SIGTERM ends a worker at once, as Pool.terminate() expects (raising, a worker holding a queue
+    lock never exits); Ctrl-C, which reaches the whole terminal group, is left to the recipe, which
+    stops its pools (children.py restores it for the programs it starts); and a worker dies with
+    its recipe."""
     if _in_recipe():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)

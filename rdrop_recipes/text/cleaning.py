@@ -1,14 +1,5 @@
-"""Line-level text transforms of the Moses-era recipes, in plain Python.
-
-Each function re-implements the behaviour of one perl/sed step that fairseq's
-``prepare-*.sh`` scripts shell out to, so the recipes need no perl and no
-clone of mosesdecoder. Everything here is pure (a line in, a line out, or a
-pair in, a verdict out) so the tests can pin each rule on hand-made input.
-
-``LineProcessor`` bundles the Moses steps of one side of a corpus into a
-picklable recipe that worker processes rebuild (sacremoses objects hold
-compiled regexes and are expensive to ship per chunk).
-"""
+"""The perl/sed line steps of fairseq's ``prepare-*.sh`` in plain Python (no perl, no
+mosesdecoder clone), pure so the tests can pin each rule on hand-made input."""
 
 import re
 import unicodedata
@@ -22,33 +13,20 @@ _SEG_OPEN = re.compile(r'<seg id="[0-9]*">' + _ASCII_SPACE + "*")
 _SEG_CLOSE = re.compile(_ASCII_SPACE + "*</seg>" + _ASCII_SPACE + "*")
 
 
-def keep_train_line(line: str, drop_markers: Sequence[str]) -> bool:
-    """``grep -v`` of each marker: a line goes if it contains any of them anywhere."""
-    return not any(marker in line for marker in drop_markers)
-
-
-def strip_tags(line: str, tags: Sequence[str]) -> str:
-    """``sed s/<tag>//g`` per tag: the tag text goes, its content stays a sentence."""
-    for tag in tags:
-        line = line.replace(tag, "")
-    return line
-
-
 def filter_train_lines(
     lines: Iterable[str], drop_markers: Sequence[str], tags: Sequence[str]
 ) -> Iterator[str]:
+    """``grep -v`` of each marker, then ``sed s/<tag>//g`` of each tag (its content stays)."""
     for line in lines:
-        if keep_train_line(line, drop_markers):
-            yield strip_tags(line, tags)
+        if not any(marker in line for marker in drop_markers):
+            for tag in tags:
+                line = line.replace(tag, "")
+            yield line
 
 
 def extract_segments(lines: Iterable[str], apostrophe_fix: bool = True) -> Iterator[str]:
-    """The text of every ``<seg id="N">`` line of an IWSLT XML or WMT SGML file.
-
-    Mirrors ``grep '<seg id' | sed`` of the scripts: other lines (``<doc>``,
-    ``<title>``, ``<talkid>`` ...) are ignored, whitespace hugging the tags is
-    dropped, and U+2019 becomes an ASCII apostrophe as their third sed does.
-    """
+    """The text of every ``<seg id="N">`` line (IWSLT XML, WMT SGML), as the scripts'
+    ``grep '<seg id' | sed``: whitespace hugging the tags dropped, U+2019 -> ``'``."""
     for line in lines:
         if "<seg id" not in line:
             continue
@@ -75,17 +53,9 @@ def remove_non_printing(line: str) -> str:
 
 @dataclass(frozen=True)
 class CleanRule:
-    """clean-corpus-n.perl with ``-ratio``: which sentence pairs survive.
-
-    Whitespace is collapsed and trimmed first (and the kept text is that
-    collapsed form, as the perl prints it). A pair goes if either side is
-    empty, has fewer than ``min_tokens`` or more than ``max_tokens`` tokens,
-    the token-count ratio exceeds ``ratio`` in either direction, or a token is
-    longer than ``max_word_length`` characters. The perl also deletes ``|``
-    unless the corpus looks factored (its first pair contains one); the
-    tokenizer escapes ``|`` to ``&#124;`` so that rule is kept for fidelity
-    but rarely fires.
-    """
+    """clean-corpus-n.perl with ``-ratio``. Whitespace is collapsed first (the kept text is
+    that form, as the perl prints it). Like the perl, ``|`` is deleted unless the first pair
+    has one (a factored corpus); the tokenizer escapes ``|``, so this rarely fires."""
 
     ratio: float = 1.5
     min_tokens: int = 1
@@ -101,9 +71,7 @@ class CleanRule:
         if not src or not tgt:
             return False
         n_src, n_tgt = len(src.split(" ")), len(tgt.split(" "))
-        if not (self.min_tokens <= n_src <= self.max_tokens):
-            return False
-        if not (self.min_tokens <= n_tgt <= self.max_tokens):
+        if not all(self.min_tokens <= n <= self.max_tokens for n in (n_src, n_tgt)):
             return False
         if n_src / n_tgt > self.ratio or n_tgt / n_src > self.ratio:
             return False
@@ -122,44 +90,31 @@ class CleanRule:
 
 @dataclass(frozen=True)
 class LineProcessor:
-    """One side's Moses chain: normalise punctuation, drop non-printing
-    characters, tokenize, lowercase, each switchable.
-
-    ``escape=True`` is what ``tokenizer.perl`` does without ``-no-escape``
-    (fairseq never passes it): ``'`` -> ``&apos;``, ``"`` -> ``&quot;`` ...
-    ``aggressive_dash_splits`` is perl's ``-a`` (``foo-bar`` -> ``foo @-@ bar``).
-    """
+    """One side's Moses chain (punctuation, non-printing, tokenize, lowercase), picklable for
+    workers to rebuild (sacremoses objects are costly to ship). ``escape``: tokenizer.perl
+    without ``-no-escape`` (fairseq never passes it); ``aggressive_dash_splits``: its ``-a``."""
 
     lang: str
     normalize_punctuation: bool = False
     perl_parity: bool = True
     remove_non_printing: bool = False
-    tokenize: bool = True
     escape: bool = True
     aggressive_dash_splits: bool = False
     lowercase: bool = False
 
     def build(self):
+        from sacremoses import MosesPunctNormalizer, MosesTokenizer
+
         steps = []
         if self.normalize_punctuation:
-            from sacremoses import MosesPunctNormalizer
-
-            normalizer = MosesPunctNormalizer(lang=self.lang, perl_parity=self.perl_parity)
-            steps.append(normalizer.normalize)
+            steps.append(MosesPunctNormalizer(lang=self.lang, perl_parity=self.perl_parity).normalize)
         if self.remove_non_printing:
             steps.append(remove_non_printing)
-        if self.tokenize:
-            from sacremoses import MosesTokenizer
-
-            tokenizer = MosesTokenizer(lang=self.lang)
-            escape, aggressive = self.escape, self.aggressive_dash_splits
-
-            def tokenize(line: str) -> str:
-                return tokenizer.tokenize(
-                    line, return_str=True, escape=escape, aggressive_dash_splits=aggressive
-                )
-
-            steps.append(tokenize)
+        tokenizer = MosesTokenizer(lang=self.lang)
+        options = dict(
+            return_str=True, escape=self.escape, aggressive_dash_splits=self.aggressive_dash_splits
+        )
+        steps.append(lambda line: tokenizer.tokenize(line, **options))
         if self.lowercase:
             steps.append(str.lower)
 

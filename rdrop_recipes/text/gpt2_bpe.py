@@ -1,21 +1,16 @@
-"""GPT-2 byte-level BPE as fairseq's RoBERTa and BART examples apply it.
-
-The three files (``encoder.json``, ``vocab.bpe`` and the model dictionary
-``dict.txt``) are downloaded into a folder once, or taken from one the user
-has (``--bpe-dir``) on an offline machine. Encoding runs fairseq's own
-``examples/roberta/multiprocessing_bpe_encoder.py`` as a child process (the
-recipes never import fairseq), so the ids are exactly the pre-trained
-models' ids.
-"""
+"""GPT-2 byte-level BPE as fairseq's RoBERTa and BART examples apply it: fairseq's own
+``multiprocessing_bpe_encoder.py`` in a child process (the recipes never import fairseq),
+so the ids are the pre-trained models' ids."""
 
 import contextlib
+import itertools
 import os
 import sys
 from typing import Sequence
 
 from rdrop_recipes.config.recipe_config import at_least
 from rdrop_recipes.downloads.archives import download
-from rdrop_recipes.folders.atomic_files import atomic_path
+from rdrop_recipes.folders.atomic_files import atomic_path, concatenate, read_lines, write_lines
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import PrepareError
 
@@ -25,21 +20,18 @@ ENCODER_MODULE = "fairseq.examples.roberta.multiprocessing_bpe_encoder"
 
 
 def add_options(parser, files: str = "encoder.json, vocab.bpe, dict.txt") -> None:
-    """``--bpe-dir`` and ``--offline``, the arguments of ``ensure_files``."""
     parser.add_argument("--bpe-dir", default="gpt2_bpe", help=files)
     parser.add_argument("--offline", action="store_true", help="never download; missing files are an error")
 
 
 def add_encode_options(parser) -> None:
-    """``add_options`` and ``--workers``, for the recipes that ``encode``."""
     add_options(parser)
     # a negative count was silently taken as one process
     parser.add_argument("--workers", type=at_least(0), default=0, help="processes (0: all cores)")
 
 
 def ensure_files(bpe_dir: str, offline: bool = False) -> dict:
-    """Paths of the three files in ``bpe_dir``, downloading the missing ones
-    unless ``offline``."""
+    """Paths of the three files in ``bpe_dir``, the missing ones downloaded unless ``offline``."""
     paths = {name: os.path.join(bpe_dir, name) for name in FILES}
     missing = [name for name, path in paths.items() if not os.path.isfile(path)]
     if missing and offline:
@@ -53,31 +45,29 @@ def ensure_files(bpe_dir: str, offline: bool = False) -> dict:
 
 
 def encode(paths: dict, inputs: Sequence[str], outputs: Sequence[str], workers: int) -> None:
-    """Encode the input text files, which must have the same number of lines
-    (fairseq's encoder reads them side by side), into the outputs in one child
-    process; empty lines are kept so inputs and labels stay aligned. The
-    outputs are written whole or not at all."""
+    """``inputs`` (read side by side: the same line count) into ``outputs``, written whole or
+    not at all; empty lines are kept so inputs and labels stay aligned."""
     with contextlib.ExitStack() as pending:
         temporaries = [pending.enter_context(atomic_path(dest)) for dest in outputs]
-        command = [
-            sys.executable,
-            "-m",
-            ENCODER_MODULE,
-            "--encoder-json",
-            paths["encoder.json"],
-            "--vocab-bpe",
-            paths["vocab.bpe"],
-            "--inputs",
-            *inputs,
-            "--outputs",
-            *temporaries,
-            "--workers",
-            str(max(1, workers)),
-            "--keep-empty",
-        ]
+        command = [sys.executable, "-m", ENCODER_MODULE]
+        command += ["--encoder-json", paths["encoder.json"], "--vocab-bpe", paths["vocab.bpe"]]
+        command += ["--inputs", *inputs, "--outputs", *temporaries]
+        command += ["--workers", str(max(1, workers)), "--keep-empty"]
         status = children.run(command)
         if status != 0:
             raise PrepareError(
                 f"GPT-2 BPE encoding of {', '.join(inputs)} failed with exit status {status} (its messages "
                 "are above); check encoder.json and vocab.bpe"
             )
+
+
+def encode_splits(paths: dict, columns: Sequence[tuple], counts: Sequence[int], workers: int) -> None:
+    """Every split in one encoder run (one fairseq start, not one per split). Each column is
+    (split files of ``counts`` lines, their concatenation, its encoding, the encoded splits)."""
+    for splits, joined, _, _ in columns:
+        concatenate(splits, joined)
+    encode(paths, [column[1] for column in columns], [column[2] for column in columns], workers)
+    for _, _, encoded, outputs in columns:
+        lines = read_lines(encoded)
+        for output, count in zip(outputs, counts):
+            write_lines(output, itertools.islice(lines, count))

@@ -1,17 +1,16 @@
-"""Run a per-line transform over a big file on all cores, keeping line order.
-
-sacremoses and subword-nmt are pure Python: one core tokenizes WMT14's 4.5M
-pairs in hours, so the lines are cut into chunks and farmed out to a process
-pool. Only a bounded window of chunks is in flight, so memory stays flat
-however big the corpus (``Pool.imap`` would read the whole input ahead).
-"""
+"""A per-line transform over a big file on all cores, line order kept. sacremoses and
+subword-nmt are pure Python (one core tokenizes WMT14 in hours); only a bounded window of
+chunks is in flight, so memory stays flat (``Pool.imap`` would read the whole input ahead)."""
 
 import collections
+import itertools
 import multiprocessing
 import os
 import sys
 import time
 from typing import Callable, Iterable, Iterator, List, Optional
+
+from rdrop_recipes.folders.atomic_files import write_lines
 
 CHUNK_LINES = 2000
 
@@ -23,8 +22,7 @@ def default_workers() -> int:
 
 
 class Progress:
-    """A line counter on stdout every ``progress_every`` lines: enough to see a long
-    step move without tqdm's redraws cluttering logs of unattended runs."""
+    """A line count every ``progress_every`` lines: no tqdm redraws in unattended logs."""
 
     def __init__(self, label: str, progress_every: int, stream=None):
         self.label, self.progress_every = label, max(1, progress_every)
@@ -56,14 +54,21 @@ def _run_chunk(chunk: List[str]) -> List[str]:
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[List[str]]:
-    chunk: List[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+    lines = iter(lines)
+    while chunk := list(itertools.islice(lines, size)):
         yield chunk
+
+
+def _pooled(factory, chunks: Iterator[List[str]], workers: int) -> Iterator[List[str]]:
+    window = 4 * workers
+    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(factory,)) as pool:
+        pending: collections.deque = collections.deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_run_chunk, (chunk,)))
+            if len(pending) >= window:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def map_lines(
@@ -73,31 +78,22 @@ def map_lines(
     progress: Optional[Progress] = None,
     chunk_lines: int = CHUNK_LINES,
 ) -> Iterator[str]:
-    """Yield ``factory.build()(line)`` for every line, in input order.
-
-    ``factory`` is a picklable object with a ``build()`` returning the
-    line function; each worker builds it once. ``workers <= 1`` runs in this
-    process (no pool start-up, which matters for small splits and tests).
-    """
+    """``factory.build()(line)`` for every line, in order. ``factory`` is picklable; each
+    worker builds it once. ``workers <= 1`` runs here (no pool start-up for small splits)."""
+    chunks = _chunks(lines, chunk_lines)
     if workers <= 1:
         fn = factory.build()
-        for chunk in _chunks(lines, chunk_lines):
-            yield from (fn(line) for line in chunk)
-            if progress:
-                progress.update(len(chunk))
-        return
-    window = 4 * workers
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(factory,)) as pool:
-        pending: collections.deque = collections.deque()
-        for chunk in _chunks(lines, chunk_lines):
-            pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= window:
-                done = pending.popleft().get()
-                if progress:
-                    progress.update(len(done))
-                yield from done
-        while pending:
-            done = pending.popleft().get()
-            if progress:
-                progress.update(len(done))
-            yield from done
+        results = ([fn(line) for line in chunk] for chunk in chunks)
+    else:
+        results = _pooled(factory, chunks, workers)
+    for done in results:
+        if progress:
+            progress.update(len(done))
+        yield from done
+
+
+def map_file(factory, lines: Iterable[str], dest: str, workers: int, label: str, progress_every: int) -> None:
+    """``map_lines`` written to ``dest``, with a line count labelled ``label``."""
+    progress = Progress(label, progress_every)
+    write_lines(dest, map_lines(factory, lines, workers, progress))
+    progress.close()

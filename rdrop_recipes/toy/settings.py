@@ -1,6 +1,4 @@
-"""fairseq's flags for the toy task: a tiny transformer, a schedule that learns the
-corpus in a few hundred CPU updates, and beam search over the test set. The quickstart
-and the end-to-end tests train and decode with these same flags."""
+"""fairseq's flags for the toy task, shared by the quickstart and the end-to-end tests."""
 
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 
@@ -12,10 +10,9 @@ TINY_TRANSFORMER = (
 
 
 def toy_training(updates, log_interval, bleu_every=None):
-    """fairseq-train's flags after the data folder for the toy task: the plugin's task and
-    criterion, a tiny transformer and a schedule that learns the task in a few hundred CPU
-    updates, and greedy validation BLEU every ``bleu_every`` epochs, which picks
-    checkpoint_best.pt (tests/end_to_end/test_end_to_end.py trains with the same)."""
+    """fairseq-train's flags after the data folder: the plugin's task and criterion, a tiny
+    transformer, a schedule that learns the task in a few hundred CPU updates, and greedy validation
+    BLEU every ``bleu_every`` epochs, which picks checkpoint_best.pt."""
     flags = ["--user-dir", PLUGIN_DIR, "--task", "rdrop_translation"]
     flags += ["--criterion", "reg_label_smoothed_cross_entropy", "--label-smoothing", "0.1"]
     flags += [*TINY_TRANSFORMER, "--dropout", "0.1", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)"]

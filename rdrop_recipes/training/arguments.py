@@ -1,9 +1,9 @@
-"""The options of a training run, shared by ``train`` and the fine-tuning recipes that
-train through the same plan (``finetune-cnndm``)."""
+"""The options of a training run, shared by ``train`` and ``finetune-cnndm``."""
 
 from rdrop_recipes.config import recipe_config
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.training import slurm
+from rdrop_recipes.training.plan import ABLATION_FLAGS
 
 
 def add_arguments(parser, config_default=None):
@@ -29,12 +29,10 @@ def add_arguments(parser, config_default=None):
     recipe_config.add_set_option(parser, "lr=7e-4")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
     parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
-    # the R-Drop options' own declarations (config/declarations.py), as every --set of them
-    parser.add_argument("--reg-alpha", type=recipe_config.flag_type("reg_alpha"))
-    parser.add_argument("--reg-passes", type=recipe_config.flag_type("reg_passes"))
-    parser.add_argument("--reg-kl-direction", type=recipe_config.flag_type("reg_kl_direction"))
-    parser.add_argument("--reg-every", type=recipe_config.flag_type("reg_every"))
-    parser.add_argument("--reg-dropouts", type=recipe_config.flag_type("reg_dropouts"), metavar="P1,P2")
+    # checked by the R-Drop options' own declarations (config/declarations.py), as a --set is
+    for key in ABLATION_FLAGS:
+        metavar = "P1,P2" if key == "reg_dropouts" else None
+        parser.add_argument("--" + key.replace("_", "-"), type=recipe_config.flag_type(key), metavar=metavar)
     parser.add_argument(
         "--nnodes", type=recipe_config.at_least(1), default=1, help="nodes; > 1 launches through torchrun"
     )

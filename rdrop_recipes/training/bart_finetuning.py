@@ -1,7 +1,5 @@
-"""Fine-tuning BART on CNN/DailyMail through the training plan, then ROUGE on its best
-checkpoint: training is ``train``'s plan with configs/finetune-cnndm.toml and
-``restore_file`` (and ``arch``) set to the pre-trained model; evaluation is
-:func:`evaluation.summarization.evaluate_rouge` with the config's [generate] table."""
+"""Fine-tuning BART on CNN/DailyMail through ``train``'s plan, restoring the pre-trained
+model, then ROUGE on its best checkpoint with the config's [generate] table."""
 
 import os
 
@@ -13,8 +11,7 @@ from rdrop_recipes.training import launch
 
 
 def generation_settings(config_path, assignments):
-    """The ``--set`` assignments that name a [generate] key, for the evaluation
-    (training reads the same file but never its [generate] table)."""
+    """The ``--set`` assignments that name a [generate] key (training never reads that table)."""
     generate = recipe_config.load(config_path).get("generate", {})
     forwarded = []
     for assignment in assignments:
@@ -25,7 +22,6 @@ def generation_settings(config_path, assignments):
 
 
 def finetune_then_evaluate(args):
-    """``finetune-cnndm``'s arguments carried out: the exit status."""
     model, arch = pretrained.resolve(
         args.model, args.model_dir, args.model_archive, args.offline, args.dry_run
     )

@@ -1,20 +1,12 @@
-"""Fine-tuning a pre-trained RoBERTa on one GLUE task, one run per seed, through the
-training plan: the config is resolved by :func:`plan.resolve` (the task's table, then
-the variant, then ``--set``), each seed's command is :func:`plan.fairseq_train_args`
-(flags, precision, TensorBoard) and each run goes through :func:`launch.run_logged`.
-
-What is GLUE's own: the task's table (configs/finetune-glue.toml ``[tasks.NAME]``), the
-restored model with fresh optimizer, data loader and meters, a save dir per seed inside
-a fresh results folder, and the dev metric of each seed read from its json log (the best
-over its validations, what fairseq's ``best_<metric>`` tracks) into ``scores.json``.
-"""
+"""Fine-tuning a pre-trained RoBERTa on one GLUE task through the training plan, one run per
+seed in a fresh results folder; each seed's dev metric (the best over its validations, what
+fairseq's ``best_<metric>`` tracks) goes into ``scores.json``."""
 
 import datetime
 import os
 import shlex
 import statistics
 
-from rdrop_recipes.config import recipe_config
 from rdrop_recipes.config.command_line import passed_value
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
@@ -29,14 +21,12 @@ from rdrop_recipes.training.hardware import detect_hardware
 
 PROG = "finetune-glue"
 LOG_NAME = "train.log"  # each seed's console copy, in its run folder
-
-
 SEED_RANGE = range(0, 2**32)  # numpy's, which fairseq seeds with the same number
 
 
 def parse_seeds(text):
-    """The seeds of ``--seeds``/``recipe.seeds``: distinct (each one is a run folder,
-    ``seed<N>``) and in numpy's range, refused here rather than after an earlier seed trained."""
+    """The seeds of ``--seeds``/``recipe.seeds``: distinct (each one is a run folder) and in
+    numpy's range, checked before any seed trains."""
     try:
         seeds = [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
@@ -58,13 +48,8 @@ def parse_seeds(text):
 
 
 def resolve(args):
-    """The config for this task and variant: [fairseq], then the task's table, then the
-    variant, then --set (so `--set lr=...` reaches fairseq.lr), then the flags."""
-    loaded = recipe_config.load(args.config)
-    tasks = loaded.get("tasks", {})
-    if args.task not in tasks:
-        raise RecipeError(f"unknown GLUE task {args.task!r}; choose one of {', '.join(tasks)}")
-    cfg = training_plan.resolve(args, task=args.task, loaded=loaded).config
+    """The config for this task and variant (training/plan.py's order)."""
+    cfg = training_plan.resolve(args, task=args.task).config
     recipe, fairseq = cfg["recipe"], cfg["fairseq"]
     # the polynomial decay reaches 0 at the last update, also after a --set max_update
     fairseq.setdefault("total_num_update", fairseq.get("max_update"))
@@ -79,18 +64,16 @@ def resolve(args):
 
 
 def label_classes(path):
-    """The classes of a label dictionary fairseq-preprocess wrote (without the madeupwordNNNN
-    entries it pads a dictionary with to a multiple of 8)."""
+    """The classes of a label dictionary, without fairseq-preprocess's madeupwordNNNN padding."""
     with open(path, encoding="utf-8") as handle:
         words = [line.split()[0] for line in handle if line.strip()]
     return [word for word in words if not (word.startswith("madeupword") and word[10:].isdigit())]
 
 
 def check_data(data, fairseq, task, extra=()):
-    """``data`` is a prepared folder of ``task`` whose labels fit the settings: class labels
-    for a classification head of exactly as many classes as the data has (more would train
-    classes that never occur, silently), scores for a regression head of one output. What
-    does not fit is named, with the setting or folder to change."""
+    """``data`` is a prepared folder of ``task`` whose labels fit the head: a classifier of
+    exactly its classes (more would train classes that never occur, silently), or one output
+    for regression scores."""
     hint = "run scripts/prepare-glue.sh first or pass --data DIR"
     if not os.path.isfile(os.path.join(data, "input0", "dict.txt")):
         raise RecipeError(f"{data} is not a prepared GLUE task folder (no input0/dict.txt); {hint}")
@@ -127,11 +110,9 @@ def check_data(data, fairseq, task, extra=()):
     wanted = 1 if regression else len(classes)
     # an empty dictionary is none fairseq-preprocess writes (the plugin refuses it): no count
     if (regression or classes) and str(heads) != str(wanted):
-        what = (
-            "a regression head has one output"
-            if regression
-            else (f"{data} has {wanted} classes ({', '.join(classes)})")
-        )
+        what = f"{data} has {wanted} classes ({', '.join(classes)})"
+        if regression:
+            what = "a regression head has one output"
         raise RecipeError(
             f"{given} is {heads}, but {what}: fix it with --set num_classes={wanted}"
             + (" (and drop the '--num-classes' after '--')" if passed else "")
@@ -139,8 +120,7 @@ def check_data(data, fairseq, task, extra=()):
 
 
 def seed_command(cfg, model_path, arch, seed, run_dir, hardware, extra):
-    """fairseq-train for one seed: the plan's command, restoring ``model_path``, saving
-    into ``run_dir``/checkpoints, the best checkpoint by the task's dev metric."""
+    """fairseq-train for one seed, restoring ``model_path``, saving into ``run_dir``/checkpoints."""
     fairseq = dict(cfg["fairseq"])
     if arch and "arch" not in fairseq:
         fairseq["arch"] = arch
@@ -165,8 +145,7 @@ def _shown(line):
 
 
 def run_seed(command, log_path):
-    """fairseq-train with its output to ``log_path`` (and its progress to the console): its
-    exit status and the log's lines."""
+    """fairseq-train logged to ``log_path``: its exit status and the log's lines."""
     status, _ = launch.run_logged(command, log_path, echo=_shown)
     with open(log_path, encoding="utf-8") as log:
         return status, log.readlines()
@@ -193,7 +172,6 @@ def seed_scores(lines, metric, seed, log_path):
 
 
 def finetune(args):
-    """``finetune-glue``'s arguments carried out: every seed, then scores.json."""
     cfg = resolve(args)
     recipe = cfg["recipe"]
     check_data(recipe["data"], cfg["fairseq"], args.task, args.extra)
@@ -227,8 +205,8 @@ def finetune(args):
             raise RecipeError(
                 f"fairseq-train failed for seed {seed} with status {status} ({cause}); log: {log_path}"
             )
-        seeds[str(seed)] = {**seed_scores(lines, metric, seed, log_path), "command": shlex.join(command)}
-        run = seeds[str(seed)]
+        run = {**seed_scores(lines, metric, seed, log_path), "command": shlex.join(command)}
+        seeds[str(seed)] = run
         validated = sum(v["subset"] == "valid" for v in run["validations"])
         print(f"{PROG}: seed {seed}: dev {metric} {run['best']} (best of {validated})", flush=True)
     values = [entry["best"] for entry in seeds.values()]

@@ -1,5 +1,5 @@
-"""Running a training plan: fairseq-train with its console copied to the run's log, its
-settings recorded in the save dir, its one-line errors shown as the recipe's own."""
+"""Running a training plan: fairseq-train with its console copied to the run's log (or an
+sbatch script written), its settings recorded in the save dir."""
 
 import contextlib
 import os
@@ -14,12 +14,13 @@ from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training import slurm
 from rdrop_recipes.training.plan import build_plan
 
+PROG = "train"  # also finetune-cnndm's training lines
+
 
 def run_logged(command, log_file, echo=None):
-    """Run ``command``, its stdout and stderr to the console (the lines ``echo`` accepts, all
-    without it) and, if given, appended to ``log_file`` (appended: a resumed run continues
-    the same curves). Returns the exit status and the last ``<prog>: error: ...`` line
-    fairseq or the plugin printed."""
+    """Run ``command``, its output to the console (the lines ``echo`` accepts, else all) and
+    appended to ``log_file`` if given (a resumed run continues the same curves): the exit
+    status and the last ``<prog>: error: ...`` line fairseq or the plugin printed."""
     error = None
     pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
     with contextlib.ExitStack() as stack:
@@ -40,34 +41,60 @@ def run_logged(command, log_file, echo=None):
     return proc.returncode, error
 
 
-def run_plan(plan, args, prog="train"):
-    """Print the plan, refuse a save dir of other settings, record the settings, train.
-    The exit status of fairseq-train (0 for ``--dry-run``)."""
-    print(f"{prog}: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
+def _start(plan, args, recorded, shown=None):
+    """Print the plan, refuse a save dir of other settings and, unless ``--dry-run``, record
+    the settings and ``recorded`` (the command or script) in it."""
+    print(f"{PROG}: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
     for note in plan.notes:
-        print(f"{prog}: {note}", flush=True)
-    print(f"{prog}: " + shlex.join(plan.command), flush=True)
+        print(f"{PROG}: {note}", flush=True)
+    if shown:
+        print(f"{PROG}: {shown}", flush=True)
     note = run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
     if note:
-        print(f"{prog}: note: {note}", flush=True)
+        print(f"{PROG}: note: {note}", flush=True)
+    if not args.dry_run:
+        os.makedirs(plan.save_dir, exist_ok=True)
+        run_dirs.record(plan.save_dir, plan.settings, recorded)
+
+
+def run_plan(plan, args):
+    """fairseq-train's exit status (0 for ``--dry-run``)."""
+    command = shlex.join(plan.command)
+    _start(plan, args, command, shown=command)
     if args.dry_run:
         return 0
-    os.makedirs(plan.save_dir, exist_ok=True)
-    run_dirs.record(plan.save_dir, plan.settings, shlex.join(plan.command))
     if plan.log_file:
-        print(f"{prog}: log in {plan.log_file}", flush=True)
+        print(f"{PROG}: log in {plan.log_file}", flush=True)
     code, error = run_logged(plan.command, plan.log_file)
     if code and error:  # the plugin's (or fairseq's argparse) one line, as this recipe's error
         raise RecipeError(f"fairseq-train stopped: {error}")
     if code:
-        print(f"{prog}: fairseq-train exited with status {code}", file=sys.stderr)
+        print(f"{PROG}: fairseq-train exited with status {code}", file=sys.stderr)
     return code
 
 
-def train(args, resolved=None, prog="train"):
+def run_job(args):
+    """``train --slurm-nodes ...``: print the job, write (and submit) its sbatch script."""
+    plan, script, path = slurm.plan_job(args)
+    _start(plan, args, script)
+    if args.dry_run:
+        print(f"{PROG}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
+        return 0
+    kept = slurm.write_script(path, script)
+    if kept:
+        print(f"{PROG}: the previous script is kept as {kept}", flush=True)
+    print(f"{PROG}: wrote {path}", flush=True)
+    if args.submit:
+        print(f"{PROG}: {slurm.submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
+    else:
+        print(f"{PROG}: submit with: sbatch {shlex.quote(path)}", flush=True)
+    return 0
+
+
+def train(args):
     """``train``'s arguments carried out: ``(status, plan)``; the plan is None where an sbatch
-    script was written instead (``--slurm-nodes``: the job trains on the cluster)."""
+    script was written instead (the job trains on the cluster)."""
     if slurm.requested(args):
-        return slurm.run(args, resolved, prog), None
-    plan = build_plan(args, resolved=resolved)
-    return run_plan(plan, args, prog), plan
+        return run_job(args), None
+    plan = build_plan(args)
+    return run_plan(plan, args), plan

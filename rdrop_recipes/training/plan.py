@@ -1,11 +1,6 @@
-"""The training plan: a recipe config resolved once into the fairseq-train command,
-its save dir, its update frequency and its log file.
-
-Resolution order, each step applied once: the file, the ``--set`` assignments that
-shape a layer (``variants.NAME.key``, ``tasks.NAME.key``, ``recipe.variant``), the
-task's table (GLUE), the variant's table, the other ``--set`` assignments, then the
-dedicated flags (``--data``, ``--device``, ``--reg-*``). So ``--set`` wins over the
-variant and a flag over ``--set``.
+"""The training plan: a recipe config resolved once into the fairseq-train command, its save
+dir, update frequency and log file. Order: the file, the ``--set``s of a layer or the variant,
+the task's table (GLUE), the variant's, the other ``--set``s, then the flags.
 """
 
 import copy
@@ -24,11 +19,11 @@ from rdrop_recipes.training.hardware import detect_hardware, precision_flags
 RDROP_CRITERION = "reg_label_smoothed_cross_entropy"
 # the criteria that take the R-Drop options (rdrop_fairseq/criterions/)
 RDROP_CRITERIA = (RDROP_CRITERION, "reg_sentence_prediction")
-# the ablation switches of the criterion, passed through as given
+# the criterion's options that have a flag of their own
 ABLATION_FLAGS = ("reg_alpha", "reg_passes", "reg_kl_direction", "reg_every", "reg_dropouts")
 # the tables that become fairseq-train flags, where `false` removes one
 FLAG_TABLES = ("fairseq", "variants", "tasks")
-# the tables whose rows are layered onto [fairseq] (a --set of them acts before the layering)
+# the tables layered onto [fairseq] (a --set of them acts before the layering)
 LAYER_TABLES = ("variants", "tasks")
 
 
@@ -50,11 +45,8 @@ class Plan:
 
 
 def update_freq_for(tokens_per_update, world_size, max_tokens):
-    """Gradient accumulation steps so that each update sees ``tokens_per_update``.
-
-    update_freq = tokens_per_update / (world_size * max_tokens), which must be
-    a whole number: rounding would silently train another recipe.
-    """
+    """Gradient accumulation steps so that each update sees ``tokens_per_update`` (a whole
+    number: rounding would silently train another recipe)."""
     per_step = world_size * max_tokens
     if world_size < 1 or max_tokens < 1:
         raise RecipeError(f"need >= 1 GPU and max_tokens >= 1 (got {world_size}, {max_tokens})")
@@ -69,8 +61,7 @@ def update_freq_for(tokens_per_update, world_size, max_tokens):
 
 
 def _shapes_a_layer(cfg, assignment):
-    """A ``--set`` of a layer's definition (``variants.NAME.key``, ``tasks.NAME.key``) or of
-    which variant to train: it must act before the layers are applied."""
+    """A ``--set`` of a layer (``variants.NAME.key``, ``tasks.NAME.key``) or of the variant."""
     key = assignment.partition("=")[0].strip()
     try:
         path = recipe_config.resolve_key(cfg, key, FLAG_TABLES)
@@ -80,9 +71,8 @@ def _shapes_a_layer(cfg, assignment):
 
 
 def _layered(cfg, layers):
-    """A copy of ``cfg`` with each table of ``layers`` applied in order: a key lands in
-    the section that holds it ([distributed], [fairseq], else [recipe] for a recipe key
-    such as GLUE's metric), or in [fairseq]."""
+    """A copy of ``cfg`` with ``layers`` applied in order, each key in the section that holds
+    it ([distributed], [fairseq], else [recipe], such as GLUE's metric), or in [fairseq]."""
     cfg = copy.deepcopy(cfg)
     for layer in layers:
         for key, value in layer.items():
@@ -95,13 +85,14 @@ def _layered(cfg, layers):
     return cfg
 
 
-def resolve(args, task=None, loaded=None):
-    """The config of this run and its plain form (:class:`Resolved`); ``loaded``: the file,
-    when the caller has already read it."""
-    loaded = recipe_config.load(args.config) if loaded is None else loaded
-    shaping = [_shapes_a_layer(loaded, a) for a in args.assignments]
-    early = [a for a, first in zip(args.assignments, shaping) if first]
-    late = [a for a, first in zip(args.assignments, shaping) if not first]
+def resolve(args, task=None):
+    """The config of this run and its plain form; ``task``: a GLUE task's [tasks.NAME] layer."""
+    loaded = recipe_config.load(args.config)
+    tasks = loaded.get("tasks", {})
+    if task is not None and task not in tasks:
+        raise RecipeError(f"unknown GLUE task {task!r}; choose one of {', '.join(tasks)}")
+    early = [a for a in args.assignments if _shapes_a_layer(loaded, a)]
+    late = [a for a in args.assignments if a not in early]
     cfg = recipe_config.apply_overrides(loaded, early, FLAG_TABLES)
     recipe = cfg.setdefault("recipe", {})
     variant = args.variant or recipe.get("variant", "rdrop")
@@ -129,9 +120,8 @@ def resolve(args, task=None, loaded=None):
 
 
 def _check_rdrop_options(fairseq, given, variant, variants):
-    """R-Drop's options (a ``--reg-*`` flag, or a ``--set``) only where the criterion is R-Drop's:
-    fairseq's own criteria do not know them, and fairseq's argparse would end in a usage
-    message for all of fairseq-train."""
+    """R-Drop's options only with R-Drop's criteria (fairseq's argparse would end in a usage
+    message for all of fairseq-train)."""
     criterion = fairseq.get("criterion")
     if criterion in RDROP_CRITERIA:
         return
@@ -152,23 +142,17 @@ def _check_rdrop_options(fairseq, given, variant, variants):
 
 
 def check_data(recipe, fairseq):
-    """The folder holds the train split and every validation subset fairseq-train will read."""
+    # the train split and every validation subset fairseq-train will read
     splits = ["train"]
     if not fairseq.get("disable_validation"):
         splits += str(fairseq.get("valid_subset") or "valid").split(",")
-    check_data_folder(
-        recipe["data"],
-        splits,
-        recipe.get("prepare_hint", "pass --data DIR"),
-        fairseq.get("source_lang"),
-        fairseq.get("target_lang"),
-    )
+    hint = recipe.get("prepare_hint", "pass --data DIR")
+    check_data_folder(recipe["data"], splits, hint, fairseq.get("source_lang"), fairseq.get("target_lang"))
 
 
 def default_save_dir(resolved, settings):
     """The plain name (``checkpoints/iwslt14-rdrop``) for the config as it is (this variant,
-    no --set, flags or extra arguments), that name plus what differs otherwise; the data
-    folder is not part of the name, but run-config.json holds it."""
+    no --set, flags or extra arguments), else that name plus what differs (not the data)."""
     recipe = resolved.config["recipe"]
     try:
         plain_dir = recipe["save_dir"].format(variant=recipe["variant"], name=recipe.get("name", ""))
@@ -183,8 +167,7 @@ def default_save_dir(resolved, settings):
 
 
 def fairseq_train_args(cfg, save_dir, hardware):
-    """fairseq-train's arguments for a resolved config: the data, the plugin, the save dir,
-    TensorBoard, the [fairseq] flags and the precision."""
+    """fairseq-train's arguments for a resolved config (without the flags after ``--``)."""
     recipe, fairseq = cfg["recipe"], cfg["fairseq"]
     arguments = [recipe["data"], "--user-dir", PLUGIN_DIR, "--save-dir", save_dir]
     if recipe.get("tensorboard"):
@@ -195,8 +178,8 @@ def fairseq_train_args(cfg, save_dir, hardware):
 
 
 def one_process(arguments, extra):
-    """fairseq-train on this machine (it starts one process per visible GPU itself); the
-    flags after ``--`` last, so fairseq's argparse lets them win."""
+    """fairseq-train on this machine (one process per visible GPU, fairseq's own); the flags
+    after ``--`` last, so fairseq's argparse lets them win."""
     return [sys.executable, "-m", "fairseq_cli.train", *arguments, *extra]
 
 
@@ -215,7 +198,6 @@ def _torchrun(args, gpus_per_node, arguments, world_size):
 
 
 def build_plan(args, hardware=None, resolved=None):
-    """The plan of ``train``'s arguments (``resolved``: their config, if already resolved)."""
     resolved = resolved or resolve(args)
     cfg = resolved.config
     recipe, fairseq = cfg["recipe"], dict(cfg["fairseq"])
@@ -246,8 +228,7 @@ def build_plan(args, hardware=None, resolved=None):
         raise RecipeError("this recipe trains on one GPU; --nnodes needs a recipe with [distributed]")
 
     if recipe.get("log_file"):
-        # not fairseq's --log-file: fairseq 0.12 adds one more handler to that file per
-        # epoch, so epoch k writes every line k times; we copy the console output instead
+        # not fairseq's --log-file: fairseq 0.12 writes epoch k's lines k times; we copy the console
         plan.log_file = os.path.join(save_dir, recipe["log_file"])
     arguments = fairseq_train_args({**cfg, "fairseq": fairseq}, save_dir, hardware)
     if args.nnodes > 1:

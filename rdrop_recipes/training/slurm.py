@@ -1,29 +1,7 @@
-"""A training recipe as an sbatch script: N nodes x G GPUs on a SLURM cluster,
-trained by fairseq's own distributed training.
-
-    scripts/train-wmt14.sh --slurm-nodes 2 --gpus-per-node 8 [--slurm-time 3-00:00:00]
-        [--slurm-partition P] [--slurm-account A] [--slurm-option=--constraint=a100 ...]
-        [--submit] [--dry-run] [other train options] [-- fairseq flags]
-
-writes ``<save_dir>/train.sbatch`` (``--dry-run`` prints it; ``--submit`` also runs
-``sbatch`` on it). The script runs one ``srun`` task per GPU, each the same
-``python -m fairseq_cli.train`` command the recipe runs on one machine, plus
-``--distributed-world-size N*G --distributed-port PORT``: fairseq then reads
-SLURM_JOB_NODELIST (through ``scontrol show hostnames``), SLURM_NNODES,
-SLURM_NTASKS, SLURM_PROCID and SLURM_LOCALID itself. ``--update-freq`` comes
-from the total GPU count exactly as on one machine.
-
-Every flag is decided here, at submission; the job runs no recipe code. The one
-thing this machine cannot see is the cluster's GPU: precision "auto" (``--bf16``
-from compute capability 8.0 on, ``--fp16`` before) is decided by the script's
-shell from ``nvidia-smi`` on the node (:data:`PRECISION_LINES`).
-
-Requeue: ``#SBATCH --requeue`` lets SLURM put a preempted job back in the queue,
-and ``--signal=B:USR1@300`` warns the script five minutes before the time limit,
-when it requeues itself. Every start runs the same command with the same
-``--save-dir``, so fairseq resumes from ``checkpoint_last.pt`` (its
-``--restore-file`` default); what was trained since the last saved checkpoint
-is trained again. SLURM appends every start's output to the run's ``train.log``.
+"""``train --slurm-nodes N --gpus-per-node G``: ``<save_dir>/train.sbatch``, one ``srun`` task
+per GPU running the one-machine command (fairseq reads SLURM_* itself). Every flag is decided
+at submission but precision "auto" (:data:`PRECISION_LINES`); the job requeues itself before
+its time limit and resumes from ``checkpoint_last.pt`` in the same save dir.
 """
 
 import argparse
@@ -34,7 +12,6 @@ import shlex
 import shutil
 import subprocess
 
-from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.atomic_files import write_lines
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
@@ -44,12 +21,10 @@ from rdrop_recipes.training.hardware import BF16_FROM_COMPUTE_CAPABILITY, Hardwa
 SCRIPT_NAME = "train.sbatch"
 # seconds before the time limit at which SLURM signals the script to requeue itself
 REQUEUE_WARNING_S = 300
-# the rendezvous port is derived from the job id: the same after a requeue, and two
-# jobs sharing a node do not collide
+# the port, from the job id: the same after a requeue, and none shared by two jobs on a node
 PORT_BASE, PORT_SPAN = 20000, 20000
 SLURM_OPTIONS = ("slurm_nodes", "slurm_time", "slurm_partition", "slurm_account", "slurm_option", "submit")
-# precision "auto" on the node's first GPU, in plain shell: the hardware rule of
-# training/hardware.py (bf16 from compute capability 8.0 on); nvidia-smi reports "8.6"
+# precision "auto" on the node's first GPU: training/hardware.py's rule; nvidia-smi reports "8.6"
 PRECISION_LINES = (
     "# precision auto: --bf16 on GPUs of compute capability >= "
     f"{BF16_FROM_COMPUTE_CAPABILITY}.0, --fp16 on older ones",
@@ -70,8 +45,7 @@ NO_TIME_LIMIT = ("infinite", "unlimited")
 
 
 def time_limit_seconds(text):
-    """The seconds of an sbatch ``--time`` value (None: no limit); ValueError if it is none
-    of sbatch's formats."""
+    """The seconds of an sbatch ``--time`` value (None: no limit); ValueError if malformed."""
     if text.strip().lower() in NO_TIME_LIMIT:
         return None
     match = _TIME.fullmatch(text.strip())
@@ -87,8 +61,8 @@ def time_limit_seconds(text):
 
 
 def slurm_time(text):
-    """argparse ``type`` of ``--slurm-time``: one of sbatch's formats, longer than the
-    requeue warning (a shorter limit signals the job at its start: it would requeue forever)."""
+    """argparse ``type`` of ``--slurm-time``: longer than the requeue warning (a shorter limit
+    signals the job at its start: it would requeue forever)."""
     try:
         seconds = time_limit_seconds(text)
     except ValueError:
@@ -105,15 +79,12 @@ def slurm_time(text):
 
 
 def one_word(text):
-    """argparse ``type`` of a value of one ``#SBATCH`` line: not empty, no space or line break."""
     if not text.strip() or any(ch.isspace() for ch in text.strip()):
         raise argparse.ArgumentTypeError(f"expected one word without spaces (got {text!r})")
     return text.strip()
 
 
 def sbatch_option(text):
-    """argparse ``type`` of ``--slurm-option``: an sbatch option, which starts with '-'
-    (``constraint=a100`` is not one; a line break is :func:`check_args`'s)."""
     if not text.startswith("-"):
         raise argparse.ArgumentTypeError(
             f"expected an sbatch option, e.g. --slurm-option=--constraint=a100 (got {text!r})"
@@ -144,8 +115,7 @@ def add_arguments(parser):
 
 
 def _given(args, name):
-    # given, not truthy: --slurm-nodes 0 is a mistake to report, not a request to train here
-    # (and not `not in (None, False, [])`, which 0 == False would fool)
+    # given, not truthy (nor `not in (None, False, [])`, as 0 == False): --slurm-nodes 0 is a mistake
     value = getattr(args, name, None)
     return value is not None and value is not False and value != []
 
@@ -165,10 +135,8 @@ def check_args(args, cfg):
         raise RecipeError(
             "--slurm-nodes needs --gpus-per-node G, the GPUs of one cluster node (this machine cannot see them)"
         )
-    if args.gpus_per_node < 1:
-        raise RecipeError(f"--gpus-per-node must be >= 1 (got {args.gpus_per_node})")
-    texts = [args.slurm_time, args.slurm_partition, args.slurm_account, *args.slurm_option]
-    if any(text and ("\n" in text or "\r" in text) for text in texts):
+    # --slurm-time, -partition and -account are one word already (their argparse types)
+    if any("\n" in text or "\r" in text for text in args.slurm_option):
         raise RecipeError("a --slurm-* value holds a line break; each must fit on one #SBATCH line")
     if args.nnodes > 1:
         raise RecipeError("--slurm-nodes and --nnodes are two launchers (srun and torchrun); give one")
@@ -182,13 +150,10 @@ def check_args(args, cfg):
         )
 
 
-def plan_job(args, resolved=None):
-    """The job: ``(plan, script_text, script_path)``.
-
-    ``plan`` is the one-machine plan of the same recipe, built as if this machine
-    had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own.
-    """
-    resolved = resolved or training_plan.resolve(args)
+def plan_job(args):
+    """``(plan, script_text, script_path)``; ``plan`` is the one-machine plan as if this machine
+    had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own."""
+    resolved = training_plan.resolve(args)
     cfg = resolved.config
     check_args(args, cfg)
     total = args.slurm_nodes * args.gpus_per_node
@@ -235,11 +200,10 @@ def render(args, plan, command, total, log, runtime_precision):
         "--requeue",
         f"--signal=B:USR1@{REQUEUE_WARNING_S}",
     ]
-    for flag, value in (("time", args.slurm_time), ("partition", args.slurm_partition)):
+    for flag in ("time", "partition", "account"):
+        value = getattr(args, f"slurm_{flag}")
         if value:
             sbatch.append(f"--{flag}={value}")
-    if args.slurm_account:
-        sbatch.append(f"--account={args.slurm_account}")
     sbatch += args.slurm_option
     lines = [
         "#!/bin/bash",
@@ -271,8 +235,9 @@ def render(args, plan, command, total, log, runtime_precision):
 
 
 def write_script(path, text):
-    """Write ``text`` to ``path`` atomically; an older, different script is kept
-    beside it as ``path.~N~`` (the user may have edited it)."""
+    """Write ``text`` to ``path``; an older, different script (perhaps edited) is kept as
+    ``path.~N~``, whose name is returned."""
+    kept = None
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
@@ -282,8 +247,6 @@ def write_script(path, text):
             n += 1
         kept = f"{path}.~{n}~"
         os.replace(path, kept)
-    else:
-        kept = None
     write_lines(path, text.splitlines())  # atomic: never a half-written script
     os.chmod(path, 0o755)
     return kept
@@ -302,28 +265,3 @@ def submit(path):
         detail = (err.strip().splitlines() or ["no message"])[-1]
         raise RecipeError(f"sbatch {path} failed (exit {proc.returncode}): {detail}")
     return out.strip()
-
-
-def run(args, resolved=None, prog="train"):
-    """``train --slurm-nodes ...``: print the job, write (and submit) its script."""
-    plan, script, path = plan_job(args, resolved)
-    print(f"{prog}: variant {plan.variant}, checkpoints in {plan.save_dir}", flush=True)
-    for note in plan.notes:
-        print(f"{prog}: {note}", flush=True)
-    note = run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
-    if note:
-        print(f"{prog}: note: {note}", flush=True)
-    if args.dry_run:
-        print(f"{prog}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
-        return 0
-    os.makedirs(plan.save_dir, exist_ok=True)
-    run_dirs.record(plan.save_dir, plan.settings, script)
-    kept = write_script(path, script)
-    if kept:
-        print(f"{prog}: the previous script is kept as {kept}", flush=True)
-    print(f"{prog}: wrote {path}", flush=True)
-    if args.submit:
-        print(f"{prog}: {submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
-    else:
-        print(f"{prog}: submit with: sbatch {shlex.quote(path)}", flush=True)
-    return 0

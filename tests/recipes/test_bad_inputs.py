@@ -20,7 +20,7 @@ from rdrop_recipes.evaluation import generation
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.markers import QUICKSTART_MARKER
 from rdrop_recipes.preparation.iwslt14 import Iwslt14Recipe
-from rdrop_recipes.toy.quickstart_folder import claim_out_dir
+from rdrop_recipes.toy.quickstart_run import claim_out_dir
 from rdrop_recipes.training.hardware import Hardware
 from rdrop_recipes.training.plan import build_plan
 
