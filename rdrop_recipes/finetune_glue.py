@@ -9,12 +9,14 @@ import sys
 from rdrop_recipes.config import recipe_config
 from rdrop_recipes.config.command_line import parse_with_passthrough
 from rdrop_recipes.process.exit import exits_cleanly
-from rdrop_recipes.training import glue_finetuning
+from rdrop_recipes.training import glue_finetuning, slurm
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="finetune-glue", description=__doc__.splitlines()[0])
-    parser.add_argument("task", metavar="TASK", help="CoLA, MRPC, RTE, SST-2, MNLI, QNLI, QQP or STS-B")
+    parser.add_argument(
+        "task", metavar="TASK", nargs="?", help="CoLA, MRPC, RTE, SST-2, MNLI, QNLI, QQP or STS-B"
+    )
     parser.add_argument(
         "--config", default=recipe_config.default_config_path("finetune-glue"), help="recipe TOML"
     )
@@ -31,6 +33,17 @@ def parse_args(argv):
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument(
+        "--gpus-per-node", type=recipe_config.at_least(1), help="with --slurm-nodes: 1 (one GPU per seed)"
+    )
+    slurm.add_arguments(
+        parser, writes="<results_dir>/<name>-<stamp>/finetune.sbatch, one array task per seed"
+    )
+    parser.add_argument(
+        "--collect",
+        metavar="FOLDER",
+        help="a SLURM job's results folder: write its scores.json from the seeds' logs (no TASK needed)",
+    )
     return parse_with_passthrough(parser, argv)
 
 

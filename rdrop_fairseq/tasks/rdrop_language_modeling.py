@@ -15,6 +15,7 @@ import types
 from dataclasses import dataclass
 
 import numpy as np
+from fairseq.models import FairseqLanguageModel
 from fairseq.tasks import register_task
 from fairseq.tasks.language_modeling import LanguageModelingConfig, LanguageModelingTask
 
@@ -43,6 +44,10 @@ class RDropLanguageModelingConfig(LanguageModelingConfig, TrainingSettings):
 
 @register_task("rdrop_language_modeling", dataclass=RDropLanguageModelingConfig)
 class RDropLanguageModelingTask(ChecksTraining, PassesUpdateNumber, LanguageModelingTask):
+    model_family = FairseqLanguageModel
+    arch_examples = "transformer_lm, transformer_lm_gpt or transformer_lm_wiki103"
+    positions_flags = "--max-target-positions (and --tokens-per-sample)"
+
     @classmethod
     def setup_task(cls, args, **kwargs):
         cls.check_criterion(args)

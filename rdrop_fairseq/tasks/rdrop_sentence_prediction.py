@@ -105,6 +105,7 @@ def _listdir(folder):
 @register_task("rdrop_sentence_prediction", dataclass=RDropSentencePredictionConfig)
 class RDropSentencePredictionTask(ChecksTraining, PassesUpdateNumber, SentencePredictionTask):
     sentence_level = True
+    positions_flags = "--max-positions (or add --truncate-sequence)"
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):

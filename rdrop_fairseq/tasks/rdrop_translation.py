@@ -5,9 +5,10 @@ duplicates a batch outside training.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fairseq.data import data_utils
+from fairseq.models import FairseqEncoderDecoderModel
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
@@ -23,12 +24,20 @@ PREPARE_HINT = (
 
 @dataclass
 class RDropTranslationConfig(TranslationConfig, TrainingSettings):
-    pass
+    # a language model's config (--arch transformer_lm) reads these from the task's: without
+    # them the whole config fails to resolve (omegaconf InterpolationKeyError) before any
+    # check can name the arch; stand-ins here (the key "no_such_setting" is never set),
+    # and build_model refuses the arch
+    tokens_per_sample: int = field(default="${task.max_target_positions}")
+    add_bos_token: bool = field(default="${oc.select:task.no_such_setting,false}")
 
 
 @register_task("rdrop_translation", dataclass=RDropTranslationConfig)
 class RDropTranslationTask(ChecksTraining, PassesUpdateNumber, TranslationTask):
     cfg: RDropTranslationConfig
+    model_family = FairseqEncoderDecoderModel
+    arch_examples = "transformer, transformer_iwslt_de_en or transformer_wmt_en_de"
+    positions_flags = "--max-source-positions/--max-target-positions"
 
     @classmethod
     def setup_task(cls, cfg: RDropTranslationConfig, **kwargs):

@@ -18,14 +18,12 @@ import torch
 from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.criterions.sentence_prediction import SentencePredictionCriterion
 from fairseq.dataclass import FairseqDataclass
+from fairseq.models import ARCH_MODEL_REGISTRY
+from fairseq.utils import resolve_max_positions
 from omegaconf import II
 from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import RDropConfigError
-
-# fairseq sets fp16/bf16 for --memory-efficient-fp16/-bf16 too, whose optimizer does
-# train on the CPU (as --amp does): only plain --fp16 and --bf16 crash there
-HALF_PRECISION = ("fp16", "bf16")
 
 
 @dataclass
@@ -37,6 +35,10 @@ class TrainingSettings(FairseqDataclass):
     memory_efficient_fp16: bool = II("common.memory_efficient_fp16")
     memory_efficient_bf16: bool = II("common.memory_efficient_bf16")
     update_freq: List[int] = II("optimization.update_freq")
+    batch_size: Optional[int] = II("dataset.batch_size")
+    batch_size_valid: Optional[int] = II("dataset.batch_size_valid")
+    valid_subset: str = II("dataset.valid_subset")
+    skip_invalid_size_inputs_valid_test: bool = II("dataset.skip_invalid_size_inputs_valid_test")
     criterion_name: Optional[str] = II("criterion._name")
 
 
@@ -54,12 +56,21 @@ def flag(name) -> str:
     return "--" + name.replace("_", "-")
 
 
+def half_precision_flags(cfg) -> List[str]:
+    """The half-precision flags given that need CUDA: on the CPU --fp16 ends in "Torch
+    not compiled with CUDA enabled", --bf16 and --memory-efficient-bf16 in an XLA
+    AttributeError. --memory-efficient-fp16 (fairseq sets fp16 for it) is left alone:
+    its optimizer trains in fp16 on the CPU, as --amp trains there."""
+    wanted = []
+    if setting(cfg, "fp16") and not setting(cfg, "memory_efficient_fp16"):
+        wanted.append("--fp16")
+    if setting(cfg, "bf16"):
+        wanted.append("--memory-efficient-bf16" if setting(cfg, "memory_efficient_bf16") else "--bf16")
+    return wanted
+
+
 def check_hardware(cfg) -> None:
-    """fairseq's half precision needs CUDA: on the CPU --fp16 ends in "Torch not
-    compiled with CUDA enabled" and --bf16 in an XLA AttributeError."""
-    wanted = [
-        name for name in HALF_PRECISION if setting(cfg, name) and not setting(cfg, f"memory_efficient_{name}")
-    ]
+    wanted = half_precision_flags(cfg)
     if not wanted:
         return
     if setting(cfg, "cpu"):
@@ -68,7 +79,7 @@ def check_hardware(cfg) -> None:
         where = "torch sees no CUDA GPU on this machine"
     else:
         return
-    flags = " and ".join(flag(name) for name in wanted)
+    flags = " and ".join(wanted)
     raise RDropConfigError(f"{flags} needs a CUDA GPU, but {where}; drop {flags} to train in fp32 on the CPU")
 
 
@@ -82,6 +93,18 @@ def check_update_freq(cfg) -> None:
             f"--update-freq must be >= 1 (got {given}): the number of batches summed into one update, "
             "1 updates after every batch"
         )
+
+
+def check_batch_size(cfg) -> None:
+    """fairseq takes --batch-size 0 (or a negative one) as no limit: the whole split
+    in one batch, silently (with --max-tokens 0 no sentence fits, refused below)."""
+    for name in ("batch_size", "batch_size_valid"):
+        value = setting(cfg, name)
+        if value is not None and int(value) < 1:
+            raise RDropConfigError(
+                f"{flag(name)} must be >= 1 (got {value}): the most sentences in one batch; "
+                f"leave it out to batch by --max-tokens only"
+            )
 
 
 def sentence_level(criterion_class) -> bool:
@@ -170,6 +193,57 @@ def check_batch_holds_a_sentence(dataset, max_tokens) -> None:
         )
 
 
+def check_arch_family(model_cfg, family, examples, task_name) -> None:
+    """A model of another task's family fails inside fairseq's builders (a translation
+    arch under language modeling: AttributeError 'supported_targets'; roberta under
+    translation: a TypeError adding a tuple to an int)."""
+    arch = setting(model_cfg, "_name") or setting(model_cfg, "arch")
+    model_class = ARCH_MODEL_REGISTRY.get(arch)
+    if family is None or model_class is None or issubclass(model_class, family):
+        return
+    raise RDropConfigError(
+        f"--arch {arch} does not build a {family.__name__}, the model --task {task_name} trains; "
+        f"use an architecture such as {examples}"
+    )
+
+
+def check_sample_fits_model(cfg, model) -> None:
+    """A language model's blocks are --tokens-per-sample long (except with
+    --sample-break-mode eos): fairseq-train drops every block longer than the model's
+    positions, and an epoch left empty ends in an IndexError."""
+    tokens, mode = setting(cfg, "tokens_per_sample"), setting(cfg, "sample_break_mode")
+    positions = model.max_positions()
+    if tokens is None or mode == "eos" or not isinstance(positions, int) or tokens <= positions:
+        return
+    raise RDropConfigError(
+        f"--tokens-per-sample {tokens} is longer than the model's {positions} positions "
+        f"(--max-target-positions): set --tokens-per-sample {positions} or --max-target-positions {tokens}"
+    )
+
+
+def check_valid_lengths(dataset, split, max_positions, flags) -> None:
+    """fairseq-train skips the train split's examples longer than the model takes (one
+    warning), but stops on a valid split's with "Size of sample #N is invalid" after
+    the first epoch, unless --skip-invalid-size-inputs-valid-test."""
+    if max_positions is None or len(dataset) == 0:
+        return
+    _, ignored = dataset.filter_indices_by_size(np.arange(len(dataset)), max_positions)
+    if len(ignored) == 0:
+        return
+    longest = max((dataset.size(i) for i in ignored), key=np.max)
+    raise RDropConfigError(
+        f"the {split} split has {len(ignored)} example(s) longer than the model takes (the longest has "
+        f"{lengths_text(longest)} tokens, the limit is {lengths_text(max_positions)}), on which fairseq-train "
+        f"would stop after the first epoch; raise {flags}, or pass --skip-invalid-size-inputs-valid-test "
+        f"(or filter the data)"
+    )
+
+
+def lengths_text(lengths) -> str:
+    """12, or 12/30 for a (source, target) pair."""
+    return "/".join(str(int(n)) for n in np.atleast_1d(lengths))
+
+
 def split_files(data, split) -> List[str]:
     """The binarized files of ``split`` in every layout the R-Drop tasks read:
     ``split.src-tgt.lang.bin``, ``split.bin``, ``input0/split.bin`` and ``label/split.bin``."""
@@ -199,6 +273,9 @@ class ChecksTraining:
     training and validation build one, so the checks of the run's settings run there."""
 
     sentence_level = False  # the task trains one label per sentence
+    model_family = None  # the FairseqModel subclass every --arch of the task builds
+    arch_examples = ""
+    positions_flags = ""  # the flags that set the longest example the model takes
 
     @classmethod
     def check_criterion(cls, cfg) -> None:
@@ -214,17 +291,29 @@ class ChecksTraining:
         own = self.own_config()
         check_hardware(own)
         check_update_freq(own)
+        check_batch_size(own)
         return super().build_criterion(cfg, *args, **kwargs)
 
     def build_model(self, cfg, *args, **kwargs):
         dictionary = self.target_dictionary or self.source_dictionary
         if dictionary is not None:
             check_adaptive_cutoffs(cfg, len(dictionary))
-        return super().build_model(cfg, *args, **kwargs)
+        check_arch_family(cfg, self.model_family, self.arch_examples, setting(self.own_config(), "_name"))
+        model = super().build_model(cfg, *args, **kwargs)
+        check_sample_fits_model(self.own_config(), model)
+        # fairseq-train loads the valid splits after the model: their lengths are checked against it
+        self.model_max_positions = model.max_positions()
+        return model
 
     def load_dataset(self, split, *args, **kwargs):
-        check_split_not_empty(setting(self.own_config(), "data"), split)
-        return super().load_dataset(split, *args, **kwargs)
+        own = self.own_config()
+        check_split_not_empty(setting(own, "data"), split)
+        loaded = super().load_dataset(split, *args, **kwargs)
+        valid = (setting(own, "valid_subset") or "").split(",")
+        if split in valid and setting(own, "skip_invalid_size_inputs_valid_test") is False:
+            limit = resolve_max_positions(self.max_positions(), getattr(self, "model_max_positions", None))
+            check_valid_lengths(self.dataset(split), split, limit, self.positions_flags)
+        return loaded
 
     def get_batch_iterator(self, dataset, max_tokens=None, *args, **kwargs):
         check_batch_holds_a_sentence(dataset, max_tokens)

@@ -14,6 +14,14 @@ ERROR_LINE = re.compile(r"^[\w.-]+: error: ")
 FAILURE_LINE = re.compile(r"^(rdrop_fairseq: error:|[\w.]*(Error|Exception)\b|\w+\.py: error:)")
 
 
+# fairseq-train's last line of a run that reached its end (fairseq_cli/train.py)
+_DONE_TRAINING = re.compile(r"\bdone training in [\d.]+ seconds")
+
+
+def finished_training(lines: Sequence[str]) -> bool:
+    return any(_DONE_TRAINING.search(line) for line in lines)
+
+
 def failure_line(lines: Sequence[str]) -> Optional[str]:
     """The last line that says why a fairseq command stopped."""
     return next((line.strip() for line in reversed(lines) if FAILURE_LINE.match(line)), None)

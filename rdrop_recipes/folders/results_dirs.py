@@ -6,7 +6,7 @@ import datetime
 import glob
 import os
 import shutil
-from typing import Tuple
+from typing import Optional, Tuple
 
 from rdrop_recipes.folders.atomic_files import write_json
 from rdrop_recipes.folders.markers import PARTIAL_SUFFIX, SCORES
@@ -64,14 +64,18 @@ def publish_scores(partial: str, results_dir: str, name: str, stamp: str, scores
     return publish(partial, results_dir, name, stamp)
 
 
-def publish(partial: str, results_dir: str, name: str, stamp: str) -> str:
-    """Rename the finished partial folder to a name no earlier run has."""
+def publish(partial: Optional[str], results_dir: str, name: str, stamp: str) -> str:
+    """Rename the finished partial folder to a name no earlier run has; without one (None), make
+    an empty folder of that name (a SLURM job's, complete once its scores.json is collected)."""
     for attempt in range(1, 1000):
         final = os.path.join(results_dir, f"{name}-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
         if os.path.exists(final):
             continue
         try:
-            os.rename(partial, final)
+            if partial is None:
+                os.makedirs(final)
+            else:
+                os.rename(partial, final)
             return final
         except OSError:  # another run took the name between the check and the rename
             continue

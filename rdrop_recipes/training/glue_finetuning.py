@@ -1,6 +1,8 @@
 """Fine-tuning a pre-trained RoBERTa on one GLUE task through the training plan, one run per
 seed in a fresh results folder; each seed's dev metric (the best over its validations, what
-fairseq's ``best_<metric>`` tracks) goes into ``scores.json``."""
+fairseq's ``best_<metric>`` tracks) goes into ``scores.json``. With ``--slurm-nodes 1
+--gpus-per-node 1`` the seeds are a SLURM job array instead (:func:`write_job`), and
+``--collect FOLDER`` writes its ``scores.json`` once the job is done (:func:`collect`)."""
 
 import datetime
 import os
@@ -10,17 +12,23 @@ import statistics
 from rdrop_recipes.config.command_line import passed_value
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
-from rdrop_recipes.fairseq_io.log_lines import failure_line, read_validations, reports_progress
+from rdrop_recipes.fairseq_io.log_lines import (
+    failure_line,
+    finished_training,
+    read_validations,
+    reports_progress,
+)
 from rdrop_recipes.folders import results_dirs
-from rdrop_recipes.folders.atomic_files import read_json
-from rdrop_recipes.folders.markers import PREPARE_CONFIG
+from rdrop_recipes.folders.atomic_files import read_json, write_json
+from rdrop_recipes.folders.markers import GLUE_JOB, PREPARE_CONFIG, SCORES
 from rdrop_recipes.process.errors import RecipeError
-from rdrop_recipes.training import launch
+from rdrop_recipes.training import launch, slurm
 from rdrop_recipes.training import plan as training_plan
-from rdrop_recipes.training.hardware import detect_hardware
+from rdrop_recipes.training.hardware import Hardware, detect_hardware
 
 PROG = "finetune-glue"
 LOG_NAME = "train.log"  # each seed's console copy, in its run folder
+JOB_SCRIPT = "finetune.sbatch"  # a SLURM job's script, in its results folder
 SEED_RANGE = range(0, 2**32)  # numpy's, which fairseq seeds with the same number
 
 
@@ -151,15 +159,12 @@ def run_seed(command, log_path):
         return status, log.readlines()
 
 
-def seed_scores(lines, metric, seed, log_path):
+def seed_scores(lines, metric, seed, log_path, hint="the run may have ended before its first validation"):
     """The scores.json entry of one seed (its ``command`` added by the caller)."""
     validations = read_validations(lines, metric)
     first_subset = [v for v in validations if v[0] == "valid"]
     if not first_subset:
-        raise RecipeError(
-            f"seed {seed}: no validation reported {metric!r} (log: {log_path}); "
-            "the run may have ended before its first validation"
-        )
+        raise RecipeError(f"seed {seed}: no validation reported {metric!r} (log: {log_path}); {hint}")
     best = max(first_subset, key=lambda v: v[2])
     return {
         "best": best[2],
@@ -171,17 +176,52 @@ def seed_scores(lines, metric, seed, log_path):
     }
 
 
+def summarize(task, variant, metric, model, data, seeds):
+    """scores.json of a run: ``seeds`` ({seed: seed_scores + command}), their mean and stdev."""
+    values = [entry["best"] for entry in seeds.values()]
+    return {
+        "task": task,
+        "variant": variant,
+        "metric": metric,
+        "model": model,
+        "data": data,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "seeds": seeds,
+        "mean": round(statistics.fmean(values), 4),
+        "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+    }
+
+
+def report(summary):
+    per_seed = ", ".join(f"{s}: {e['best']}" for s, e in summary["seeds"].items())
+    print(
+        f"{PROG}: {summary['task']} dev {summary['metric']} per seed {per_seed}; mean {summary['mean']}",
+        flush=True,
+    )
+
+
 def finetune(args):
+    if args.collect:
+        return collect(args.collect, args.task)
+    if args.task is None:
+        raise RecipeError("give TASK (CoLA, MRPC, RTE, SST-2, MNLI, QNLI, QQP or STS-B), or --collect FOLDER")
     cfg = resolve(args)
     recipe = cfg["recipe"]
+    on_slurm = slurm.requested(args)
+    if on_slurm:
+        slurm.check_args(args, cfg)
+    elif args.gpus_per_node is not None:
+        raise RecipeError("--gpus-per-node goes with --slurm-nodes; here each seed trains on one GPU")
     check_data(recipe["data"], cfg["fairseq"], args.task, args.extra)
     model_path, arch = pretrained.resolve(
         recipe["model"], recipe["model_dir"], args.model_archive, args.offline, args.dry_run
     )
     if not args.dry_run:
         check_checkpoint(model_path)
-    hardware = detect_hardware(recipe.get("device", "auto"))
     name = args.name or f"glue-{args.task}-{recipe['variant']}"
+    if on_slurm:
+        return write_job(args, cfg, model_path, arch, name)
+    hardware = detect_hardware(recipe.get("device", "auto"))
     results_dir, metric = recipe["results_dir"], recipe["metric"]
     stamp = results_dirs.new_stamp()
     if args.dry_run:
@@ -209,20 +249,101 @@ def finetune(args):
         seeds[str(seed)] = run
         validated = sum(v["subset"] == "valid" for v in run["validations"])
         print(f"{PROG}: seed {seed}: dev {metric} {run['best']} (best of {validated})", flush=True)
-    values = [entry["best"] for entry in seeds.values()]
-    summary = {
+    model, data = os.path.abspath(model_path), os.path.abspath(recipe["data"])
+    summary = summarize(args.task, recipe["variant"], metric, model, data, seeds)
+    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
+    report(summary)
+    print(f"{PROG}: results in {final}", flush=True)
+    return 0
+
+
+def write_job(args, cfg, model_path, arch, name):
+    """``--slurm-nodes 1 --gpus-per-node 1``: a visible results folder ``<name>-<stamp>`` holding
+    the sbatch script (a job array, one task per seed, each the seed's command of the local run
+    into ``seed<N>/train.log``), the seed folders and :data:`GLUE_JOB` (what ``--collect`` reads);
+    no scores.json, so it is no finished run until collected."""
+    recipe = cfg["recipe"]
+    cfg, runtime_precision = slurm.decided_on_the_node(cfg)
+    results_dir = recipe["results_dir"]
+    stamp = results_dirs.new_stamp()
+    if args.dry_run:
+        folder = os.path.join(results_dir, f"{name}-{stamp}")
+    else:
+        folder = results_dirs.publish(None, results_dir, name, stamp)
+    folder = os.path.abspath(folder)
+    path = os.path.join(folder, JOB_SCRIPT)
+    seeds, commands = [], {}
+    for seed in recipe["seeds"]:
+        run_dir = os.path.join(folder, f"seed{seed}")
+        command = seed_command(cfg, model_path, arch, seed, run_dir, Hardware("cuda", 1), args.extra)
+        commands[str(seed)] = slurm.shell_command(command, args.extra, runtime_precision, 1)
+        seeds.append((seed, commands[str(seed)], os.path.join(run_dir, LOG_NAME)))
+    # the job's name and the title of its script
+    plan = training_plan.Plan([], folder, recipe["variant"], {"recipe": {"name": f"glue-{args.task}"}})
+    log = os.path.join(folder, "slurm-%A_%a.out")
+    script = slurm.render(args, plan, None, 1, log, runtime_precision, path, seeds=seeds)
+    if args.dry_run:
+        print(f"{PROG}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
+        return 0
+    for seed in recipe["seeds"]:
+        os.makedirs(os.path.join(folder, f"seed{seed}"))
+    job = {
         "task": args.task,
         "variant": recipe["variant"],
-        "metric": metric,
+        "metric": recipe["metric"],
         "model": os.path.abspath(model_path),
         "data": os.path.abspath(recipe["data"]),
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "seeds": seeds,
-        "mean": round(statistics.fmean(values), 4),
-        "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+        "script": path,
+        "seeds": commands,
     }
-    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
-    per_seed = ", ".join(f"{s}: {e['best']}" for s, e in seeds.items())
-    print(f"{PROG}: {args.task} dev {metric} per seed {per_seed}; mean {summary['mean']}", flush=True)
-    print(f"{PROG}: results in {final}", flush=True)
+    write_json(os.path.join(folder, GLUE_JOB), job)
+    slurm.write_script(path, script)
+    print(f"{PROG}: wrote {path}", flush=True)
+    if args.submit:
+        print(f"{PROG}: {slurm.submit(path)}; logs in {folder}/seed<N>/{LOG_NAME}", flush=True)
+    else:
+        print(f"{PROG}: submit with: sbatch {shlex.quote(path)}", flush=True)
+    print(
+        f"{PROG}: once the job is done: scripts/finetune-glue.sh --collect {shlex.quote(folder)}", flush=True
+    )
+    return 0
+
+
+def collect(folder, task=None):
+    """``--collect FOLDER``: a SLURM job's scores.json from its seeds' logs, once every seed's
+    fairseq-train has finished; the same keys as a local run's."""
+    job = read_json(os.path.join(folder, GLUE_JOB))
+    if not isinstance(job, dict) or not isinstance(job.get("seeds"), dict) or not job["seeds"]:
+        raise RecipeError(
+            f"--collect {folder}: no {GLUE_JOB} there, so no folder that finetune-glue --slurm-nodes "
+            "wrote; give that folder (results/glue-TASK-VARIANT-STAMP)"
+        )
+    if task is not None and task != job["task"]:
+        raise RecipeError(f"--collect {folder} holds a {job['task']} job, not {task}; drop TASK")
+    metric, script = job["metric"], job.get("script", os.path.join(folder, JOB_SCRIPT))
+    seeds = {}
+    for index, (seed, command) in enumerate(job["seeds"].items()):
+        log_path = os.path.join(folder, f"seed{seed}", LOG_NAME)
+        lines = []
+        if os.path.isfile(log_path):
+            with open(log_path, encoding="utf-8", errors="replace") as log:
+                lines = log.readlines()
+        again = f"sbatch --array={index} {shlex.quote(script)}"
+        done, cause = finished_training(lines), failure_line(lines)
+        if not done and cause:
+            raise RecipeError(
+                f"seed {seed}: fairseq-train failed ({cause}); log: {log_path}; after a fix: {again}"
+            )
+        waiting = "the job may still be running or waiting (squeue)"
+        run = seed_scores(lines, metric, seed, log_path, hint=waiting)
+        if not done:
+            raise RecipeError(
+                f"seed {seed}: fairseq-train has not finished (no 'done training' line in {log_path}); "
+                f"{waiting}, else it was stopped (time limit): train it again with {again}"
+            )
+        seeds[str(seed)] = {**run, "command": command}
+    summary = summarize(job["task"], job["variant"], metric, job["model"], job["data"], seeds)
+    write_json(os.path.join(folder, SCORES), summary)
+    report(summary)
+    print(f"{PROG}: results in {folder}", flush=True)
     return 0

@@ -2,6 +2,7 @@
 per GPU running the one-machine command (fairseq reads SLURM_* itself). Every flag is decided
 at submission but precision "auto" (:data:`PRECISION_LINES`); the job requeues itself before
 its time limit and resumes from ``checkpoint_last.pt`` in the same save dir.
+``finetune-glue --slurm-nodes 1 --gpus-per-node 1``: a job array, one task per seed (:func:`render`).
 """
 
 import argparse
@@ -92,14 +93,10 @@ def sbatch_option(text):
     return text
 
 
-def add_arguments(parser):
+def add_arguments(parser, writes=f"<save_dir>/{SCRIPT_NAME} for N nodes x --gpus-per-node GPUs"):
+    """``writes``: what ``--slurm-nodes`` writes, for its help."""
     group = parser.add_argument_group("SLURM (write an sbatch script instead of training here)")
-    group.add_argument(
-        "--slurm-nodes",
-        type=int,
-        metavar="N",
-        help="write <save_dir>/train.sbatch for N nodes x --gpus-per-node GPUs; run nothing here",
-    )
+    group.add_argument("--slurm-nodes", type=int, metavar="N", help=f"write {writes}; run nothing here")
     group.add_argument("--slurm-time", type=slurm_time, metavar="D-HH:MM:SS", help="#SBATCH --time")
     group.add_argument("--slurm-partition", type=one_word, metavar="P", help="#SBATCH --partition")
     group.add_argument("--slurm-account", type=one_word, metavar="A", help="#SBATCH --account")
@@ -138,7 +135,7 @@ def check_args(args, cfg):
     # --slurm-time, -partition and -account are one word already (their argparse types)
     if any("\n" in text or "\r" in text for text in args.slurm_option):
         raise RecipeError("a --slurm-* value holds a line break; each must fit on one #SBATCH line")
-    if args.nnodes > 1:
+    if getattr(args, "nnodes", 1) > 1:
         raise RecipeError("--slurm-nodes and --nnodes are two launchers (srun and torchrun); give one")
     if cfg["recipe"].get("device") == "cpu":
         raise RecipeError("--slurm-nodes trains on GPUs; drop --device cpu")
@@ -150,23 +147,20 @@ def check_args(args, cfg):
         )
 
 
-def plan_job(args):
-    """``(plan, script_text, script_path)``; ``plan`` is the one-machine plan as if this machine
-    had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own."""
-    resolved = training_plan.resolve(args)
-    cfg = resolved.config
-    check_args(args, cfg)
-    total = args.slurm_nodes * args.gpus_per_node
-    runtime_precision = cfg["recipe"].get("precision", "auto") == "auto"
-    if runtime_precision:
-        # decided on the cluster by PRECISION_LINES: no precision flag in the command here
-        cfg = copy.deepcopy(cfg)
-        cfg["recipe"]["precision"] = "fp32"
-    one_machine = copy.copy(args)
-    one_machine.nnodes, one_machine.gpus_per_node = 1, total
-    plan = training_plan.build_plan(one_machine, Hardware("cuda", total), resolved._replace(config=cfg))
+def decided_on_the_node(cfg):
+    """``(cfg, runtime)``: where precision is "auto", a copy of ``cfg`` that puts no precision flag
+    in the command (fp32), and True: the script decides it on the node (:data:`PRECISION_LINES`)."""
+    if cfg["recipe"].get("precision", "auto") != "auto":
+        return cfg, False
+    cfg = copy.deepcopy(cfg)
+    cfg["recipe"]["precision"] = "fp32"
+    return cfg, True
 
-    fairseq = plan.command[: len(plan.command) - len(args.extra)]
+
+def shell_command(command, extra, runtime_precision, total):
+    """The script's line for the one-machine ``command`` (``extra``, the flags after ``--``, at its
+    end): ``${PRECISION}`` and the world size added before them, so ``extra`` still wins."""
+    fairseq = command[: len(command) - len(extra)]
     shell_words = [shlex.join(fairseq)]
     if runtime_precision:
         shell_words.append("${PRECISION}")
@@ -174,20 +168,40 @@ def plan_job(args):
         shell_words.append(f"--distributed-world-size {total}")
     if total > 1:
         shell_words.append('--distributed-port "${PORT}"')
-    if args.extra:
-        shell_words.append(shlex.join(args.extra))
+    if extra:
+        shell_words.append(shlex.join(extra))
+    return " ".join(shell_words)
 
+
+def plan_job(args):
+    """``(plan, script_text, script_path)``; ``plan`` is the one-machine plan as if this machine
+    had all N*G GPUs, so the update frequency, save dir and flags are the recipe's own."""
+    resolved = training_plan.resolve(args)
+    check_args(args, resolved.config)
+    total = args.slurm_nodes * args.gpus_per_node
+    cfg, runtime_precision = decided_on_the_node(resolved.config)
+    one_machine = copy.copy(args)
+    one_machine.nnodes, one_machine.gpus_per_node = 1, total
+    plan = training_plan.build_plan(one_machine, Hardware("cuda", total), resolved._replace(config=cfg))
+
+    command = shell_command(plan.command, args.extra, runtime_precision, total)
     save_dir = os.path.abspath(plan.save_dir)
     log = os.path.abspath(plan.log_file) if plan.log_file else os.path.join(save_dir, "slurm-%j.out")
+    path = os.path.join(save_dir, SCRIPT_NAME)
+    return plan, render(args, plan, command, total, log, runtime_precision, path), path
+
+
+def render(args, plan, command, total, log, runtime_precision, path, seeds=None):
+    """The script at ``path``: ``srun command``, requeued before its time limit to resume; or, with
+    ``seeds`` (GLUE's: ``[(seed, command, log)]``, ``command`` unused), a job array of one task per
+    seed, each its seed's ``srun`` with the output into its own log. A seed restarts from the
+    pre-trained model (it saves no checkpoint to resume from): no requeue at the time limit, which
+    would restart it forever; a preempted task is requeued and trains its seed again."""
     if any(ch.isspace() for ch in log):
         raise RecipeError(
-            f"#SBATCH --output cannot hold a path with spaces ({log!r}); use --save-dir without one"
+            f"#SBATCH --output cannot hold a path with spaces ({log!r}); use a folder without one "
+            "(--save-dir, --results-dir)"
         )
-    script = render(args, plan, " ".join(shell_words), total, log, runtime_precision)
-    return plan, script, os.path.join(save_dir, SCRIPT_NAME)
-
-
-def render(args, plan, command, total, log, runtime_precision):
     name = plan.config["recipe"].get("name", "run")
     sbatch = [
         f"--job-name=rdrop-{name}-{plan.variant}",
@@ -198,19 +212,23 @@ def render(args, plan, command, total, log, runtime_precision):
         f"--output={log}",
         "--open-mode=append",
         "--requeue",
-        f"--signal=B:USR1@{REQUEUE_WARNING_S}",
     ]
+    if seeds:
+        sbatch.append(f"--array=0-{len(seeds) - 1}")
+    else:
+        sbatch.append(f"--signal=B:USR1@{REQUEUE_WARNING_S}")
     for flag in ("time", "partition", "account"):
         value = getattr(args, f"slurm_{flag}")
         if value:
             sbatch.append(f"--{flag}={value}")
     sbatch += args.slurm_option
+    workers = f"{args.slurm_nodes} node(s) x {args.gpus_per_node} GPU(s) = {total} worker(s)"
+    if seeds:
+        workers = f"{len(seeds)} seed(s), one array task of {args.gpus_per_node} GPU each"
     lines = [
         "#!/bin/bash",
-        f"# R-Drop recipe {name}, variant {plan.variant}: {args.slurm_nodes} node(s) x "
-        f"{args.gpus_per_node} GPU(s) = {total} worker(s). Written by the training recipe",
-        "# (--slurm-nodes); write it again rather than edit it. Submit: sbatch "
-        + shlex.quote(os.path.join(os.path.abspath(plan.save_dir), SCRIPT_NAME)),
+        f"# R-Drop recipe {name}, variant {plan.variant}: {workers}. Written by the recipe",
+        f"# (--slurm-nodes); write it again rather than edit it. Submit: sbatch {shlex.quote(path)}",
         *[f"#SBATCH {option}" for option in sbatch],
         "",
         # relative paths of the recipe (data, save dir) are relative to where it was written
@@ -219,9 +237,28 @@ def render(args, plan, command, total, log, runtime_precision):
     ]
     if runtime_precision:
         lines += PRECISION_LINES
-    lines += [
+    lines.append(
         'echo "slurm: job ${SLURM_JOB_ID}, start $((${SLURM_RESTART_COUNT:-0} + 1)), nodes '
-        '${SLURM_JOB_NODELIST}, port ${PORT}"',
+        '${SLURM_JOB_NODELIST}, port ${PORT}"'
+    )
+    if seeds:
+        lines += [
+            "# one array task per seed; its log is written afresh at every start (a requeued",
+            "# task trains its seed again from the pre-trained model)",
+            'case "${SLURM_ARRAY_TASK_ID}" in',
+        ]
+        for index, (seed, seed_command, seed_log) in enumerate(seeds):
+            lines += [
+                f'    {index}) echo "slurm: seed {seed}, log {seed_log}"',
+                f"        srun --kill-on-bad-exit=1 {seed_command} > {shlex.quote(seed_log)} 2>&1 ;;",
+            ]
+        lines += [
+            '    *) echo "slurm: error: no seed for array task ${SLURM_ARRAY_TASK_ID}" >&2; exit 2 ;;',
+            "esac",
+            "",
+        ]
+        return "\n".join(lines)
+    lines += [
         "# near the time limit: back into the queue; the next start resumes from",
         "# checkpoint_last.pt in the same --save-dir (fairseq's --restore-file default)",
         'trap \'echo "slurm: time limit near, requeueing job ${SLURM_JOB_ID}"; '

@@ -1,7 +1,9 @@
 """Issue 21: what fairseq would crash on (or silently get wrong) with an R-Drop task
 in the path ends in the plugin's one error line naming the flag to change: the
 task family, the folder layout, the number of classes, fp16/bf16 without a GPU,
---update-freq, adaptive-softmax cutoffs, --max-tokens and an empty split.
+--update-freq, --batch-size, adaptive-softmax cutoffs, --max-tokens, an empty split,
+a valid split longer than the model's positions, --tokens-per-sample against them
+and an architecture of another task.
 
 Most are raised where fairseq-train would build them (setup_task, build_model,
 build_criterion, get_batch_iterator) and are checked in process; one
@@ -62,6 +64,11 @@ def lm(folders, *flags, **kwargs):
     return build_lm(folders["lm"], *flags, **kwargs)
 
 
+def mt_arch(folders, *flags):
+    """The translation task with only the given model flags (TINY_MODEL's are a transformer's)."""
+    return build_translation(folders["mt"], "--task", "rdrop_translation", "--criterion", LS, *flags)
+
+
 def sp(folders, *flags, data="sp", criterion="reg_sentence_prediction"):
     return build_sentence(folders[data], *TINY_ROBERTA, "--num-classes", "2", *flags, criterion=criterion)
 
@@ -85,6 +92,20 @@ CASES = {
     "fp16 --cpu": (mt, ["--fp16"], "drop --fp16"),
     "bf16 --cpu": (lm, ["--bf16"], "drop --bf16"),
     "fp16 --cpu sp": (sp, ["--fp16"], "drop --fp16"),
+    "memory-efficient-bf16 --cpu": (mt, ["--memory-efficient-bf16"], "drop --memory-efficient-bf16"),
+    # --batch-size 0 is no limit to fairseq: the whole split in one batch, silently
+    "batch-size 0": (mt, ["--batch-size", "0"], "--batch-size must be >= 1"),
+    "batch-size-valid -1": (lm, ["--batch-size-valid", "-1"], "--batch-size-valid must be >= 1"),
+    # every block longer than the model's positions is dropped: an empty epoch, IndexError
+    "tokens-per-sample over the positions": (
+        lm,
+        ["--tokens-per-sample", "4096", "--max-target-positions", "512"],
+        "set --tokens-per-sample 512 or --max-target-positions 4096",
+    ),
+    # an architecture of another task: AttributeError 'supported_targets', InterpolationKeyError
+    "lm + translation arch": (lm, ["--arch", "transformer"], "use an architecture such as transformer_lm"),
+    "mt + lm arch": (mt_arch, ["--arch", "transformer_lm"], "use an architecture such as transformer,"),
+    "mt + roberta arch": (mt_arch, ["--arch", "roberta_base"], "does not build a FairseqEncoderDecoderModel"),
     # ZeroDivisionError, "__len__() should return >= 0"
     "update-freq 0": (mt, ["--update-freq", "0"], "--update-freq must be >= 1"),
     "update-freq -1": (lm, ["--update-freq", "-1"], "--update-freq must be >= 1"),
@@ -140,14 +161,74 @@ def test_an_empty_split_and_a_batch_smaller_than_a_sentence_are_clear_errors(emp
     assert task.get_batch_iterator(task.dataset("valid"), max_tokens=4000) is not None
 
 
+def test_memory_efficient_fp16_trains_on_the_cpu(folders):
+    # its optimizer needs no CUDA (fp16 weights on the CPU): not refused as --fp16 is
+    mt(folders, "--memory-efficient-fp16")
+
+
+def test_a_valid_split_longer_than_the_model_takes_is_a_clear_error(data_bin):
+    # fairseq-train skips such train examples (one warning), but stops on valid ones after an epoch
+    _, task, _, _ = build_translation(data_bin, *MT, "--max-source-positions", "6")
+    task.load_dataset("train")
+    with pytest.raises(
+        RDropConfigError, match=r"valid split has \d+ example.* limit is 6/1024.*--max-source-"
+    ):
+        task.load_dataset("valid")
+    _, task, _, _ = build_translation(
+        data_bin, *MT, "--max-source-positions", "6", "--skip-invalid-size-inputs-valid-test"
+    )
+    task.load_dataset("valid")
+
+
+@pytest.fixture(scope="module")
+def lm_bin(data_bin):
+    """The toy corpus's source side binarized for language modeling."""
+    raw, lm = (
+        os.path.join(os.path.dirname(data_bin), "raw"),
+        os.path.join(os.path.dirname(data_bin), "lm-bin"),
+    )
+    if not os.path.isdir(lm):
+        cmd = [f"{BIN}/fairseq-preprocess", "--only-source", "--destdir", lm, "--workers", "1"]
+        cmd += ["--trainpref", os.path.join(raw, "train.src"), "--validpref", os.path.join(raw, "valid.src")]
+        subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return lm
+
+
+LM_TASK = ["--task", "rdrop_language_modeling", "--criterion", LS, *TINY_LM]
+TRAIN_CASES = {
+    "fp16": ("mt", [*MT, "--fp16"], "--fp16 needs a CUDA GPU"),
+    "memory-efficient-bf16": (
+        "mt",
+        [*MT, "--memory-efficient-bf16"],
+        "--memory-efficient-bf16 needs a CUDA GPU",
+    ),
+    "batch-size 0": ("mt", [*MT, "--batch-size", "0"], "--batch-size must be >= 1"),
+    "valid longer than the positions": ("mt", [*MT, "--max-source-positions", "6"], "the valid split has"),
+    "mt + lm arch": (
+        "mt",
+        ["--task", "rdrop_translation", "--criterion", LS, "--arch", "transformer_lm"],
+        "--arch transformer_lm does not build",
+    ),
+    "lm + translation arch": ("lm", [*LM_TASK, "--arch", "transformer"], "--arch transformer does not build"),
+    "tokens-per-sample over the positions": (
+        "lm",
+        [*LM_TASK, "--tokens-per-sample", "4096", "--max-target-positions", "512"],
+        "--tokens-per-sample 4096",
+    ),
+}
+
+
 @pytest.mark.slow
-def test_fairseq_train_prints_the_error_as_one_line_with_status_2(data_bin, tmp_path):
+@pytest.mark.parametrize("case", list(TRAIN_CASES))
+def test_fairseq_train_prints_the_error_as_one_line_with_status_2(data_bin, lm_bin, tmp_path, case):
+    data, flags, start = TRAIN_CASES[case]
     save = tmp_path / "ckpt"
-    cmd = [f"{BIN}/fairseq-train", data_bin, "--user-dir", rdrop_fairseq.USER_DIR, *MT, "--cpu", "--fp16"]
-    cmd += ["--max-tokens", "500", "--max-update", "1", "--save-dir", str(save), "--optimizer", "adam"]
+    cmd = [f"{BIN}/fairseq-train", data_bin if data == "mt" else lm_bin, "--user-dir", rdrop_fairseq.USER_DIR]
+    cmd += [*flags, "--cpu", "--max-tokens", "4096", "--max-update", "1", "--save-dir", str(save)]
+    cmd += ["--optimizer", "adam"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1 and errors[0].startswith("rdrop_fairseq: error: --fp16 needs a CUDA GPU")
+    assert len(errors) == 1 and errors[0].startswith(f"rdrop_fairseq: error: {start}"), errors
     assert not list(save.glob("*.pt"))

@@ -5,6 +5,9 @@ scores.json; the column layout of every task; config resolution; errors."""
 
 import json
 import os
+import shlex
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,10 +15,12 @@ from fabricate_gpt2 import finetuned_glue, lines, prepared_glue, write_gpt2_bpe,
 
 from rdrop_recipes import finetune_glue, prepare_glue
 from rdrop_recipes.fairseq_io import log_lines
+from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.markers import PREPARE_CONFIG
 from rdrop_recipes.preparation import glue
 from rdrop_recipes.process.errors import PrepareError, RecipeError
-from rdrop_recipes.training import glue_finetuning
+from rdrop_recipes.training import glue_finetuning, slurm
+from rdrop_recipes.training.hardware import Hardware
 
 
 def test_cut_behaves_like_cut_f():
@@ -256,3 +261,151 @@ def test_prepare_then_finetune_rte_with_rdrop_writes_the_dev_metric(tmp_path, mo
     log = "\n".join(lines(os.path.join(folder, "seed7", "train.log")))
     assert f"Loaded checkpoint {model}" in log  # the stand-in really was restored
     assert '"train_kl_loss"' in log and "--reset-optimizer" in run["command"]
+    assert log_lines.finished_training(log.splitlines())  # what --collect waits for
+
+
+# --- SLURM: a job array of the seeds, collected into scores.json afterwards --------------
+
+
+def slurm_job(tmp_path, *more):
+    """``finetune-glue RTE --slurm-nodes 1 --gpus-per-node 1`` on a stand-in model and data:
+    its status and the results dir."""
+    data = glue_folder(str(tmp_path / "RTE-bin"))
+    model = tmp_path / "model.pt"
+    torch.save({"model": {}}, str(model))
+    results = tmp_path / "results"
+    argv = ["RTE", "--data", data, "--model", str(model), "--seeds", "1,2,3", "--results-dir", str(results)]
+    argv += ["--slurm-nodes", "1", "--gpus-per-node", "1", *more, "--", "--arch", "roberta_base"]
+    return finetune_glue.main(argv), results
+
+
+def test_slurm_job_runs_each_seed_as_an_array_task(tmp_path, capsys):
+    status, results = slurm_job(tmp_path, "--slurm-time", "1-00:00:00")
+    assert status == 0, capsys.readouterr().err
+    (folder,) = results.iterdir()  # visible, but no finished run until collected
+    assert folder.name.startswith("glue-RTE-rdrop-") and not (folder / "scores.json").exists()
+    assert results_dirs.completed_runs(str(results)) == []
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "finetune.sbatch",
+        "job.json",
+        "seed1",
+        "seed2",
+        "seed3",
+    ]
+    script = (folder / "finetune.sbatch").read_text()
+    for option in ("--array=0-2", "--gpus-per-node=1", "--time=1-00:00:00", "--requeue"):
+        assert f"#SBATCH {option}\n" in script
+    assert "\n".join(slurm.PRECISION_LINES) in script and "rdrop_recipes" not in script
+    # a seed cannot resume: no requeue at the time limit (it would start over and over)
+    assert "--signal" not in script and "scontrol requeue" not in script
+    # each task: the command of the local run (precision decided on the node), into seed<N>/
+    cfg = glue_finetuning.resolve(args_for("RTE", "--set", "precision=fp32"))
+    job = json.loads((folder / "job.json").read_text())
+    for index, seed in enumerate((1, 2, 3)):
+        run_dir = str(folder / f"seed{seed}")
+        local = glue_finetuning.seed_command(
+            cfg | {"recipe": {**cfg["recipe"], "data": str(tmp_path / "RTE-bin")}},
+            str(tmp_path / "model.pt"), None, seed, run_dir, Hardware("cuda", 1), ["--arch", "roberta_base"],
+        )  # fmt: skip
+        line = f"{shlex.join(local[:-2])} ${{PRECISION}} --arch roberta_base"
+        assert f"--seed {seed} " in line and f"--save-dir {run_dir}/checkpoints " in line
+        assert f"    {index}) " in script
+        assert f"srun --kill-on-bad-exit=1 {line} > {run_dir}/train.log 2>&1 ;;" in script
+        assert job["seeds"][str(seed)] == line
+    proc = subprocess.run(["bash", "-n", str(folder / "finetune.sbatch")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_slurm_dry_run_prints_the_script_and_writes_nothing(tmp_path, capsys):
+    status, results = slurm_job(tmp_path, "--dry-run")
+    out = capsys.readouterr().out
+    assert status == 0 and not results.exists()
+    assert "finetune.sbatch (dry run: not written)" in out and "#SBATCH --array=0-2" in out
+    assert out.count("srun --kill-on-bad-exit=1 ") == 3
+
+
+def test_slurm_submit_runs_sbatch(tmp_path, capsys, monkeypatch):
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "sbatch").write_text(
+        '#!/usr/bin/env bash\necho "$@" > "$(dirname "$0")/calls"; echo "Submitted batch job 9"\n'
+    )
+    (tools / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    status, results = slurm_job(tmp_path, "--submit")
+    assert status == 0, capsys.readouterr().err
+    (folder,) = results.iterdir()
+    assert (tools / "calls").read_text() == f"{folder / 'finetune.sbatch'}\n"
+    assert "Submitted batch job 9" in capsys.readouterr().out
+
+
+def one_line_error(argv):
+    proc = subprocess.run(
+        [sys.executable, "-m", "rdrop_recipes.finetune_glue", *argv], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("finetune-glue: error: ")
+    return line
+
+
+def test_more_than_one_gpu_per_seed_is_one_clear_line(tmp_path):
+    data = glue_folder(str(tmp_path / "RTE-bin"))
+    line = one_line_error(["RTE", "--data", data, "--slurm-nodes", "1", "--gpus-per-node", "2", "--dry-run"])
+    assert "trains on one GPU" in line and "--gpus-per-node 1" in line
+    line = one_line_error(["RTE", "--data", data, "--gpus-per-node", "1", "--dry-run"])
+    assert "goes with --slurm-nodes" in line
+
+
+def fairseq_log(curve, subset="valid", done=True):
+    """A seed's train.log as fairseq-train writes it with --log-format json (``curve``:
+    [(num_updates, accuracy)])."""
+    lines = ["2026-01-01 10:00:00 | INFO | fairseq_cli.train | task: RTETask\n"]
+    for epoch, (updates, value) in enumerate(curve, start=1):
+        record = {
+            "epoch": epoch, f"{subset}_loss": "0.69", f"{subset}_nll_loss": "0.69",
+            f"{subset}_accuracy": str(value), f"{subset}_wps": "812.5", f"{subset}_wpb": "101.3",
+            f"{subset}_bsz": "8", f"{subset}_num_updates": str(updates), f"{subset}_best_accuracy": "60",
+        }  # fmt: skip
+        lines.append(f"2026-01-01 10:0{epoch}:00 | INFO | {subset} | {json.dumps(record)}\n")
+        lines.append(
+            f'2026-01-01 10:0{epoch}:01 | INFO | train | {{"epoch": {epoch}, "train_loss": "0.7", '
+            f'"train_accuracy": "99", "train_num_updates": "{updates}"}}\n'
+        )
+    if done:
+        lines.append("2026-01-01 10:09:00 | INFO | fairseq_cli.train | done training in 540.2 seconds\n")
+    return "".join(lines)
+
+
+def test_collect_writes_the_scores_of_the_seeds_logs(tmp_path, capsys):
+    status, results = slurm_job(tmp_path)
+    assert status == 0
+    (folder,) = results.iterdir()
+    # nothing has run yet: the first seed and its log named, the job maybe still running
+    line = one_line_error(["--collect", str(folder)])
+    assert (
+        "seed 1:" in line and str(folder / "seed1" / "train.log") in line and "may still be running" in line
+    )
+    curves = {1: [(10, 50.0), (20, 62.5), (30, 60.0)], 2: [(10, 55.0), (20, 57.5)], 3: [(10, 70.0)]}
+    for seed, curve in curves.items():
+        (folder / f"seed{seed}" / "train.log").write_text(fairseq_log(curve, done=seed != 3))
+    line = one_line_error(["--collect", str(folder)])
+    assert "seed 3: fairseq-train has not finished" in line and "sbatch --array=2 " in line
+    (folder / "seed3" / "train.log").write_text(fairseq_log(curves[3]))
+    assert not (folder / "scores.json").exists()
+
+    assert finetune_glue.main(["--collect", str(folder)]) == 0
+    scores = json.loads((folder / "scores.json").read_text())
+    assert results_dirs.completed_runs(str(results)) == [str(folder)]
+    local_keys = {"task", "variant", "metric", "model", "data", "created", "seeds", "mean", "stdev"}
+    assert set(scores) == local_keys
+    assert (scores["task"], scores["variant"], scores["metric"]) == ("RTE", "rdrop", "accuracy")
+    assert {s: e["best"] for s, e in scores["seeds"].items()} == {"1": 62.5, "2": 57.5, "3": 70.0}
+    assert scores["seeds"]["1"]["best_at_update"] == 20 and scores["seeds"]["1"]["last"] == 60.0
+    assert scores["seeds"]["1"]["validations"][0] == {"subset": "valid", "num_updates": 10, "accuracy": 50.0}
+    assert scores["mean"] == pytest.approx((62.5 + 57.5 + 70.0) / 3, abs=1e-4)
+    job = json.loads((folder / "job.json").read_text())
+    assert all(scores["seeds"][s]["command"] == job["seeds"][s] for s in job["seeds"])
+    assert "results in" in capsys.readouterr().out
+    line = one_line_error(["--collect", str(tmp_path)])
+    assert "job.json" in line
