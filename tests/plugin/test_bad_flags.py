@@ -195,21 +195,16 @@ def lm_bin(data_bin):
 
 
 LM_TASK = ["--task", "rdrop_language_modeling", "--criterion", LS, *TINY_LM]
+# one case per place a check fires (criterion, config conversion, valid split, LM model);
+# the other inputs are the in-process cases above: the same error path once fairseq-train runs
 TRAIN_CASES = {
     "fp16": ("mt", [*MT, "--fp16"], "--fp16 needs a CUDA GPU"),
-    "memory-efficient-bf16": (
-        "mt",
-        [*MT, "--memory-efficient-bf16"],
-        "--memory-efficient-bf16 needs a CUDA GPU",
-    ),
-    "batch-size 0": ("mt", [*MT, "--batch-size", "0"], "--batch-size must be >= 1"),
     "valid longer than the positions": ("mt", [*MT, "--max-source-positions", "6"], "the valid split has"),
     "mt + lm arch": (
         "mt",
         ["--task", "rdrop_translation", "--criterion", LS, "--arch", "transformer_lm"],
         "--arch transformer_lm does not build",
     ),
-    "lm + translation arch": ("lm", [*LM_TASK, "--arch", "transformer"], "--arch transformer does not build"),
     "tokens-per-sample over the positions": (
         "lm",
         [*LM_TASK, "--tokens-per-sample", "4096", "--max-target-positions", "512"],
