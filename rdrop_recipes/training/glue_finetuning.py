@@ -278,10 +278,19 @@ def write_job(args, cfg, model_path, arch, name):
         command = seed_command(cfg, model_path, arch, seed, run_dir, Hardware("cuda", 1), args.extra)
         commands[str(seed)] = slurm.shell_command(command, args.extra, runtime_precision, 1)
         seeds.append((seed, commands[str(seed)], os.path.join(run_dir, LOG_NAME)))
-    # the job's name and the title of its script
-    plan = training_plan.Plan([], folder, recipe["variant"], {"recipe": {"name": f"glue-{args.task}"}})
+    workers = f"{len(seeds)} seed(s), one array task of {args.gpus_per_node} GPU each"
     log = os.path.join(folder, "slurm-%A_%a.out")
-    script = slurm.render(args, plan, None, 1, log, runtime_precision, path, seeds=seeds)
+    script = slurm.render(
+        args,
+        f"glue-{args.task}",
+        recipe["variant"],
+        workers,
+        log,
+        path,
+        runtime_precision,
+        slurm.seed_array(seeds),
+        array=len(seeds),
+    )
     if args.dry_run:
         print(f"{PROG}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
         return 0

@@ -2,7 +2,7 @@
 per GPU running the one-machine command (fairseq reads SLURM_* itself). Every flag is decided
 at submission but precision "auto" (:data:`PRECISION_LINES`); the job requeues itself before
 its time limit and resumes from ``checkpoint_last.pt`` in the same save dir.
-``finetune-glue --slurm-nodes 1 --gpus-per-node 1``: a job array, one task per seed (:func:`render`).
+``finetune-glue --slurm-nodes 1 --gpus-per-node 1``: a job array, one task per seed (:func:`seed_array`).
 """
 
 import argparse
@@ -188,23 +188,23 @@ def plan_job(args):
     save_dir = os.path.abspath(plan.save_dir)
     log = os.path.abspath(plan.log_file) if plan.log_file else os.path.join(save_dir, "slurm-%j.out")
     path = os.path.join(save_dir, SCRIPT_NAME)
-    return plan, render(args, plan, command, total, log, runtime_precision, path), path
+    name = plan.config["recipe"].get("name", "run")
+    workers = f"{args.slurm_nodes} node(s) x {args.gpus_per_node} GPU(s) = {total} worker(s)"
+    script = render(args, name, plan.variant, workers, log, path, runtime_precision, requeued_run(command))
+    return plan, script, path
 
 
-def render(args, plan, command, total, log, runtime_precision, path, seeds=None):
-    """The script at ``path``: ``srun command``, requeued before its time limit to resume; or, with
-    ``seeds`` (GLUE's: ``[(seed, command, log)]``, ``command`` unused), a job array of one task per
-    seed, each its seed's ``srun`` with the output into its own log. A seed restarts from the
-    pre-trained model (it saves no checkpoint to resume from): no requeue at the time limit, which
-    would restart it forever; a preempted task is requeued and trains its seed again."""
+def render(args, name, variant, workers, log, path, runtime_precision, body, array=None):
+    """The script at ``path``: its #SBATCH lines, the set-up every job shares (folder, port,
+    precision), then ``body`` (:func:`requeued_run` or :func:`seed_array`). ``array``: the size
+    of a job array, whose tasks are not requeued at the time limit (see :func:`seed_array`)."""
     if any(ch.isspace() for ch in log):
         raise RecipeError(
             f"#SBATCH --output cannot hold a path with spaces ({log!r}); use a folder without one "
             "(--save-dir, --results-dir)"
         )
-    name = plan.config["recipe"].get("name", "run")
     sbatch = [
-        f"--job-name=rdrop-{name}-{plan.variant}",
+        f"--job-name=rdrop-{name}-{variant}",
         f"--nodes={args.slurm_nodes}",
         # one task per GPU: fairseq takes its rank from SLURM_PROCID, its GPU from SLURM_LOCALID
         f"--ntasks-per-node={args.gpus_per_node}",
@@ -212,22 +212,16 @@ def render(args, plan, command, total, log, runtime_precision, path, seeds=None)
         f"--output={log}",
         "--open-mode=append",
         "--requeue",
+        f"--array=0-{array - 1}" if array else f"--signal=B:USR1@{REQUEUE_WARNING_S}",
     ]
-    if seeds:
-        sbatch.append(f"--array=0-{len(seeds) - 1}")
-    else:
-        sbatch.append(f"--signal=B:USR1@{REQUEUE_WARNING_S}")
     for flag in ("time", "partition", "account"):
         value = getattr(args, f"slurm_{flag}")
         if value:
             sbatch.append(f"--{flag}={value}")
     sbatch += args.slurm_option
-    workers = f"{args.slurm_nodes} node(s) x {args.gpus_per_node} GPU(s) = {total} worker(s)"
-    if seeds:
-        workers = f"{len(seeds)} seed(s), one array task of {args.gpus_per_node} GPU each"
     lines = [
         "#!/bin/bash",
-        f"# R-Drop recipe {name}, variant {plan.variant}: {workers}. Written by the recipe",
+        f"# R-Drop recipe {name}, variant {variant}: {workers}. Written by the recipe",
         f"# (--slurm-nodes); write it again rather than edit it. Submit: sbatch {shlex.quote(path)}",
         *[f"#SBATCH {option}" for option in sbatch],
         "",
@@ -241,24 +235,12 @@ def render(args, plan, command, total, log, runtime_precision, path, seeds=None)
         'echo "slurm: job ${SLURM_JOB_ID}, start $((${SLURM_RESTART_COUNT:-0} + 1)), nodes '
         '${SLURM_JOB_NODELIST}, port ${PORT}"'
     )
-    if seeds:
-        lines += [
-            "# one array task per seed; its log is written afresh at every start (a requeued",
-            "# task trains its seed again from the pre-trained model)",
-            'case "${SLURM_ARRAY_TASK_ID}" in',
-        ]
-        for index, (seed, seed_command, seed_log) in enumerate(seeds):
-            lines += [
-                f'    {index}) echo "slurm: seed {seed}, log {seed_log}"',
-                f"        srun --kill-on-bad-exit=1 {seed_command} > {shlex.quote(seed_log)} 2>&1 ;;",
-            ]
-        lines += [
-            '    *) echo "slurm: error: no seed for array task ${SLURM_ARRAY_TASK_ID}" >&2; exit 2 ;;',
-            "esac",
-            "",
-        ]
-        return "\n".join(lines)
-    lines += [
+    return "\n".join([*lines, *body, ""])
+
+
+def requeued_run(command):
+    """A training's body: ``srun command``, requeued before the time limit to resume."""
+    return [
         "# near the time limit: back into the queue; the next start resumes from",
         "# checkpoint_last.pt in the same --save-dir (fairseq's --restore-file default)",
         'trap \'echo "slurm: time limit near, requeueing job ${SLURM_JOB_ID}"; '
@@ -266,9 +248,28 @@ def render(args, plan, command, total, log, runtime_precision, path, seeds=None)
         f"srun --kill-on-bad-exit=1 {command} &",
         # bash runs the trap only between commands: wait in the background-job form
         "wait $!",
-        "",
     ]
-    return "\n".join(lines)
+
+
+def seed_array(seeds):
+    """GLUE's body: for ``seeds`` ``[(seed, command, log)]``, array task i runs seed i's ``srun``
+    into its log. A seed restarts from the pre-trained model (it saves no checkpoint): no requeue
+    at the time limit, which would restart it forever; a preempted task trains its seed again."""
+    lines = [
+        "# one array task per seed; its log is written afresh at every start (a requeued",
+        "# task trains its seed again from the pre-trained model)",
+        'case "${SLURM_ARRAY_TASK_ID}" in',
+    ]
+    for index, (seed, command, log) in enumerate(seeds):
+        lines += [
+            f'    {index}) echo "slurm: seed {seed}, log {log}"',
+            f"        srun --kill-on-bad-exit=1 {command} > {shlex.quote(log)} 2>&1 ;;",
+        ]
+    return [
+        *lines,
+        '    *) echo "slurm: error: no seed for array task ${SLURM_ARRAY_TASK_ID}" >&2; exit 2 ;;',
+        "esac",
+    ]
 
 
 def write_script(path, text):
