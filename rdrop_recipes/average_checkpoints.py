@@ -14,7 +14,8 @@ from rdrop_recipes.fairseq_io.checkpoint_files import expand, last_checkpoints, 
 from rdrop_recipes.process.exit import exits_cleanly
 
 
-def parse_args(argv):
+@exits_cleanly("average_checkpoints")
+def main(argv=None):
     parser = argparse.ArgumentParser(prog="average_checkpoints", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--inputs", nargs="+", help="checkpoint files or globs")
@@ -23,12 +24,7 @@ def parse_args(argv):
     parser.add_argument("--by", choices=("auto", "updates", "epochs"), default="auto")
     parser.add_argument("--output", required=True)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
-    return parser.parse_args(argv)
-
-
-@exits_cleanly("average_checkpoints")
-def main(argv=None):
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     paths = expand(args.inputs) if args.inputs else last_checkpoints(args.dir, args.last, args.by)
     paths = oldest_to_newest(paths)
     check_output(args.output, paths, args.overwrite)

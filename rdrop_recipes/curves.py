@@ -7,8 +7,7 @@ paper's Figure 2), against updates and wall-clock time.
 import argparse
 import sys
 
-from rdrop_recipes.evaluation.curves_figure import plot
-from rdrop_recipes.evaluation.training_curves import parse_log
+from rdrop_recipes.evaluation.training_curves import parse_log, plot
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.process.exit import exits_cleanly
 

@@ -6,20 +6,16 @@ python -m rdrop_recipes.evaluate --config configs/evaluate-iwslt14.toml [--check
 import argparse
 import sys
 
-from rdrop_recipes.config.command_line import parse_with_passthrough
+from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.evaluation import translation
 from rdrop_recipes.process.exit import exits_cleanly
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
-    translation.add_arguments(parser)
-    return parse_with_passthrough(parser, argv)
-
-
 @exits_cleanly("evaluate")
 def main(argv=None):
-    args = parse_args(argv)
+    parser = argparse.ArgumentParser(prog="evaluate", description=__doc__.splitlines()[0])
+    translation.add_arguments(parser)
+    args = parse_with_passthrough(parser, argv)
     translation.evaluate_bleu(translation.resolve(args), args.name, args.extra, args.keep_averaged)
     return 0
 

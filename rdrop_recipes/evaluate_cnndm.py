@@ -1,21 +1,18 @@
-"""Summaries of the CNN/DM test set with BART's inference settings and their
-ROUGE-1/2/L F1 (``rouge-score``), into a fresh results folder.
-
-    python -m rdrop_recipes.evaluate_cnndm --checkpoint checkpoints/cnndm-rdrop/checkpoint_best.pt [...]
-"""
+"""Summaries of the CNN/DM test set with BART's inference settings and their ROUGE-1/2/L F1
+(``rouge-score``), into a fresh results folder."""
 
 import argparse
 import sys
 
 from rdrop_recipes.config import recipe_config
-from rdrop_recipes.config.command_line import parse_with_passthrough
+from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.evaluation.summarization import evaluate_rouge, summarization_config
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.text import gpt2_bpe
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="evaluate-cnndm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="evaluate-cnndm", description=__doc__)
     parser.add_argument("--checkpoint", required=True, help="fine-tuned BART checkpoint")
     parser.add_argument("--config", default=recipe_config.default_config_path("finetune-cnndm"))
     parser.add_argument("--data", help="binarized CNN/DM (default: the config's recipe.data)")

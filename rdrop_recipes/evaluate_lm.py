@@ -7,25 +7,21 @@ import argparse
 import sys
 
 from rdrop_recipes.config import recipe_config
-from rdrop_recipes.config.command_line import parse_with_passthrough
-from rdrop_recipes.evaluation import perplexity, run_options
+from rdrop_recipes.evaluation import perplexity
+from rdrop_recipes.evaluation.evaluated_checkpoints import add_run_options
 from rdrop_recipes.process.exit import exits_cleanly
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="evaluate-lm", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="configs/evaluate-wikitext103*.toml")
-    parser.add_argument("--data", help="binarized data folder (fairseq-preprocess --only-source output)")
-    parser.add_argument("--subsets", help="comma-separated splits to score (default: the config's)")
-    run_options.add_run_options(parser)
-    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
-    recipe_config.add_set_option(parser, "context_window=0")
-    return parse_with_passthrough(parser, argv)
 
 
 @exits_cleanly("evaluate-lm")
 def main(argv=None):
-    args = parse_args(argv)
+    parser = argparse.ArgumentParser(prog="evaluate-lm", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="configs/evaluate-wikitext103*.toml")
+    parser.add_argument("--data", help="binarized data folder (fairseq-preprocess --only-source output)")
+    parser.add_argument("--subsets", help="comma-separated splits to score (default: the config's)")
+    add_run_options(parser)
+    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    recipe_config.add_set_option(parser, "context_window=0")
+    args = recipe_config.parse_with_passthrough(parser, argv)
     perplexity.evaluate_perplexity(perplexity.resolve(args), args.name, args.extra)
     return 0
 

@@ -1,19 +1,16 @@
-"""Fine-tune a pre-trained RoBERTa on one GLUE task, baseline or R-Drop, for
-one or more seeds (rdrop_recipes/training/glue_finetuning.py). Behind
-``scripts/finetune-glue.sh``.
-"""
+"""Fine-tune a pre-trained RoBERTa on one GLUE task, baseline or R-Drop, one run per seed."""
 
 import argparse
 import sys
 
 from rdrop_recipes.config import recipe_config
-from rdrop_recipes.config.command_line import parse_with_passthrough
+from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.training import glue_finetuning, slurm
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="finetune-glue", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="finetune-glue", description=__doc__)
     parser.add_argument(
         "task", metavar="TASK", nargs="?", help="CoLA, MRPC, RTE, SST-2, MNLI, QNLI, QQP or STS-B"
     )

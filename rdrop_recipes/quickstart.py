@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.config import recipe_config
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.toy.quickstart_run import run_quickstart
 
@@ -21,13 +21,9 @@ def main(argv=None):
     parser.add_argument(
         "--out", default="runs/quickstart", help="a new or empty folder (or an earlier run's)"
     )
-    parser.add_argument("--updates", type=int, default=400)
-    parser.add_argument("--alpha", type=float, default=5.0)
+    parser.add_argument("--updates", type=recipe_config.at_least(1), default=400)
+    parser.add_argument("--alpha", type=recipe_config.flag_type("reg_alpha"), default=5.0)
     args = parser.parse_args(argv)
-    if args.updates < 1:
-        raise RecipeError(f"--updates must be >= 1 (got {args.updates})")
-    if not args.alpha >= 0:
-        raise RecipeError(f"--alpha must be >= 0 (got {args.alpha})")
     run_quickstart(os.path.abspath(args.out), args.updates, args.alpha)
 
 

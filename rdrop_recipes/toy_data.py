@@ -5,7 +5,7 @@ python -m rdrop_recipes.toy_data OUT_DIR [--train 2000 --seed 1]  # OUT_DIR/{tra
 
 import argparse
 
-from rdrop_recipes.toy.corpus import write_corpus
+from rdrop_recipes.toy.task import write_corpus
 
 
 def main(argv=None) -> None:
@@ -17,7 +17,7 @@ def main(argv=None) -> None:
     parser.add_argument("--vocab", type=int, default=24)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    counts = write_corpus(args.out_dir, args.train, args.valid, args.test, args.vocab, seed=args.seed)
+    counts = write_corpus(**vars(args))
     print(" ".join(f"{k}={v}" for k, v in counts.items()), "->", args.out_dir)
 
 

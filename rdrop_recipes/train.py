@@ -7,14 +7,14 @@ fairseq-train last.
 import argparse
 import sys
 
-from rdrop_recipes.config.command_line import parse_with_passthrough
+from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.process.exit import exits_cleanly
-from rdrop_recipes.training import arguments, launch
+from rdrop_recipes.training import launch
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
-    arguments.add_arguments(parser)
+    launch.add_arguments(parser)
     return parse_with_passthrough(parser, argv)
 
 

@@ -15,10 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from rdrop_recipes.comparison import consoles
+from rdrop_recipes.comparison import consoles, run_state
 from rdrop_recipes.comparison.plan import Run, Settings, check_baseline, eval_command, plan, train_command
-from rdrop_recipes.comparison.preflight import check_runs, hardware_of_a_run
-from rdrop_recipes.comparison.run_state import evaluation, is_trained, runs_left, show_runs, trained_marker
 from rdrop_recipes.comparison.summary import minutes, write_results
 from rdrop_recipes.folders.atomic_files import write_json
 from rdrop_recipes.folders.markers import COMPARISON_LOCK
@@ -43,9 +41,8 @@ def _check_status(doing: str, run: Run, code: int, console: str) -> None:
 
 
 def training(run: Run, settings: Settings, say) -> Step:
-    marker = trained_marker(run)
     with contextlib.suppress(FileNotFoundError):
-        os.remove(marker)
+        os.remove(run.trained_marker)
     out = run.train_console
     resumed = os.path.isfile(os.path.join(run.folder, "checkpoint_last.pt"))
     say(f"{run.name}: {'continuing' if resumed else 'training'} (console: {out})")
@@ -56,7 +53,7 @@ def training(run: Run, settings: Settings, say) -> Step:
         if not os.path.isfile(os.path.join(run.folder, "checkpoint_best.pt")):
             raise RecipeError(f"training {run.name} wrote no checkpoint_best.pt (log: {out})")
         seconds = round(time.time() - started, 1)
-        write_json(marker, {"finished": consoles.now(), "seconds_last_attempt": seconds})
+        write_json(run.trained_marker, {"finished": consoles.now(), "seconds_last_attempt": seconds})
 
     return Step(train_command(run, settings), out, finish)
 
@@ -67,7 +64,7 @@ def evaluating(run: Run, settings: Settings, say) -> Step:
 
     def finish(code: int) -> None:
         _check_status("evaluating", run, code, out)
-        if evaluation(run) is None:
+        if run_state.evaluation(run) is None:
             raise RecipeError(f"evaluating {run.name} left no finished results folder (log: {out})")
 
     return Step(eval_command(run, settings), out, finish)
@@ -75,7 +72,7 @@ def evaluating(run: Run, settings: Settings, say) -> Step:
 
 def steps_of(run: Run, settings: Settings, say) -> Iterator[Step]:
     """Its training unless it finished, then its evaluation (made once the training finished)."""
-    if not is_trained(run):
+    if not run_state.is_trained(run):
         yield training(run, settings, say)
     yield evaluating(run, settings, say)
 
@@ -102,9 +99,8 @@ def job_environments(jobs: int, device: str, environ: Mapping[str, str], cpus: i
                 f"{len(gpus)}; give --jobs {len(gpus)} or name more GPUs"
             )
         return [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in gpus[:jobs]]
-    if "OMP_NUM_THREADS" in environ:
-        return [{} for _ in range(jobs)]
-    return [{"OMP_NUM_THREADS": str(max(1, cpus // jobs))} for _ in range(jobs)]
+    threads = {} if "OMP_NUM_THREADS" in environ else {"OMP_NUM_THREADS": str(max(1, cpus // jobs))}
+    return [dict(threads) for _ in range(jobs)]
 
 
 class _Stopped(Exception):
@@ -209,31 +205,20 @@ def locked(folder: str):
 def compare(args, command: str) -> None:
     """compare's arguments: every run checked, then (unless ``--dry-run``) the runs left
     trained and evaluated, and the results written and shown."""
-    settings = Settings(
-        config=args.config,
-        eval_config=args.eval_config,
-        data=args.data and os.path.abspath(args.data),
-        out=os.path.abspath(args.out),
-        device=args.device,
-        assignments=tuple(args.assignments),
-        eval_set=tuple(args.eval_set),
-        name=args.name,
-        bootstrap_samples=args.bootstrap_samples,
-        ar_trials=args.ar_trials,
-        command=command,
-    )
+    given = [f.name for f in dataclasses.fields(Settings) if f.name not in ("baseline", "command")]
+    settings = Settings(**{name: getattr(args, name) for name in given}, command=command)
     variants, runs = plan(settings, args.variants, args.seeds, args.define)
     settings = dataclasses.replace(settings, baseline=check_baseline(args.baseline, variants))
     slots = job_environments(args.jobs, args.device, os.environ, os.cpu_count() or 1)
     # every run checked before the first starts, the dry run included: it refuses what the run would
-    check_runs(runs, settings, hardware_of_a_run(args.device, args.jobs))
+    run_state.check_runs(runs, settings, run_state.hardware_of_a_run(args.device, args.jobs))
     started = time.time()
     say = lambda text: print(f"compare: {text}", flush=True)
     if args.dry_run:
-        show_runs(runs, settings, say)
+        run_state.show_runs(runs, settings, say)
         return
     with locked(settings.out):
-        run_all(runs_left(runs, settings, say), settings, say, slots)
+        run_all(run_state.runs_left(runs, settings, say), settings, say, slots)
         final = write_results(runs, variants, settings, started, say)
     say(f"results in {final}")
     with open(os.path.join(final, "table.md"), encoding="utf-8") as f:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.folders.markers import TRAINED
 from rdrop_recipes.process.errors import RecipeError
 
 DEFAULT_BASELINE = "baseline"
@@ -37,22 +38,13 @@ class Run:
     folder: str
     train_flags: List[str]  # the variant's own flags (--variant, --reg-*, --set)
 
-    @property
-    def name(self) -> str:
-        return f"{self.variant}-seed{self.seed}"
-
-    @property
-    def eval_dir(self) -> str:
-        return os.path.join(self.folder, "eval")
-
-    # the consoles its training and evaluation append to, one attempt after another
-    @property
-    def train_console(self) -> str:
-        return os.path.join(self.folder, "train.out")
-
-    @property
-    def eval_console(self) -> str:
-        return os.path.join(self.folder, "evaluate.out")
+    def __post_init__(self):
+        self.name = f"{self.variant}-seed{self.seed}"
+        self.eval_dir = os.path.join(self.folder, "eval")
+        self.trained_marker = os.path.join(self.folder, TRAINED)  # written once its training exited cleanly
+        # the consoles its training and evaluation append to, one attempt after another
+        self.train_console = os.path.join(self.folder, "train.out")
+        self.eval_console = os.path.join(self.folder, "evaluate.out")
 
 
 def split_list(text: str, what: str) -> List[str]:
@@ -109,22 +101,18 @@ def variant_flags(names: List[str], defines: List[str], config: dict) -> Dict[st
             f"(--variants {','.join(names + unused)}) or leave out the --define"
         )
     known = config.get("variants", {})
-    flags = {}
+    given = {**{name: ["--variant", name] for name in known}, **defined}
     for name in names:
-        if name in defined:
-            flags[name] = defined[name]
-        elif name in known:
-            flags[name] = ["--variant", name]
-        else:
+        if name not in given:
             raise RecipeError(
-                f"variant {name!r}{close_to(name, list(known) + list(defined))} is neither in "
+                f"variant {name!r}{close_to(name, given)} is neither in "
                 f'{", ".join(known)} of the train config nor given by --define {name}="FLAGS"'
             )
-    for name, given in flags.items():
-        for flag in given:
+    for name in defined:  # a config's variant is its --variant flag alone
+        for flag in defined[name]:
             if flag in ("--save-dir", "--data", "--config", "--device") or flag.startswith("--save-dir="):
                 raise RecipeError(f"variant {name}: {flag} is set by compare itself; leave it out")
-    return flags
+    return {name: given[name] for name in names}
 
 
 def check_baseline(baseline: Optional[str], variants: List[str]) -> str:
@@ -161,12 +149,15 @@ def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[
     return variants, runs
 
 
+def _recipe(module: str, config: str, flags: List[str], settings: Settings, sets: Sequence[str]) -> List[str]:
+    """``python -m rdrop_recipes.<module> --config config flags``, then the device, data and ``sets``."""
+    command = [sys.executable, "-m", f"rdrop_recipes.{module}", "--config", config, *flags]
+    command += ["--device", settings.device] + (["--data", settings.data] if settings.data else [])
+    return command + [part for assignment in sets for part in ("--set", assignment)]
+
+
 def train_command(run: Run, settings: Settings) -> List[str]:
-    command = [sys.executable, "-m", "rdrop_recipes.train", "--config", settings.config]
-    command += ["--save-dir", run.folder, "--device", settings.device]
-    if settings.data:
-        command += ["--data", settings.data]
-    command += [part for assignment in settings.assignments for part in ("--set", assignment)]
+    command = _recipe("train", settings.config, ["--save-dir", run.folder], settings, settings.assignments)
     # the seed after the variant's flags, so that no --set of a variant can silently share
     # seeds, and before its fairseq flags after '--', which train hands to fairseq-train
     flags = list(run.train_flags)
@@ -175,10 +166,6 @@ def train_command(run: Run, settings: Settings) -> List[str]:
 
 
 def eval_command(run: Run, settings: Settings) -> List[str]:
-    command = [sys.executable, "-m", "rdrop_recipes.evaluate", "--config", settings.eval_config]
-    command += ["--checkpoint", os.path.join(run.folder, "checkpoint_best.pt")]
-    command += ["--results-dir", run.eval_dir, "--name", run.name, "--device", settings.device]
-    if settings.data:
-        command += ["--data", settings.data]
-    command += [part for assignment in settings.eval_set for part in ("--set", assignment)]
-    return command
+    checkpoint = os.path.join(run.folder, "checkpoint_best.pt")
+    flags = ["--checkpoint", checkpoint, "--results-dir", run.eval_dir, "--name", run.name]
+    return _recipe("evaluate", settings.eval_config, flags, settings, settings.eval_set)

@@ -1,17 +1,25 @@
 """Where a run of a comparison stands, read from its folder alone so that a rerun resumes
-it: the settings it was started with, whether its training exited cleanly, its evaluation."""
+it (the settings it was started with, whether its training exited cleanly, its evaluation),
+and every run checked before the first one starts (the dry run too), by the code that would
+refuse it later: otherwise a variant's typo stops the comparison hours in."""
 
+import argparse
 import hashlib
 import os
 import shlex
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from rdrop_recipes.comparison.plan import Run, Settings, eval_command, train_command
-from rdrop_recipes.folders import results_dirs
+from rdrop_recipes.config.recipe_config import parse_with_passthrough
+from rdrop_recipes.evaluation import translation
+from rdrop_recipes.folders import results_dirs, run_dirs
 from rdrop_recipes.folders.atomic_files import read_json, write_json
-from rdrop_recipes.folders.markers import COMPARISON_SPEC, TRAINED
+from rdrop_recipes.folders.markers import COMPARISON_SPEC
 from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.training import launch, slurm
+from rdrop_recipes.training.hardware import Hardware, detect_hardware
+from rdrop_recipes.training.plan import build_plan
 
 RUN_FOLDER = "<run folder>"
 
@@ -34,20 +42,18 @@ def spec_of(run: Run, settings: Settings) -> dict:
     }
 
 
-def check_spec(run: Run, spec: dict, record: bool = True) -> None:
-    """Refuse a run started with settings other than ``spec``; ``record`` it in a new run."""
-    path = os.path.join(run.folder, COMPARISON_SPEC)
+def check_spec(run: Run, settings: Settings, record: bool = True) -> None:
+    """Refuse a run started with other settings; ``record`` them in a new run."""
+    path, spec = os.path.join(run.folder, COMPARISON_SPEC), spec_of(run, settings)
     old = read_json(path)
-    if old is None:
-        if record:
-            os.makedirs(run.folder, exist_ok=True)
-            write_json(path, spec)
-        return
-    if old != spec:
+    if old is not None and old != spec:
         raise RecipeError(
             f"run {run.name} in {run.folder} was started with other settings ({changes(old, spec)}); "
             "use another --out, or delete that run folder to redo it"
         )
+    if old is None and record:
+        os.makedirs(run.folder, exist_ok=True)
+        write_json(path, spec)
 
 
 def _options(command: List[str]) -> List[str]:
@@ -81,12 +87,8 @@ def changes(old: dict, new: dict) -> str:
     return "; ".join(parts)
 
 
-def trained_marker(run: Run) -> str:
-    return os.path.join(run.folder, TRAINED)
-
-
 def is_trained(run: Run) -> bool:
-    return read_json(trained_marker(run)) is not None and os.path.isfile(
+    return read_json(run.trained_marker) is not None and os.path.isfile(
         os.path.join(run.folder, "checkpoint_best.pt")
     )
 
@@ -116,7 +118,7 @@ def runs_left(runs: List[Run], settings: Settings, say) -> List[Tuple[str, Run]]
     """The runs not finished yet (label, run), each run's settings checked (recorded if new)."""
     pending = []
     for number, run in enumerate(runs, start=1):
-        check_spec(run, spec_of(run, settings))
+        check_spec(run, settings)
         label, current = f"[{number}/{len(runs)}]", state(run)
         if current == "finished":
             say(f"{label} {run.name}: finished earlier, skipping")
@@ -124,3 +126,60 @@ def runs_left(runs: List[Run], settings: Settings, say) -> List[Tuple[str, Run]]
         say(f"{label} {run.name}: {current}")
         pending.append((label, run))
     return pending
+
+
+class _Refusing(argparse.ArgumentParser):
+    """A parser whose complaint is a RecipeError (argparse's own prints a usage and exits)."""
+
+    def error(self, message):
+        raise RecipeError(message)
+
+
+def _parsed(add_arguments: Callable, command: List[str]) -> argparse.Namespace:
+    """The arguments a recipe child would parse from ``command`` (``python -m MODULE ...``)."""
+    parser = _Refusing(prog=command[2])
+    add_arguments(parser)
+    return parse_with_passthrough(parser, command[3:])
+
+
+def hardware_of_a_run(device: str, jobs: int) -> Hardware:
+    """What each run's training sees: with ``--jobs N`` on GPUs, one GPU each."""
+    hardware = detect_hardware(device)
+    if hardware.device == "cuda" and jobs > 1:
+        return Hardware("cuda", 1, hardware.bf16)
+    return hardware
+
+
+def check_training(run: Run, settings: Settings, hardware: Hardware) -> None:
+    """Refuse what ``python -m rdrop_recipes.train`` would refuse of this run's command."""
+    try:
+        args = _parsed(launch.add_arguments, train_command(run, settings))
+        if slurm.requested(args) or args.dry_run:
+            raise RecipeError("--slurm-* and --dry-run do not train here; leave them out of --define")
+        plan = build_plan(args, hardware=hardware)
+        run_dirs.check_resume(plan.save_dir, plan.settings, args.allow_changed_settings)
+    except RecipeError as err:
+        flags = shlex.join(run.train_flags)
+        raise RecipeError(f"{run.name} (variant {run.variant}: {flags}) would not train: {err}") from None
+
+
+def check_evaluation(run: Run, settings: Settings) -> None:
+    """Refuse what ``evaluate`` would refuse before it loads a checkpoint."""
+    try:
+        translation.check_setup(
+            translation.resolve(_parsed(translation.add_arguments, eval_command(run, settings)))
+        )
+    except RecipeError as err:
+        raise RecipeError(f"the evaluations (--eval-config, --eval-set) would stop: {err}") from None
+
+
+def check_runs(runs: List[Run], settings: Settings, hardware: Hardware) -> None:
+    """Every check the comparison would meet later; nothing is written."""
+    for run in runs:
+        check_spec(run, settings, record=False)
+    for run in runs:
+        if not is_trained(run):  # a trained run is not trained again (execution.steps_of)
+            check_training(run, settings, hardware)
+    left = [run for run in runs if state(run) != "finished"]
+    if left:
+        check_evaluation(left[0], settings)  # the runs' evaluations differ only in their paths

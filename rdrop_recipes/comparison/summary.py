@@ -5,32 +5,26 @@ and, against the baseline of the same seed, sacreBLEU's p-values; into a fresh
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import List
 
 from rdrop_recipes.comparison.consoles import now, training_seconds
 from rdrop_recipes.comparison.plan import Run, Settings
 from rdrop_recipes.comparison.run_state import evaluation
 from rdrop_recipes.config import recipe_config
-from rdrop_recipes.evaluation.curves_figure import plot
-from rdrop_recipes.evaluation.significance import paired_p_values
-from rdrop_recipes.evaluation.training_curves import parse_log
+from rdrop_recipes.evaluation.scoring import paired_p_values, scored_texts
+from rdrop_recipes.evaluation.training_curves import parse_log, plot
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.atomic_files import read_json, write_json
 from rdrop_recipes.folders.markers import SCORES
 from rdrop_recipes.process.errors import RecipeError
 
 
-def lines_of(path: str) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
-def run_record(run: Run) -> dict:
+def run_record(run: Run, log) -> dict:
+    """A finished run's line of the table; ``log`` its parsed train.log."""
     folder = evaluation(run)
     scores = read_json(os.path.join(folder, SCORES))
-    log = parse_log(run.folder, run.name)
-    valid = [(u, m["loss"]) for u, m in sorted(log.valid.items()) if "loss" in m]
-    best = min(valid, key=lambda p: p[1], default=(None, None))
+    best = min(log.series("valid", "loss"), key=lambda point: point[1], default=(None, None))
     return {
         "run": run.name,
         "variant": run.variant,
@@ -47,35 +41,23 @@ def run_record(run: Run) -> dict:
     }
 
 
-def output_files(folder: str):
-    """The hypotheses and references whose BLEU scores.json reports."""
-    split = os.path.isfile(os.path.join(folder, "hypotheses.compound-split.txt"))
-    suffix = ".compound-split.txt" if split else ".txt"
-    return os.path.join(folder, "hypotheses" + suffix), os.path.join(folder, "references" + suffix)
-
-
-def significance_tests(records, settings: Settings, lowercase: bool) -> List[dict]:
+def significance_tests(records, settings: Settings) -> List[dict]:
+    lowercase = bool(recipe_config.load(settings.eval_config).get("recipe", {}).get("lowercase", False))
     by_key = {(r["variant"], r["seed"]): r for r in records}
     tests = []
     for r in records:
         base = by_key.get((settings.baseline, r["seed"]))
         if r["variant"] == settings.baseline or base is None:
             continue
-        base_hyps, refs = output_files(base["evaluation"])
-        hyps, refs_sys = output_files(r["evaluation"])
-        references = lines_of(refs)
-        if lines_of(refs_sys) != references:
+        base_hyps, references = scored_texts(base["evaluation"])
+        hyps, system_references = scored_texts(r["evaluation"])
+        if system_references != references:
             raise RecipeError(
                 f"{r['run']} and {base['run']} were evaluated on different references; "
                 "compare runs on the same test set"
             )
         result = paired_p_values(
-            lines_of(base_hyps),
-            lines_of(hyps),
-            references,
-            lowercase=lowercase,
-            bootstrap_samples=settings.bootstrap_samples,
-            ar_trials=settings.ar_trials,
+            base_hyps, hyps, references, lowercase, settings.bootstrap_samples, settings.ar_trials
         )
         tests.append({"variant": r["variant"], "seed": r["seed"], "baseline": base["run"], **result})
     return tests
@@ -106,8 +88,8 @@ def summarize(records, tests, variants, baseline) -> List[dict]:
     return rows
 
 
-def fmt(value, digits=2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+def loss(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def p_value(p: float) -> str:
@@ -119,28 +101,29 @@ def minutes(seconds) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def markdown(summary, records, baseline, meta) -> str:
-    kind = records[0]["bleu_kind"] if records else "BLEU"
+def markdown(table: dict) -> str:
+    """table.json's content as table.md."""
+    baseline, records = table["baseline"], table["runs"]
     lines = [
-        f"# {meta['name']}",
+        f"# {table['name']}",
         "",
-        f"Test-set {kind} (`{records[0]['bleu_signature']}`)." if records else "",
-        f"p-values: sacreBLEU's paired bootstrap ({meta['bootstrap_samples']} resamples) and approximate "
-        f"randomization ({meta['ar_trials']} trials), each seed against `{baseline}` of the same seed. "
+        f"Test-set {records[0]['bleu_kind']} (`{records[0]['bleu_signature']}`).",
+        f"p-values: sacreBLEU's paired bootstrap ({table['bootstrap_samples']} resamples) and approximate "
+        f"randomization ({table['ar_trials']} trials), each seed against `{baseline}` of the same seed. "
         "std is the sample standard deviation over seeds.",
         "",
         "| variant | BLEU per seed | BLEU mean ± std | best valid loss (mean) | train wall per run (mean) "
         f"| p paired bootstrap vs {baseline} | p approx. randomization vs {baseline} |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row in summary:
+    for row in table["variants"]:
         per_seed = " / ".join(f"{b:.2f}" for b in row["bleu"])
         std = f" ± {row['bleu_std']:.2f}" if row["bleu_std"] is not None else ""
         p_bs = " / ".join(p_value(p) for p in row.get("p_bootstrap", [])) or "–"
         p_ar = " / ".join(p_value(p) for p in row.get("p_ar", [])) or "–"
         lines.append(
             f"| {row['variant']} | {per_seed} | {row['bleu_mean']:.2f}{std} | "
-            f"{fmt(row['best_valid_loss_mean'], 3)} | {minutes(row['train_wall_seconds_mean'])} | "
+            f"{loss(row['best_valid_loss_mean'])} | {minutes(row['train_wall_seconds_mean'])} | "
             f"{p_bs} | {p_ar} |"
         )
     lines += [
@@ -150,26 +133,24 @@ def markdown(summary, records, baseline, meta) -> str:
     ]
     for r in records:
         lines.append(
-            f"| {r['run']} | {r['seed']} | {r['bleu']:.2f} | {fmt(r['best_valid_loss'], 3)} "
+            f"| {r['run']} | {r['seed']} | {r['bleu']:.2f} | {loss(r['best_valid_loss'])} "
             f"({r['best_valid_update']}) | {r['updates']} | {minutes(r['train_wall_seconds'])} |"
         )
     lines += ["", "Runs: " + ", ".join(f"`{r['save_dir']}`" for r in records), ""]
-    lines += ["Command:", "", "```", meta["command"], "```", ""]
+    lines += ["Command:", "", "```", table["command"], "```", ""]
     return "\n".join(lines)
 
 
 def write_results(runs: List[Run], variants, settings: Settings, started: float, say) -> str:
     """The published results folder of ``runs`` (every one finished)."""
-    eval_cfg = recipe_config.load(settings.eval_config)
-    lowercase = bool(eval_cfg.get("recipe", {}).get("lowercase", False))
-    records = [run_record(run) for run in runs]
+    logs = [parse_log(run.folder, run.name) for run in runs]
+    records = [run_record(run, log) for run, log in zip(runs, logs)]
     say(
         f"significance tests against {settings.baseline} "
         "(sacreBLEU paired bootstrap + approximate randomization)"
     )
-    tests = significance_tests(records, settings, lowercase)
-    summary = summarize(records, tests, variants, settings.baseline)
-    meta = {
+    tests = significance_tests(records, settings)
+    table = {
         "name": settings.name,
         "created": now(),
         "command": settings.command,
@@ -180,15 +161,13 @@ def write_results(runs: List[Run], variants, settings: Settings, started: float,
         "bootstrap_samples": settings.bootstrap_samples,
         "ar_trials": settings.ar_trials,
         "seconds_this_invocation": round(time.time() - started, 1),
+        "variants": summarize(records, tests, variants, settings.baseline),
+        "runs": records,
+        "tests": tests,
     }
     results_dir = os.path.join(settings.out, "results")
     partial, stamp = results_dirs.start(results_dir, settings.name, "compare")
-    with open(os.path.join(partial, "table.md"), "w", encoding="utf-8") as f:
-        f.write(markdown(summary, records, settings.baseline, meta))
-    write_json(
-        os.path.join(partial, "table.json"),
-        {**meta, "variants": summary, "runs": records, "tests": tests},
-    )
-    logs = [parse_log(run.folder, run.name) for run in runs]
+    Path(partial, "table.md").write_text(markdown(table), encoding="utf-8")
+    write_json(os.path.join(partial, "table.json"), table)
     plot(logs, os.path.join(partial, "curves.png"), title=f"{settings.name}: {', '.join(variants)}")
     return results_dirs.publish(partial, results_dir, settings.name, stamp)

@@ -48,8 +48,15 @@ def count(meaning, minimum=1, example="1"):
     return validated(meaning, f"an integer >= {minimum}", lambda v: type(v) is int and v >= minimum, example)
 
 
-def number(meaning, rule, accepts, example):
-    """A finite number for which ``accepts(value)`` holds (an int is read as a float)."""
+# (rule, test) of a number's range, for ``number``
+POSITIVE = ("a number > 0", lambda v: v > 0)
+NOT_NEGATIVE = ("a number >= 0", lambda v: v >= 0)
+RATE = ("a number in [0, 1)", lambda v: 0 <= v < 1)
+
+
+def number(meaning, kind, example="0.1"):
+    """A finite number in the range ``kind`` (an int is read as a float)."""
+    rule, accepts = kind
 
     def finite(value):
         return type(value) in (int, float) and math.isfinite(value) and accepts(value)
@@ -57,16 +64,8 @@ def number(meaning, rule, accepts, example):
     return validated(meaning, rule, finite, example, float)
 
 
-def rate(meaning, example="0.1"):
-    return number(meaning, "a number in [0, 1)", lambda v: 0 <= v < 1, example)
-
-
 def choice(meaning, options):
     return validated(meaning, "one of " + ", ".join(options), lambda v: v in options, options[0])
-
-
-def boolean(meaning):
-    return Setting(meaning, BOOLEAN_RULE, as_boolean, "true")
 
 
 def auto_or_count(meaning):
@@ -112,32 +111,24 @@ def _two_rates(value):
         rates = [float(part) for part in str(value).split(",")]
     except ValueError:
         return False
-    return len(rates) == 2 and all(0 <= r < 1 for r in rates)
+    return len(rates) == 2 and all(RATE[1](r) for r in rates)
 
 
 def rate_pair(meaning):
     return validated(meaning, 'two rates in [0, 1) as "p1,p2"', _two_rates, "0.1,0.3")
 
 
-def _positive(v):
-    return v > 0
-
-
-def _not_negative(v):
-    return v >= 0
-
-
 # the R-Drop criteria's options (rdrop_fairseq/criterions/rdrop_options.py), listed or not
 RDROP_OPTIONS = {
-    "reg_alpha": number("weight of R-Drop's KL term", "a number >= 0", _not_negative, "5.0"),
+    "reg_alpha": number("weight of R-Drop's KL term", NOT_NEGATIVE, "5.0"),
     "reg_kl_direction": choice("direction of R-Drop's KL term", ("bidirectional", "unidirectional")),
     "reg_passes": count("copies of each sentence R-Drop compares", 2, "2"),
     "reg_every": count("R-Drop on every k-th update", 1, "1"),
     "reg_dropouts": rate_pair("the two sub-models' dropout rates"),
     "reg_loss_impl": choice("R-Drop's loss implementation", ("fused", "reference")),
     "reg_cutoff_type": choice("Cutoff applied to R-Drop's copies", ("none", "token", "span", "dimension")),
-    "reg_cutoff_rate": rate("fraction cut by Cutoff", "0.05"),
-    "reg_cutoff_decoder": boolean("also cut the decoder input"),
+    "reg_cutoff_rate": number("fraction cut by Cutoff", RATE, "0.05"),
+    "reg_cutoff_decoder": Setting("also cut the decoder input", BOOLEAN_RULE, as_boolean, "true"),
     "reg_task_loss": choice("copies carrying the task loss", ("all-copies", "first-copy")),
 }
 
@@ -181,15 +172,15 @@ SETTINGS = {
     "seed": count("random seed", 0, "1"),
     "context_window": count("context tokens scored again", 0, "0"),
     # rates and learning rates, with their sign
-    "lr": number("the learning rate", "a number > 0", _positive, "5e-4"),
-    "adam_eps": number("Adam's epsilon", "a number > 0", _positive, "1e-8"),
-    "warmup_init_lr": number("learning rate at the start of warmup", "a number >= 0", _not_negative, "1e-7"),
-    "weight_decay": number("the weight decay", "a number >= 0", _not_negative, "0.0001"),
-    "clip_norm": number("gradient clipping norm (0: none)", "a number >= 0", _not_negative, "0.0"),
-    "dropout": rate("the dropout rate", "0.3"),
-    "attention_dropout": rate("attention dropout rate"),
-    "activation_dropout": rate("activation dropout rate"),
-    "label_smoothing": rate("the label-smoothing weight"),
+    "lr": number("the learning rate", POSITIVE, "5e-4"),
+    "adam_eps": number("Adam's epsilon", POSITIVE, "1e-8"),
+    "warmup_init_lr": number("learning rate at the start of warmup", NOT_NEGATIVE, "1e-7"),
+    "weight_decay": number("the weight decay", NOT_NEGATIVE, "0.0001"),
+    "clip_norm": number("gradient clipping norm (0: none)", NOT_NEGATIVE, "0.0"),
+    "dropout": number("the dropout rate", RATE, "0.3"),
+    "attention_dropout": number("attention dropout rate", RATE),
+    "activation_dropout": number("activation dropout rate", RATE),
+    "label_smoothing": number("the label-smoothing weight", RATE),
 }
 
 

@@ -8,6 +8,7 @@ import argparse
 import copy
 import difflib
 import os
+import sys
 
 try:
     import tomllib
@@ -51,6 +52,26 @@ def add_set_option(parser, example):
         help=f"override one config value, e.g. --set {example} (repeatable); KEY is "
         "table.key, table_key or a key only one table has",
     )
+
+
+def parse_with_passthrough(parser, argv):
+    """``parser``'s arguments; what follows ``--`` is kept verbatim in ``args.extra``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1 :]
+    return args
+
+
+def passed_value(extra, flag, default):
+    """The value fairseq gets for ``flag`` from the flags after '--' (the last wins), else ``default``."""
+    value = default
+    for i, arg in enumerate(extra):
+        if arg == flag and i + 1 < len(extra):
+            value = extra[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.partition("=")[2]
+    return value
 
 
 def apply_overrides(config, assignments, flag_tables=()):

@@ -8,18 +8,6 @@ from rdrop_recipes.folders.atomic_files import atomic_path
 from rdrop_recipes.process.errors import RecipeError
 
 
-def load_checkpoint(path):
-    import torch
-
-    check_checkpoint(path)
-    try:
-        # our own training output: it pickles argparse/omegaconf objects that
-        # torch's weights_only loader refuses, and it is trusted like any fairseq checkpoint
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - whatever torch's unpickler raises on a damaged file
-        raise RecipeError(f"checkpoint {path!r} cannot be read ({type(err).__name__}: {err})") from None
-
-
 def average_state_dicts(state_dicts):
     """Mean of floating tensors key by key (summed in float64: fp16 loses nothing); integer
     buffers from the last state dict."""
@@ -54,12 +42,18 @@ def average_state_dicts(state_dicts):
 
 def average_checkpoints(paths):
     """A checkpoint dict: the newest input with its "model" replaced by the mean."""
-    if not paths:
-        raise RecipeError("no checkpoints to average")
+    import torch
+
     paths = oldest_to_newest(paths)
     models = []
     for path in paths:
-        state = load_checkpoint(path)
+        check_checkpoint(path)
+        try:
+            # our own training output: it pickles argparse/omegaconf objects that
+            # torch's weights_only loader refuses, and it is trusted like any fairseq checkpoint
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # noqa: BLE001 - whatever torch's unpickler raises on a damaged file
+            raise RecipeError(f"checkpoint {path!r} cannot be read ({type(err).__name__}: {err})") from None
         if "model" not in state:
             raise RecipeError(f"{path!r} has no 'model' entry; is it a fairseq checkpoint?")
         models.append(state["model"])

@@ -2,20 +2,15 @@
 config's ``[eval_lm]`` table, into a fresh results folder. fairseq-eval-lm silently skips
 samples longer than the model's positions: a subset not scored whole is an error."""
 
-import datetime
 import os
 import shlex
 import struct
-import time
 
-from rdrop_recipes.config.command_line import passed_value
-from rdrop_recipes.evaluation import run_options
-from rdrop_recipes.evaluation.evaluated_checkpoints import checked_checkpoints, default_name, one_checkpoint
-from rdrop_recipes.evaluation.fairseq_runs import run_on_checkpoint
+from rdrop_recipes.config.recipe_config import passed_value
+from rdrop_recipes.evaluation import evaluated_checkpoints
 from rdrop_recipes.fairseq_io.checkpoint_files import checkpoint_strings
 from rdrop_recipes.fairseq_io.log_lines import read_eval_lm
-from rdrop_recipes.folders import results_dirs
-from rdrop_recipes.folders.data_bin import check_data_folder
+from rdrop_recipes.fairseq_io.preprocess import check_data_folder
 from rdrop_recipes.process.errors import RecipeError
 
 FLAG_TABLE = "eval_lm"
@@ -24,16 +19,12 @@ INDEX_MAGIC = b"MMIDIDX\x00\x00"
 INDEX_HEADER = struct.Struct("<9sQBQ")
 
 
-def flag_value(cfg, extra, key, default):
-    """What fairseq-eval-lm gets for ``key``: the flags after '--' win, then [eval_lm]."""
-    return passed_value(extra, "--" + key.replace("_", "-"), cfg.get(FLAG_TABLE, {}).get(key, default))
-
-
 def check_window(cfg, extra):
     """A window as long as the block leaves no new token to score (fairseq crashes or loops)."""
-    # fairseq's defaults where neither [eval_lm] nor the flags after '--' set them
-    tokens = flag_value(cfg, extra, "tokens_per_sample", 1024)
-    window = flag_value(cfg, extra, "context_window", 0)
+    # what fairseq-eval-lm gets: the flags after '--' win, then [eval_lm], then fairseq's defaults
+    table = cfg.get(FLAG_TABLE, {})
+    tokens = passed_value(extra, "--tokens-per-sample", table.get("tokens_per_sample", 1024))
+    window = passed_value(extra, "--context-window", table.get("context_window", 0))
     try:
         tokens, window = int(tokens), int(window)
     except (TypeError, ValueError):
@@ -76,8 +67,8 @@ def subset_tokens(data, subset):
 def eval_lm(cfg, checkpoint, subset, workdir, extra):
     """(command, {perplexity, loss_base2, tokens}) of fairseq-eval-lm on one subset."""
     log_path = os.path.join(workdir, f"eval-lm.{subset}.log")
-    command, lines = run_on_checkpoint(
-        cfg, "eval_lm", FLAG_TABLE, checkpoint, ["--gen-subset", subset], extra, log_path, "evaluate-lm"
+    command, lines = evaluated_checkpoints.run_on_checkpoint(
+        cfg, FLAG_TABLE, checkpoint, ["--gen-subset", subset], extra, log_path, "evaluate-lm"
     )
     parsed = read_eval_lm(lines)
     if parsed is None:
@@ -95,8 +86,7 @@ def eval_lm(cfg, checkpoint, subset, workdir, extra):
 
 
 def resolve(args):
-    """The config of ``evaluate_lm``'s arguments."""
-    cfg = run_options.resolve(args, FLAG_TABLE)
+    cfg = evaluated_checkpoints.evaluation_config(args, FLAG_TABLE)
     if args.subsets:
         cfg["recipe"]["subsets"] = [s for s in args.subsets.split(",") if s]
     if not cfg["recipe"].get("subsets"):
@@ -107,37 +97,24 @@ def resolve(args):
 def evaluate_perplexity(cfg, name, extra):
     """Every subset of [recipe] ``subsets`` scored; the finished results folder."""
     recipe = cfg["recipe"]
-    data, subsets = recipe["data"], list(recipe["subsets"])
-    check_data_folder(data, subsets, recipe.get("prepare_hint", "pass --data DIR"))
+    subsets = list(recipe["subsets"])
+    check_data_folder(recipe["data"], subsets, recipe.get("prepare_hint", "pass --data DIR"))
     check_window(cfg, extra)
-    checkpoints = checked_checkpoints(recipe)
+    checkpoints = evaluated_checkpoints.checked_checkpoints(recipe)
     for path in checkpoints:
         check_language_model(path)
-    name = name or default_name(recipe, checkpoints)
-    results_dir = recipe.get("results_dir", "results")
-    partial, stamp = results_dirs.start(results_dir, name, "evaluate-lm")
-    started = time.time()
-    commands, scores = {}, {}
-    with results_dirs.removed_if_interrupted(partial):
-        checkpoint = one_checkpoint(checkpoints, partial, "evaluate-lm")
+
+    def score(checkpoint, folder):
+        commands, scores = {}, {}
         for subset in subsets:
-            command, scores[subset] = eval_lm(cfg, checkpoint, subset, partial, extra)
+            command, scores[subset] = eval_lm(cfg, checkpoint, subset, folder, extra)
             commands[subset] = shlex.join(command)
             print(f"evaluate-lm: {subset} perplexity {scores[subset]['perplexity']}", flush=True)
-        if checkpoint.startswith(partial):
-            os.remove(checkpoint)
-    summary = {
-        "name": name,
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "data": os.path.abspath(data),
-        "checkpoints": [os.path.abspath(p) for p in checkpoints],
-        "averaged": len(checkpoints) > 1,
-        "eval_lm": cfg.get(FLAG_TABLE, {}),
-        "commands": commands,
-        "perplexity": {subset: scores[subset]["perplexity"] for subset in subsets},
-        **scores,
-        "seconds": round(time.time() - started, 1),
-    }
-    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
-    print(f"evaluate-lm: results in {final}", flush=True)
-    return final
+        return {
+            FLAG_TABLE: cfg.get(FLAG_TABLE, {}),
+            "commands": commands,
+            "perplexity": {subset: scores[subset]["perplexity"] for subset in subsets},
+            **scores,
+        }
+
+    return evaluated_checkpoints.scored_into_results(cfg, checkpoints, name, "evaluate-lm", score)

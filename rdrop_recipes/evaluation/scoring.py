@@ -1,13 +1,17 @@
 """BLEU the way the R-Drop paper reports it, from fairseq-generate output: tokenized BLEU
 (sacrebleu with ``tokenize="none"``, what multi-bleu.perl / fairseq-score compute),
-optionally with WMT14 En-De compound splitting, and detokenized sacreBLEU (Moses, 13a)."""
+optionally with WMT14 En-De compound splitting, and detokenized sacreBLEU (Moses, 13a).
+Is system B's BLEU different from baseline A's on the same test set? sacreBLEU's own paired
+bootstrap and approximate randomization (``sacrebleu --paired-bs/--paired-ar``) on that
+tokenized BLEU; seeded, so reproducible."""
 
+import logging
 import os
 import re
 from typing import List
 
 from rdrop_recipes.fairseq_io.log_lines import hypotheses_and_references, reported_bleu, subset_size
-from rdrop_recipes.folders.atomic_files import write_lines
+from rdrop_recipes.folders.atomic_files import read_lines, write_lines
 from rdrop_recipes.process.errors import RecipeError
 
 # the match consumes the characters around the hyphen, as the usual one-line perl
@@ -32,16 +36,14 @@ def bleu_report(hyps, refs, metric) -> dict:
     }
 
 
+def tokenized_metric(lowercase: bool):
+    from sacrebleu.metrics import BLEU
+
+    return BLEU(tokenize="none", lowercase=lowercase, force=True)
+
+
 def tokenized_bleu(hyps, refs, lowercase=False) -> dict:
-    from sacrebleu.metrics import BLEU
-
-    return bleu_report(hyps, refs, BLEU(tokenize="none", lowercase=lowercase, force=True))
-
-
-def detok_sacrebleu(hyps, refs) -> dict:
-    from sacrebleu.metrics import BLEU
-
-    return bleu_report(hyps, refs, BLEU())  # 13a, mixed case: the WMT convention
+    return bleu_report(hyps, refs, tokenized_metric(lowercase))
 
 
 def detokenize(lines, lang) -> List[str]:
@@ -53,6 +55,8 @@ def detokenize(lines, lang) -> List[str]:
 
 def bleu_scores(cfg, lines, workdir) -> dict:
     """The BLEU of fairseq-generate's ``lines`` the config asks for; the texts go into ``workdir``."""
+    from sacrebleu.metrics import BLEU
+
     recipe, gen = cfg["recipe"], cfg.get("generate", {})
     try:
         hyps, refs = hypotheses_and_references(lines, "H")
@@ -87,7 +91,8 @@ def bleu_scores(cfg, lines, workdir) -> dict:
             reference_kind = "detokenized T- lines"
         write_lines(os.path.join(workdir, "hypotheses.detok.txt"), hyps_detok)
         write_lines(os.path.join(workdir, "references.detok.txt"), refs_detok)
-        scores["sacrebleu"] = {**detok_sacrebleu(hyps_detok, refs_detok), "reference": reference_kind}
+        # 13a, mixed case: the WMT convention
+        scores["sacrebleu"] = {**bleu_report(hyps_detok, refs_detok, BLEU()), "reference": reference_kind}
     expected = subset_size(lines, gen.get("gen_subset", "test"))
     if expected is not None and expected != len(hyps):
         raise RecipeError(
@@ -98,3 +103,33 @@ def bleu_scores(cfg, lines, workdir) -> dict:
     if reported:
         scores["fairseq_reported"] = reported[0]
     return scores
+
+
+def scored_texts(folder: str) -> List[List[str]]:
+    """[hypotheses, references] of a results folder, as its scores.json's BLEU scored them."""
+    split = os.path.isfile(os.path.join(folder, "hypotheses.compound-split.txt"))
+    suffix = ".compound-split.txt" if split else ".txt"
+    return [list(read_lines(os.path.join(folder, name + suffix))) for name in ("hypotheses", "references")]
+
+
+def paired_p_values(baseline, system, references, lowercase, bootstrap_samples, ar_trials) -> dict:
+    """{"baseline_bleu", "bleu", "p_bootstrap", "p_ar"} for ``system`` against ``baseline`` (lists of
+    lines of one test set), and the two sample counts."""
+    from sacrebleu.significance import PairedTest
+
+    if not (len(baseline) == len(system) == len(references)):
+        raise ValueError(
+            f"paired test needs outputs of one test set: {len(baseline)} baseline, "
+            f"{len(system)} system and {len(references)} reference lines"
+        )
+    # sacrebleu narrates each step at INFO on its own logger; the table says it all
+    logging.getLogger("sacrebleu").setLevel(logging.WARNING)
+    systems = [("baseline", baseline), ("system", system)]
+    result = {}
+    for kind, samples, key in (("bs", bootstrap_samples, "p_bootstrap"), ("ar", ar_trials, "p_ar")):
+        metric = {"BLEU": tokenized_metric(lowercase)}
+        _, scores = PairedTest(systems, metric, [references], test_type=kind, n_samples=samples)()
+        base, other = scores["BLEU"]
+        result.update(baseline_bleu=round(base.score, 2), bleu=round(other.score, 2))
+        result[key] = float(other.p_value)
+    return {**result, "bootstrap_samples": bootstrap_samples, "ar_trials": ar_trials}

@@ -13,21 +13,19 @@ from typing import List, Optional
 from rdrop_recipes.process.errors import RecipeError
 
 PICKLE_PROTOCOL_2 = b"\x80"  # first byte of torch's pre-1.6 (non-zip) format
-_BY_UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
-_BY_EPOCH = re.compile(r"^checkpoint(\d+)\.pt$")
+# checkpoint<epoch>.pt or checkpoint_<epoch>_<updates>.pt, named in an error by _KINDS[kind]
+_NUMBERED = re.compile(r"^checkpoint(?:(\d+)|_\d+_(\d+))\.pt$")
+_KINDS = ("checkpoint<epoch>.pt", "checkpoint_<epoch>_<updates>.pt")
 _COPIES = ("checkpoint_best", "checkpoint_last", "checkpoint.best_")
 
 
 def checkpoint_order(path):
     """Sort key (kind, number): 1 for update-numbered names, 0 for epoch-numbered, else None."""
-    name = os.path.basename(path)
-    match = _BY_UPDATES.match(name)
-    if match:
-        return (1, int(match.group(2)))
-    match = _BY_EPOCH.match(name)
-    if match:
-        return (0, int(match.group(1)))
-    return None
+    match = _NUMBERED.match(os.path.basename(path))
+    if match is None:
+        return None
+    epoch, updates = match.groups()
+    return (0, int(epoch)) if epoch else (1, int(updates))
 
 
 def last_checkpoints(folder, count, by="auto") -> List[str]:
@@ -36,19 +34,17 @@ def last_checkpoints(folder, count, by="auto") -> List[str]:
         raise RecipeError(f"--last must be >= 1 (got {count})")
     if not os.path.isdir(folder):
         raise RecipeError(f"checkpoint folder {folder!r} does not exist; train first or pass another --dir")
-    numbered = [(checkpoint_order(p), p) for p in glob.glob(os.path.join(folder, "checkpoint*.pt"))]
-    by_updates = sorted((key, p) for key, p in numbered if key and key[0] == 1)
-    by_epoch = sorted((key, p) for key, p in numbered if key and key[0] == 0)
-    if by == "updates" or (by == "auto" and by_updates):
-        pool, kind = by_updates, "checkpoint_<epoch>_<updates>.pt"
-    else:
-        pool, kind = by_epoch, "checkpoint<epoch>.pt"
+    paths = glob.glob(os.path.join(folder, "checkpoint*.pt"))
+    numbered = sorted((key, p) for p in paths if (key := checkpoint_order(p)))
+    by_updates = any(key[0] == 1 for key, _ in numbered)
+    kind = 1 if by == "updates" or (by == "auto" and by_updates) else 0
+    pool = [p for key, p in numbered if key[0] == kind]
     if len(pool) < count:
         raise RecipeError(
-            f"{folder!r} has {len(pool)} {kind} file(s), {count} wanted; train longer, lower the count, "
-            "or save more (--save-interval-updates / --keep-interval-updates)"
+            f"{folder!r} has {len(pool)} {_KINDS[kind]} file(s), {count} wanted; train longer, lower the "
+            "count, or save more (--save-interval-updates / --keep-interval-updates)"
         )
-    return [p for _, p in pool[-count:]]
+    return pool[-count:]
 
 
 def oldest_to_newest(paths):

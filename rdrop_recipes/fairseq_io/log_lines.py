@@ -147,7 +147,7 @@ def hypotheses_and_references(lines: Sequence[str], hypothesis: str = "H") -> Tu
         if match and match.group(1) in found:
             kind, text = match.group(1), match.group(3)
             if kind in "HD":
-                text = text.split("\t", 1)[1] if "\t" in text else ""
+                text = text.partition("\t")[2]  # after the score
             found[kind][int(match.group(2))] = text
     hyps, refs = found[hypothesis], found["T"]
     if set(hyps) != set(refs):

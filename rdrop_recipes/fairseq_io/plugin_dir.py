@@ -4,12 +4,7 @@
 import importlib.util
 import os
 
-
-def plugin_dir() -> str:
-    spec = importlib.util.find_spec("rdrop_fairseq")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("rdrop_fairseq is not installed; run scripts/install.sh")
-    return os.path.abspath(list(spec.submodule_search_locations)[0])
-
-
-PLUGIN_DIR = plugin_dir()
+_SPEC = importlib.util.find_spec("rdrop_fairseq")
+if _SPEC is None or not _SPEC.submodule_search_locations:
+    raise RuntimeError("rdrop_fairseq is not installed; run scripts/install.sh")
+PLUGIN_DIR = os.path.abspath(list(_SPEC.submodule_search_locations)[0])

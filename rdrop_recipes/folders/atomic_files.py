@@ -3,11 +3,12 @@ only when complete; plus the line and JSON readers that go with them."""
 
 import codecs
 import contextlib
+import io
 import itertools
 import json
 import os
 import shutil
-from typing import Iterator, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple
 
 from rdrop_recipes.folders.markers import TMP_SUFFIX
 from rdrop_recipes.process.errors import PrepareError
@@ -106,28 +107,24 @@ def decode_utf8(path: str, data: bytes) -> str:
     """``data``, the whole text of ``path``, as a string; a PrepareError naming the line if not UTF-8."""
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        number = data.count(b"\n", 0, err.start) + 1
-        column = err.start - data.rfind(b"\n", 0, err.start) - 1
-        raise _not_utf8(path, number, column, data[err.start : err.start + 1]) from None
+    except UnicodeDecodeError:
+        raise _not_utf8_in(path, data) from None
 
 
-def _not_utf8_in(path: str) -> PrepareError:
-    # the error path only: find the line again to name it (b"\n" is never inside a UTF-8 sequence)
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
+def _not_utf8_in(path: str, data: Optional[bytes] = None) -> PrepareError:
+    # the error path only: find the line again to name it (b"\n" is never inside a UTF-8 sequence);
+    # in ``data``, the text of ``path`` already read, else in the file
+    with open(path, "rb") if data is None else io.BytesIO(data) as lines:
+        for number, line in enumerate(lines, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as err:
-                return _not_utf8(path, number, err.start, line[err.start : err.start + 1])
+                return PrepareError(
+                    f"{path} line {number} is not UTF-8 text (byte 0x{line[err.start : err.start + 1].hex()} "
+                    f"at position {err.start + 1} of the line); save the file as UTF-8 (e.g. iconv -f latin1 "
+                    "-t utf-8) and re-run"
+                )
     return PrepareError(f"{path} is not UTF-8 text; save it as UTF-8 and re-run")
-
-
-def _not_utf8(path: str, number: int, column: int, byte: bytes) -> PrepareError:
-    return PrepareError(
-        f"{path} line {number} is not UTF-8 text (byte 0x{byte.hex()} at position {column + 1} "
-        "of the line); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8) and re-run"
-    )
 
 
 def read_pairs(src_path: str, tgt_path: str) -> Iterator[Tuple[str, str]]:

@@ -1,13 +1,20 @@
-"""Which config made an output dir, so a re-run cannot mix two configs' data: the data-affecting
-part of the config is stored in the dir, and re-running into it with another is refused (a
-half-finished run with 10k merges is never silently continued with 32k)."""
+"""Prepared folders. Which config made an output dir, so a re-run cannot mix two configs' data: the
+data-affecting part of the config is stored in the dir, and re-running into it with another is
+refused (a half-finished run with 10k merges is never silently continued with 32k). And the
+crash-safe stages that fill it: each writes its outputs atomically, then a marker
+``<state_dir>/<stage>.done``. A re-run skips a stage only if its marker and outputs exist; from the
+first stage that is not done, every later one is redone too, and their markers are removed before
+any work starts, so a second interruption cannot leave a stale "done" behind a fresh input."""
 
 import contextlib
 import json
 import os
-from typing import Dict, Iterator, Sequence
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Sequence
 
-from rdrop_recipes.folders.atomic_files import atomic_dir, atomic_open, read_json
+from rdrop_recipes.folders.atomic_files import atomic_dir, read_json, write_json
 from rdrop_recipes.folders.markers import PREPARE_CONFIG, PREPARE_STATE_DIR, STAGE_DONE_SUFFIX
 from rdrop_recipes.process.errors import PrepareError
 
@@ -88,8 +95,7 @@ def claim_dirs(out_dir: str, data_bin: str, config: dict, force: bool, flag: str
         for name in os.listdir(state_dir):
             if name.endswith(STAGE_DONE_SUFFIX):
                 os.remove(os.path.join(state_dir, name))
-    os.makedirs(state_dir, exist_ok=True)
-    _write_stamp(state_dir, config)
+    write_json(os.path.join(state_dir, PREPARE_CONFIG), fingerprint(config))  # makes state_dir
     return state_dir
 
 
@@ -100,9 +106,53 @@ def building_data_bin(data_bin: str, config: dict) -> Iterator[str]:
     half-binarized dir must never look finished."""
     with atomic_dir(data_bin) as tmp:
         yield tmp
-        _write_stamp(tmp, config)
+        write_json(os.path.join(tmp, PREPARE_CONFIG), fingerprint(config))
 
 
-def _write_stamp(folder: str, config: dict) -> None:
-    with atomic_open(os.path.join(folder, PREPARE_CONFIG)) as handle:
-        json.dump(fingerprint(config), handle, indent=1, sort_keys=True)
+@dataclass
+class Stage:
+    name: str
+    title: str
+    outputs: Sequence[str]
+    run: Callable[[], None]
+
+
+@dataclass
+class Pipeline:
+    state_dir: str
+    stages: List[Stage] = field(default_factory=list)
+    stream: object = None
+
+    def add(self, name: str, title: str, outputs: Sequence[str], run: Callable[[], None]):
+        self.stages.append(Stage(name, title, list(outputs), run))
+
+    def marker(self, stage: Stage) -> str:
+        return os.path.join(self.state_dir, stage.name + STAGE_DONE_SUFFIX)
+
+    def is_done(self, stage: Stage) -> bool:
+        return os.path.isfile(self.marker(stage)) and all(os.path.exists(p) for p in stage.outputs)
+
+    def finished(self) -> bool:
+        return all(self.is_done(stage) for stage in self.stages)
+
+    def run(self) -> None:
+        out = self.stream or sys.stdout
+        os.makedirs(self.state_dir, exist_ok=True)
+        first_todo = next((i for i, s in enumerate(self.stages) if not self.is_done(s)), len(self.stages))
+        for stage in self.stages[first_todo:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.marker(stage))
+        for index, stage in enumerate(self.stages):
+            heading = f"[{index + 1}/{len(self.stages)}] {stage.title}"
+            if index < first_todo:
+                print(f"{heading}: already done, skipping", file=out, flush=True)
+                continue
+            print(heading, file=out, flush=True)
+            start = time.monotonic()
+            stage.run()
+            missing = [p for p in stage.outputs if not os.path.exists(p)]
+            if missing:  # a bug in the recipe, not a user error: fail loudly
+                raise RuntimeError(f"stage {stage.name} did not produce {missing}")
+            seconds = time.monotonic() - start
+            write_json(self.marker(stage), {"stage": stage.name, "seconds": round(seconds, 1)})
+            print(f"    done in {time.monotonic() - start:.1f}s", file=out, flush=True)

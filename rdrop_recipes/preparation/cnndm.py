@@ -3,10 +3,9 @@
 import gzip
 import os
 import shutil
-import sys
 import tarfile
 
-from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.fairseq_io.preprocess import preprocess
 from rdrop_recipes.folders import prepared_dirs
 from rdrop_recipes.folders.atomic_files import (
     atomic_path,
@@ -15,7 +14,7 @@ from rdrop_recipes.folders.atomic_files import (
     read_lines,
     write_lines,
 )
-from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.folders.prepared_dirs import Pipeline
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text import gpt2_bpe
 from rdrop_recipes.text.parallel_lines import default_workers
@@ -23,6 +22,8 @@ from rdrop_recipes.text.parallel_lines import default_workers
 PROG = "prepare-cnndm"
 SPLITS = {"train": "train", "val": "valid", "test": "test"}  # raw name -> fairseq split
 SIDES = ("source", "target")
+# the folders' stamp (prepared_dirs): only how they are binarized changes the data
+STAMP = {"binarize": {"source_lang": "source", "target_lang": "target", "dictionary": "GPT-2 dict.txt"}}
 
 
 def raw_files(folder):
@@ -75,109 +76,79 @@ def check_raw(folder):
     return files
 
 
-def one_line(text):
-    # a \r inside an article would split it in fairseq's encoder (universal newlines)
-    return text.replace("\r", " ")
+def raw(raw_dir, archive, folder):
+    """Check the six raw files in ``folder``: ``raw_dir``, or where ``archive`` is unpacked first."""
+    if not raw_dir and not archive:
+        raise PrepareError("pass --raw-dir DIR or --archive cnn_dm.tar.gz (see --help)")
+    if not raw_dir and not all(os.path.isfile(p) for p in raw_files(folder).values()):
+        print(f"    unpacking {archive}", flush=True)
+        extract_archive(archive, folder)
+    check_raw(folder)
 
 
-class CnnDmRecipe:
-    def __init__(self, out_dir, data_bin, raw_dir=None, archive=None, workers=0, stream=None):
-        self.work = out_dir
-        self.data_bin = data_bin
-        self.raw_dir = raw_dir
-        self.archive = archive
-        self.workers = workers or default_workers()
-        self.out = stream or sys.stdout
-        self.bpe = None  # the GPT-2 BPE files, found (or fetched) before the first stage
-
-    def say(self, text):
-        print(f"    {text}", file=self.out, flush=True)
-
-    def config(self) -> dict:
-        """The folders' stamp: only ``binarize`` changes the data."""
-        return {
-            "paths": {"out_dir": self.work, "data_bin": self.data_bin},
-            "download": {"raw_dir": self.raw_dir or "", "archive": self.archive or ""},
-            "run": {"workers": self.workers},
-            "binarize": {"source_lang": "source", "target_lang": "target", "dictionary": "GPT-2 dict.txt"},
-        }
-
-    def raw_folder(self):
-        return self.raw_dir or os.path.join(self.work, "raw")
-
-    def work_file(self, name):
-        return os.path.join(self.work, name)
-
-    def bpe_file(self, split, side):
-        return self.work_file(f"{split}.bpe.{side}")
-
-    def raw(self):
-        if self.raw_dir:
-            return check_raw(self.raw_dir)
-        if not self.archive:
-            raise PrepareError("pass --raw-dir DIR or --archive cnn_dm.tar.gz (see --help)")
-        folder = self.raw_folder()
-        if not all(os.path.isfile(p) for p in raw_files(folder).values()):
-            self.say(f"unpacking {self.archive}")
-            extract_archive(self.archive, folder)
-        return check_raw(folder)
-
-    def encode(self):
-        files = raw_files(self.raw_folder())
-        columns, counts = [], {}
-        for side in SIDES:
-            for split in SPLITS:
-                # the lines written, not the raw file's newlines: a last line without its
-                # newline would shift every later split by one article
-                lines = (one_line(line) for line in read_lines(files[f"{split}.{side}"]))
-                counts[split] = write_lines(self.work_file(f"{split}.raw.{side}"), lines)
-            columns.append(
-                (
-                    [self.work_file(f"{split}.raw.{side}") for split in SPLITS],
-                    self.work_file(f"all.raw.{side}"),
-                    self.work_file(f"all.bpe.{side}"),
-                    [self.bpe_file(split, side) for split in SPLITS],
-                )
+def encode(folder, work, bpe, workers):
+    files = raw_files(folder)
+    columns, counts = [], {}
+    for side in SIDES:
+        for split in SPLITS:
+            # a \r inside an article would split it in fairseq's encoder (universal newlines)
+            lines = (line.replace("\r", " ") for line in read_lines(files[f"{split}.{side}"]))
+            # the lines written, not the raw file's newlines: a last line without its
+            # newline would shift every later split by one article
+            counts[split] = write_lines(os.path.join(work, f"{split}.raw.{side}"), lines)
+        columns.append(
+            (
+                [os.path.join(work, f"{split}.raw.{side}") for split in SPLITS],
+                os.path.join(work, f"all.raw.{side}"),
+                os.path.join(work, f"all.bpe.{side}"),
+                [os.path.join(work, f"{split}.bpe.{side}") for split in SPLITS],
             )
-        self.say(f"GPT-2 BPE for {sum(counts.values()):,} article/summary pairs")
-        gpt2_bpe.encode_splits(self.bpe, columns, list(counts.values()), self.workers)
-
-    def binarize(self):
-        """BART's dictionary on both sides (so ``--share-all-embeddings`` holds)."""
-        dictionary = self.bpe["dict.txt"]
-        binarize.preprocess(
-            self.work,
-            self.data_bin,
-            "source",
-            "target",
-            self.workers,
-            False,
-            ["--srcdict", dictionary, "--tgtdict", dictionary],
-            self.config(),
-            prefixes={SPLITS[split]: os.path.join(self.work, f"{split}.bpe") for split in SPLITS},
-            log=os.path.join(self.work, "preprocess.log"),
         )
+    print(f"    GPT-2 BPE for {sum(counts.values()):,} article/summary pairs", flush=True)
+    gpt2_bpe.encode_splits(bpe, columns, list(counts.values()), workers)
 
-    def pipeline(self, state_dir) -> Pipeline:
-        p = Pipeline(state_dir, stream=self.out)
-        p.add("raw", "raw articles and summaries", list(raw_files(self.raw_folder()).values()), self.raw)
-        p.add("encode", "GPT-2 BPE", [self.bpe_file(s, side) for s in SPLITS for side in SIDES], self.encode)
-        p.add(
-            "binarize",
-            "binarize with BART's dictionary",
-            [os.path.join(self.data_bin, f"dict.{side}.txt") for side in SIDES],
-            self.binarize,
-        )
-        return p
 
-    def run(self, bpe_dir, offline=False, force=False):
-        final = self.data_bin
-        state_dir = prepared_dirs.claim_dirs(self.work, final, self.config(), force)
-        pipeline = self.pipeline(state_dir)
-        if pipeline.finished():
-            print(f"{PROG}: {final} is already prepared (--force rebuilds it)", file=self.out, flush=True)
-            return
-        self.bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
-        pipeline.run()
-        sizes = ", ".join(f"{SPLITS[s]} {count_lines(self.bpe_file(s, 'source')):,}" for s in SPLITS)
-        print(f"{PROG}: {final} ({sizes})", file=self.out, flush=True)
+def binarize(work, data_bin, bpe, workers):
+    """BART's dictionary on both sides (so ``--share-all-embeddings`` holds)."""
+    dictionary = bpe["dict.txt"]
+    preprocess(
+        work,
+        data_bin,
+        "source",
+        "target",
+        workers,
+        False,
+        ["--srcdict", dictionary, "--tgtdict", dictionary],
+        STAMP,
+        prefixes={SPLITS[split]: os.path.join(work, f"{split}.bpe") for split in SPLITS},
+        log=os.path.join(work, "preprocess.log"),
+    )
+
+
+def prepare(raw_dir, archive, bpe_dir, offline, workers, out_dir, data_bin, force):
+    """prepare-cnndm's arguments: the raw articles and summaries through the stages into ``data_bin``."""
+    workers = workers or default_workers()
+    folder = raw_dir or os.path.join(out_dir, "raw")
+    pipeline = Pipeline(prepared_dirs.claim_dirs(out_dir, data_bin, STAMP, force))
+    pipeline.add(
+        "raw", "raw articles and summaries", raw_files(folder).values(), lambda: raw(raw_dir, archive, folder)
+    )
+    # these stages read ``bpe`` when they run: the GPT-2 BPE files, found (or fetched) only then
+    encoded = [os.path.join(out_dir, f"{split}.bpe.{side}") for split in SPLITS for side in SIDES]
+    pipeline.add("encode", "GPT-2 BPE", encoded, lambda: encode(folder, out_dir, bpe, workers))
+    dictionaries = [os.path.join(data_bin, f"dict.{side}.txt") for side in SIDES]
+    pipeline.add(
+        "binarize",
+        "binarize with BART's dictionary",
+        dictionaries,
+        lambda: binarize(out_dir, data_bin, bpe, workers),
+    )
+    if pipeline.finished():
+        print(f"{PROG}: {data_bin} is already prepared (--force rebuilds it)", flush=True)
+        return
+    bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
+    pipeline.run()
+    sizes = (
+        f"{SPLITS[split]} {count_lines(os.path.join(out_dir, f'{split}.bpe.source')):,}" for split in SPLITS
+    )
+    print(f"{PROG}: {data_bin} ({', '.join(sizes)})", flush=True)

@@ -1,9 +1,9 @@
 """GLUE for fairseq's sentence prediction: the stages of ``python -m rdrop_recipes.prepare_glue``,
 one pipeline per task (text in ``<glue_dir>/<TASK>/processed``, as fairseq's script names it)."""
 
+import functools
 import math
 import os
-import sys
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -11,7 +11,7 @@ from rdrop_recipes.downloads.archives import download, extract_zip_members
 from rdrop_recipes.fairseq_io.preprocess import run_preprocess
 from rdrop_recipes.folders import prepared_dirs
 from rdrop_recipes.folders.atomic_files import count_lines, read_lines, write_lines
-from rdrop_recipes.folders.stages import Pipeline
+from rdrop_recipes.folders.prepared_dirs import Pipeline
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text import gpt2_bpe
 from rdrop_recipes.text.parallel_lines import default_workers
@@ -58,14 +58,10 @@ MAX_SCORE = 5.0  # STS-B's similarity scores run from 0 to 5
 
 
 def task_names(requested: Sequence[str]):
-    names = []
-    for name in requested:
-        if name == "ALL":
-            names += list(TASKS)
-        elif name in TASKS:
-            names.append(name)
-        else:
-            raise PrepareError(f"unknown GLUE task {name!r}; choose from {', '.join(TASKS)} or ALL")
+    names = [task for name in requested for task in (TASKS if name == "ALL" else [name])]
+    unknown = [name for name in names if name not in TASKS]
+    if unknown:
+        raise PrepareError(f"unknown GLUE task {unknown[0]!r}; choose from {', '.join(TASKS)} or ALL")
     return list(dict.fromkeys(names))
 
 
@@ -177,149 +173,115 @@ def scaled_scores(path):
             raise PrepareError(f"{path} line {number}: {value!r} is not a similarity score") from None
 
 
-class GlueRecipe:
-    def __init__(self, glue_dir, data_bin, archive_dir=None, offline=False, workers=0, stream=None):
-        self.glue_dir = glue_dir
-        self.data_bin = data_bin
-        self.archive_dir = archive_dir
-        self.offline = offline
-        self.workers = workers or default_workers()
-        self.out = stream or sys.stdout
+def task_stamp(name: str) -> dict:
+    """What a task's folders are stamped with (prepared_dirs); finetune-glue reads ``task.name``."""
+    return {"task": {"name": name, "regression": name in REGRESSION}}
 
-    def say(self, text: str) -> None:
-        print(f"    {text}", file=self.out, flush=True)
 
-    def task_config(self, name: str) -> dict:
-        """The task folders' stamp: only ``task`` changes the data."""
-        return {
-            "paths": {"glue_dir": self.glue_dir, "data_bin": self.data_bin},
-            "download": {"archive_dir": self.archive_dir or "", "offline": self.offline},
-            "run": {"workers": self.workers},
-            "task": {"name": name, "regression": name in REGRESSION},
-        }
+def fetch(name: str, folder: str, archive_dir: str, offline: bool) -> None:
+    """``folder``'s .tsv files, unless there: from ``<archive_dir>/<name>.zip``, downloaded if missing."""
+    spec = TASKS[name]
+    tsv = {split: os.path.join(folder, f"{split}.tsv") for split in spec.splits}
+    if all(os.path.isfile(path) for path in tsv.values()):
+        return
+    if spec.archive is None:
+        raise PrepareError(
+            f"{folder} lacks {', '.join(os.path.basename(p) for p in tsv.values() if not os.path.isfile(p))}; "
+            f"{name} has no single archive: run download_glue_data.py (fairseq's README.glue.md) and "
+            "pass --glue-dir"
+        )
+    archive = os.path.join(archive_dir, f"{name}.zip")
+    fix = f"put the GLUE {name}.zip into --archive-dir, or the unpacked {name}/ folder into --glue-dir"
+    if not os.path.isfile(archive):
+        if offline:
+            raise PrepareError(f"{folder} lacks {name}'s .tsv files and {archive} is missing; {fix}")
+        download(GLUE_URL.format(archive=spec.archive), archive, fix)
+    extract_zip_members(archive, {f"{name}/{split}.tsv": path for split, path in tsv.items()}, fix)
 
-    def raw_folder(self, name: str) -> str:
-        folder = os.path.join(self.glue_dir, name)
-        spec = TASKS[name]
-        wanted = [os.path.join(folder, f"{split}.tsv") for split in spec.splits]
-        if all(os.path.isfile(path) for path in wanted):
-            return folder
-        if spec.archive is None:
-            raise PrepareError(
-                f"{folder} lacks {', '.join(os.path.basename(p) for p in wanted if not os.path.isfile(p))}; "
-                f"{name} has no single archive: run download_glue_data.py (fairseq's README.glue.md) and "
-                "pass --glue-dir"
+
+def encode(spec: GlueTask, work: str, bpe: dict, workers: int) -> None:
+    counts = [count_lines(os.path.join(work, f"{split}.raw.input0")) for split in spec.splits]
+    print(f"    GPT-2 BPE for {sum(counts):,} examples", flush=True)
+    files = [
+        (
+            [os.path.join(work, f"{split}.raw.input{number}") for split in spec.splits],
+            os.path.join(work, f"all.raw.input{number}"),
+            os.path.join(work, f"all.input{number}"),
+            [os.path.join(work, f"{split}.input{number}") for split in spec.splits],
+        )
+        for number in range(len(spec.inputs))
+    ]
+    gpt2_bpe.encode_splits(bpe, files, counts, workers)
+
+
+def binarize(name: str, work: str, final: str, bpe: dict, workers: int) -> None:
+    """``input0/`` (``input1/``) with the model's dictionary and ``label/``, built in
+    ``<TASK>-bin.tmp``."""
+    spec = TASKS[name]
+    dev = [s for s in spec.splits if s.startswith("dev")]
+    groups = {"train": ["train"], "valid": dev, "test": [s for s in spec.splits if s.startswith("test")]}
+
+    def prefixes(lang, subsets=("train", "valid", "test")):
+        return {key: ",".join(os.path.join(work, f"{s}.{lang}") for s in groups[key]) for key in subsets}
+
+    with prepared_dirs.building_data_bin(final, task_stamp(name)) as tmp:
+        for number in range(len(spec.inputs)):
+            lang = f"input{number}"
+            run_preprocess(
+                os.path.join(tmp, lang),
+                prefixes(lang),
+                workers,
+                extra_args=["--srcdict", bpe["dict.txt"]],
+                log=os.path.join(tmp, f"{lang}.log"),
             )
-        archive = os.path.join(self.archive_dir or self.glue_dir, f"{name}.zip")
-        fix = f"put the GLUE {name}.zip into --archive-dir, or the unpacked {name}/ folder into --glue-dir"
-        if not os.path.isfile(archive):
-            if self.offline:
-                raise PrepareError(f"{folder} lacks {name}'s .tsv files and {archive} is missing; {fix}")
-            download(GLUE_URL.format(archive=spec.archive), archive, fix, self.out)
-        extract_zip_members(
-            archive,
-            {f"{name}/{split}.tsv": os.path.join(folder, f"{split}.tsv") for split in spec.splits},
-            fix,
-        )
-        return folder
-
-    def encode(self, spec, work, inputs, bpe) -> None:
-        counts = [count_lines(os.path.join(work, f"{split}.raw.input0")) for split in spec.splits]
-        self.say(f"GPT-2 BPE for {sum(counts):,} examples")
-        columns = [
-            (
-                [os.path.join(work, f"{split}.raw.input{number}") for split in spec.splits],
-                os.path.join(work, f"all.raw.input{number}"),
-                os.path.join(work, f"all.input{number}"),
-                [os.path.join(work, f"{split}.input{number}") for split in spec.splits],
-            )
-            for number in inputs
-        ]
-        gpt2_bpe.encode_splits(bpe, columns, counts, self.workers)
-
-    def binarize(self, name: str, work: str, final: str, bpe: dict) -> None:
-        """``input0/`` (``input1/``) with the model's dictionary and ``label/``, built in
-        ``<TASK>-bin.tmp``."""
-        spec = TASKS[name]
-        dev = [s for s in spec.splits if s.startswith("dev")]
-        groups = {"train": ["train"], "valid": dev, "test": [s for s in spec.splits if s.startswith("test")]}
-
-        def prefixes(lang, subsets=("train", "valid", "test")):
-            return {key: ",".join(os.path.join(work, f"{s}.{lang}") for s in groups[key]) for key in subsets}
-
-        with prepared_dirs.building_data_bin(final, self.task_config(name)) as tmp:
-            for number in range(len(spec.inputs)):
-                lang = f"input{number}"
-                run_preprocess(
-                    os.path.join(tmp, lang),
-                    prefixes(lang),
-                    self.workers,
-                    extra_args=["--srcdict", bpe["dict.txt"]],
-                    log=os.path.join(tmp, f"{lang}.log"),
-                )
-            if name in REGRESSION:
-                # fairseq's script scales STS-B's 0..5 scores to 0..1
-                label = os.path.join(tmp, "label")
-                for split, out_split in (("train", "train"), (dev[0], "valid")):
-                    path = os.path.join(work, f"{split}.label")
-                    write_lines(os.path.join(label, f"{out_split}.label"), scaled_scores(path))
-            else:
-                run_preprocess(
-                    os.path.join(tmp, "label"),
-                    prefixes("label", ("train", "valid")),
-                    self.workers,
-                    log=os.path.join(tmp, "label.log"),
-                )
-
-    def pipeline(self, name: str, bpe: dict, state_dir: str, work: str, final: str) -> Pipeline:
-        spec = TASKS[name]
-        raw = os.path.join(self.glue_dir, name)
-        inputs = range(len(spec.inputs))
-        outputs = [os.path.join(work, f"{s}.raw.input{n}") for s in spec.splits for n in inputs]
-        outputs += [os.path.join(work, f"{s}.label") for s in spec.splits if not s.startswith("test")]
-        label = "train.label" if name in REGRESSION else "dict.txt"
-        binarized = [os.path.join(final, f"input{n}", "dict.txt") for n in inputs]
-        p = Pipeline(state_dir, stream=self.out)
-        p.add(
-            "fetch",
-            f"{name} .tsv files",
-            [os.path.join(raw, f"{split}.tsv") for split in spec.splits],
-            lambda: self.raw_folder(name),
-        )
-        p.add("columns", "check the rows, cut the columns", outputs, lambda: columns(name, raw, work))
-        p.add(
-            "encode",
-            "GPT-2 BPE",
-            [os.path.join(work, f"{s}.input{n}") for s in spec.splits for n in inputs],
-            lambda: self.encode(spec, work, inputs, bpe),
-        )
-        p.add(
-            "binarize",
-            "fairseq-preprocess with the model's dictionary",
-            binarized + [os.path.join(final, "label", label)],
-            lambda: self.binarize(name, work, final, bpe),
-        )
-        return p
-
-    def prepare(self, name: str, bpe: dict, force: bool = False) -> str:
-        final = os.path.join(self.data_bin, f"{name}-bin")
-        work = os.path.join(self.glue_dir, name, "processed")
-        # --glue-dir names the folder the intermediate text goes to (<glue_dir>/<TASK>/processed)
-        state_dir = prepared_dirs.claim_dirs(work, final, self.task_config(name), force, "--glue-dir")
-        pipeline = self.pipeline(name, bpe, state_dir, work, final)
-        if pipeline.finished():
-            self.say(f"{final} is already prepared (--force rebuilds it)")
+        if name in REGRESSION:
+            # fairseq's script scales STS-B's 0..5 scores to 0..1
+            for split, out_split in (("train", "train"), (dev[0], "valid")):
+                scores = scaled_scores(os.path.join(work, f"{split}.label"))
+                write_lines(os.path.join(tmp, "label", f"{out_split}.label"), scores)
         else:
-            pipeline.run()
-        return final
+            run_preprocess(
+                os.path.join(tmp, "label"),
+                prefixes("label", ("train", "valid")),
+                workers,
+                log=os.path.join(tmp, "label.log"),
+            )
 
 
-def prepare_tasks(requested, bpe_dir, offline, force, **recipe_options) -> None:
-    """Every requested task (``ALL``: all); ``recipe_options`` are ``GlueRecipe``'s."""
-    names = task_names(requested)
+def prepare_tasks(tasks, glue_dir, archive_dir, bpe_dir, offline, workers, data_bin, force) -> None:
+    """prepare-glue's arguments: each task (``ALL``: all) through its stages into
+    ``<data_bin>/<TASK>-bin``; the intermediate text in ``<glue_dir>/<TASK>/processed``."""
+    names = task_names(tasks)
     bpe = gpt2_bpe.ensure_files(bpe_dir, offline)
-    recipe = GlueRecipe(offline=offline, **recipe_options)
+    workers = workers or default_workers()
     for number, name in enumerate(names, start=1):
         print(f"[{number}/{len(names)}] {name}", flush=True)
-        final = recipe.prepare(name, bpe, force)
+        spec, raw, final = TASKS[name], os.path.join(glue_dir, name), os.path.join(data_bin, f"{name}-bin")
+        work = os.path.join(raw, "processed")
+        # --glue-dir names the folder the intermediate text goes to (<glue_dir>/<TASK>/processed)
+        pipeline = Pipeline(prepared_dirs.claim_dirs(work, final, task_stamp(name), force, "--glue-dir"))
+        inputs = range(len(spec.inputs))
+        tsv = [os.path.join(raw, f"{split}.tsv") for split in spec.splits]
+        fetched = functools.partial(fetch, name, raw, archive_dir or glue_dir, offline)
+        pipeline.add("fetch", f"{name} .tsv files", tsv, fetched)
+        outputs = [os.path.join(work, f"{s}.raw.input{n}") for s in spec.splits for n in inputs]
+        outputs += [os.path.join(work, f"{s}.label") for s in spec.splits if not s.startswith("test")]
+        pipeline.add(
+            "columns", "check the rows, cut the columns", outputs, functools.partial(columns, name, raw, work)
+        )
+        encoded = [os.path.join(work, f"{s}.input{n}") for s in spec.splits for n in inputs]
+        pipeline.add("encode", "GPT-2 BPE", encoded, functools.partial(encode, spec, work, bpe, workers))
+        label = "train.label" if name in REGRESSION else "dict.txt"
+        binarized = [os.path.join(final, f"input{n}", "dict.txt") for n in inputs]
+        binarized.append(os.path.join(final, "label", label))
+        pipeline.add(
+            "binarize",
+            "fairseq-preprocess with the model's dictionary",
+            binarized,
+            functools.partial(binarize, name, work, final, bpe, workers),
+        )
+        if pipeline.finished():
+            print(f"    {final} is already prepared (--force rebuilds it)", flush=True)
+        else:
+            pipeline.run()
         print(f"    {name}: {final}", flush=True)

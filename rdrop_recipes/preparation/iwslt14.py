@@ -5,14 +5,13 @@ from typing import Dict
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.folders.atomic_files import checked_line_count, copy_file, read_lines, write_lines
-from rdrop_recipes.folders.stages import Pipeline
-from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.folders.prepared_dirs import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe, Flag
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text.cleaning import every_nth, filter_train_lines
-from rdrop_recipes.text.parallel_lines import map_file
 
-PROG = "prepare-iwslt14"
 ARCHIVE_ENV = "IWSLT14_ARCHIVE"
+ARCHIVE_HELP = f"local de-en.tgz (download.archive; default ${ARCHIVE_ENV} or a download)"
 ARCHIVE_FIX = (
     f"download http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz again "
     f"and pass it with --archive PATH (or ${ARCHIVE_ENV})"
@@ -20,7 +19,23 @@ ARCHIVE_FIX = (
 
 
 class Iwslt14Recipe(BpeRecipe):
-    prog = PROG
+    prog = "prepare-iwslt14"
+    flags = BpeRecipe.flags + (
+        Flag("--archive", "download.archive", ARCHIVE_HELP, env=ARCHIVE_ENV, metavar="PATH"),
+        Flag(
+            "--from-tokenized",
+            "input.from_tokenized",
+            "start at BPE from DIR/{train,valid,test}.{de,en} (input.from_tokenized)",
+            metavar="DIR",
+        ),
+    )
+
+    @staticmethod
+    def check(config: dict) -> None:
+        """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
+        archive = config["download"]["archive"]
+        if archive and not config["input"]["from_tokenized"]:
+            archives.check_gzip(archive, ARCHIVE_FIX)
 
     def __init__(self, config: dict, stream=None):
         super().__init__(config, stream)
@@ -52,7 +67,7 @@ class Iwslt14Recipe(BpeRecipe):
             lines = filter_train_lines(read_lines(source), flt["drop_lines_with"], flt["strip_tags"])
             dest = self.tmp_file(f"{self.prefix}.tok.{l}")
             processor = self.processor(l, lowercase=False)  # lowercased after cleaning
-            map_file(processor, lines, dest, self.workers, f"tokenize train.{l}", self.progress_every)
+            self.map_file(processor, lines, dest, f"tokenize train.{l}")
 
     def clean_train(self) -> None:
         """clean-corpus-n, then lowercase: the order of fairseq's script."""
@@ -151,10 +166,3 @@ class Iwslt14Recipe(BpeRecipe):
         self.add_bpe(p, self.out_dir)
         self.add_binarize(p)
         return p
-
-
-def check_archive(config: dict) -> None:
-    """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
-    archive = config["download"]["archive"]
-    if archive and not config["input"]["from_tokenized"]:
-        archives.check_gzip(archive, ARCHIVE_FIX)

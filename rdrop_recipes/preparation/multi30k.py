@@ -3,38 +3,26 @@
 import gzip
 import os
 import zlib
-from typing import List, Optional
+from typing import List
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.folders.atomic_files import decode_utf8, read_lines, write_lines
-from rdrop_recipes.folders.stages import Pipeline
-from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.folders.prepared_dirs import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe, Flag
 from rdrop_recipes.process.errors import PrepareError
-from rdrop_recipes.text.parallel_lines import map_file
 
-PROG = "prepare-multi30k"
 # names an unzipped copy may use for each of our splits, besides the release stem
 ALIASES = {"train": ("train",), "valid": ("valid", "val"), "test": ("test", "test_2016_flickr")}
 
 
-def fix_hint(config: dict) -> str:
-    return (
-        f"download data/task1/raw/{{train,val,test_2016_flickr}}.{{de,en}}.gz from "
-        f"github.com/multi30k/dataset (base URL {config['download']['url']}) into a folder "
-        "and pass it with --from-dir DIR"
-    )
-
-
-def find_source(folder: str, split: str, stem: str, lang: str) -> Optional[str]:
-    """``split`` in ``lang`` in ``folder``: the gzipped release name first, then plain."""
-    names = [f"{stem}.{lang}.gz", f"{stem}.{lang}"]
-    for alias in ALIASES[split]:
-        names += [f"{alias}.{lang}.gz", f"{alias}.{lang}"]
-    for name in dict.fromkeys(names):
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            return path
-    return None
+def find_source(folder: str, split: str, stem: str, lang: str, hint: str) -> str:
+    """``split`` in ``lang`` in ``folder``: the release name first, then the aliases; gzipped, then plain."""
+    names = dict.fromkeys((stem,) + ALIASES[split])
+    paths = [os.path.join(folder, f"{name}.{lang}{ext}") for name in names for ext in (".gz", "")]
+    path = next(filter(os.path.isfile, paths), None)
+    if path is None:
+        raise PrepareError(f"--from-dir {folder} has no {'/'.join(names)}.{lang}[.gz]; {hint}")
+    return path
 
 
 def read_text(path: str, hint: str) -> List[str]:
@@ -57,7 +45,27 @@ def read_text(path: str, hint: str) -> List[str]:
 
 
 class Multi30kRecipe(BpeRecipe):
-    prog = PROG
+    prog = "prepare-multi30k"
+    flags = BpeRecipe.flags + (
+        Flag(
+            "--from-dir",
+            "download.from_dir",
+            "read the release from DIR (.gz or unzipped) instead of downloading (download.from_dir)",
+            metavar="DIR",
+        ),
+        Flag(
+            "--train-pairs",
+            "subset.train_pairs",
+            "keep the first N train pairs (subset.train_pairs)",
+            type=int,
+            metavar="N",
+        ),
+    )
+
+    @staticmethod
+    def check(config: dict) -> None:
+        if config["subset"]["train_pairs"] < 0:
+            raise PrepareError("--train-pairs must be 0 (all) or a positive number of pairs")
 
     def raw_file(self, split: str, lang: str) -> str:
         return os.path.join(self.orig, f"{split}.{lang}")
@@ -65,19 +73,19 @@ class Multi30kRecipe(BpeRecipe):
     def fetch(self) -> None:
         """orig/{train,valid,test}.{de,en}, from --from-dir or downloaded."""
         download, release = self.config["download"], self.config["release"]
-        hint = fix_hint(self.config)
+        hint = (
+            f"download data/task1/raw/{{train,val,test_2016_flickr}}.{{de,en}}.gz from "
+            f"github.com/multi30k/dataset (base URL {download['url']}) into a folder "
+            "and pass it with --from-dir DIR"
+        )
         folder = download["from_dir"]
         if folder and not os.path.isdir(folder):
             raise PrepareError(f"--from-dir {folder} is not a folder; {hint}")
-        os.makedirs(self.orig, exist_ok=True)
         for split in SPLITS:
             lines = {}
             for l in self.langs:
                 if folder:
-                    path = find_source(folder, split, release[split], l)
-                    if path is None:
-                        names = "/".join(dict.fromkeys((release[split],) + ALIASES[split]))
-                        raise PrepareError(f"--from-dir {folder} has no {names}.{l}[.gz]; {hint}")
+                    path = find_source(folder, split, release[split], l, hint)
                 else:
                     path = os.path.join(self.orig, f"{release[split]}.{l}.gz")
                     if not os.path.isfile(path):
@@ -104,9 +112,10 @@ class Multi30kRecipe(BpeRecipe):
     def tokenize(self) -> None:
         for split in SPLITS:
             for l in self.langs:
-                label, dest = f"tokenize {split}.{l}", self.tmp_file(f"{split}.{l}")
                 lines = read_lines(self.raw_file(split, l))
-                map_file(self.processor(l), lines, dest, self.workers, label, self.progress_every)
+                self.map_file(
+                    self.processor(l), lines, self.tmp_file(f"{split}.{l}"), f"tokenize {split}.{l}"
+                )
 
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)

@@ -7,11 +7,10 @@ from typing import Dict
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.fairseq_io import preprocess as binarize
 from rdrop_recipes.folders.atomic_files import checked_line_count
-from rdrop_recipes.folders.stages import Pipeline
-from rdrop_recipes.preparation.bpe_recipe import SPLITS, Recipe
+from rdrop_recipes.folders.prepared_dirs import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, Flag, Recipe
 from rdrop_recipes.process.errors import PrepareError
 
-PROG = "prepare-wikitext103"
 ARCHIVE_ENV = "WIKITEXT103_ARCHIVE"
 
 
@@ -20,7 +19,23 @@ def archive_fix(url: str) -> str:
 
 
 class Wikitext103Recipe(Recipe):
-    prog = PROG
+    prog = "prepare-wikitext103"
+    flags = Recipe.flags + (
+        Flag(
+            "--archive",
+            "download.archive",
+            f"local wikitext-103-v1.zip (download.archive; default ${ARCHIVE_ENV} or a download)",
+            env=ARCHIVE_ENV,
+            metavar="PATH",
+        ),
+    )
+
+    @staticmethod
+    def check(config: dict) -> None:
+        """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
+        archive = config["download"]["archive"]
+        if archive:
+            archives.check_zip(archive, archive_fix(config["download"]["url"]))
 
     def text_file(self, split: str) -> str:
         """OUT_DIR/wiki.<split>.tokens (the release name)."""
@@ -81,10 +96,3 @@ class Wikitext103Recipe(Recipe):
         ]
         p.add("binarize", "fairseq-preprocess --only-source", outputs, self.binarize)
         return p
-
-
-def check_archive(config: dict) -> None:
-    """A named archive is checked before any output dir is claimed: a wrong path costs nothing."""
-    archive = config["download"]["archive"]
-    if archive:
-        archives.check_zip(archive, archive_fix(config["download"]["url"]))

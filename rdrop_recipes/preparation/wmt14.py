@@ -1,32 +1,50 @@
 """WMT14 English-German: the stages of ``python -m rdrop_recipes.prepare_wmt14``."""
 
 import os
-from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, Iterator, List, NamedTuple
 
 from rdrop_recipes.downloads import archives
 from rdrop_recipes.folders.atomic_files import copy_file, read_lines
-from rdrop_recipes.folders.stages import Pipeline
-from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe
+from rdrop_recipes.folders.prepared_dirs import Pipeline
+from rdrop_recipes.preparation.bpe_recipe import SPLITS, BpeRecipe, Flag
 from rdrop_recipes.process.errors import PrepareError
 from rdrop_recipes.text.cleaning import LineProcessor
-from rdrop_recipes.text.parallel_lines import map_file
 
-PROG = "prepare-wmt14en2de"
 ARCHIVE_DIR_ENV = "WMT14_ARCHIVE_DIR"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where one archive's members come from."""
 
-    key: str
     kind: str  # "archive" | "download" | "tree"
     path: str
 
 
 class Wmt14Recipe(BpeRecipe):
-    prog = PROG
+    prog = "prepare-wmt14en2de"
+    flags = BpeRecipe.flags + (
+        Flag(
+            "--archive-dir",
+            "download.archive_dir",
+            f"folder with the archives or their extracted trees (download.archive_dir; default ${ARCHIVE_DIR_ENV})",
+            env=ARCHIVE_DIR_ENV,
+            metavar="DIR",
+        ),
+        Flag(
+            "--archive",
+            "download.archive_files",
+            "one archive, recognised by its file name (download.archive_files; repeatable)",
+            action="append",
+            metavar="PATH",
+        ),
+        Flag(
+            "--no-download",
+            "download.allow_download",
+            "fail instead of downloading what is not found locally",
+            action="store_false",
+            default=None,
+        ),
+    )
 
     def __init__(self, config: dict, stream=None):
         super().__init__(config, stream)
@@ -51,17 +69,14 @@ class Wmt14Recipe(BpeRecipe):
         return f"download {spec['url']} again and pass it with --archive PATH or put it in --archive-dir DIR"
 
     def locate_sources(self) -> Dict[str, Source]:
-        spec = self.config["archives"]
-        dl = self.config["download"]
-        by_name = {}
+        spec, dl = self.config["archives"], self.config["download"]
+        files = [s["file"] for s in spec.values()]
+        by_name = {os.path.basename(path): path for path in dl["archive_files"]}
         for path in dl["archive_files"]:
-            name = os.path.basename(path)
-            if name not in {s["file"] for s in spec.values()}:
+            if os.path.basename(path) not in files:
                 raise PrepareError(
-                    f"--archive {path}: unknown file name; expected one of "
-                    f"{', '.join(s['file'] for s in spec.values())} (rename it)"
+                    f"--archive {path}: unknown file name; expected one of {', '.join(files)} (rename it)"
                 )
-            by_name[name] = path
         folder = dl["archive_dir"]
         if folder and not os.path.isdir(folder):
             raise PrepareError(f"--archive-dir {folder} is not a directory; fix the path")
@@ -69,15 +84,15 @@ class Wmt14Recipe(BpeRecipe):
         for key, members in self.needed_members().items():
             file = spec[key]["file"]
             if file in by_name:
-                sources[key] = Source(key, "archive", by_name[file])
+                sources[key] = Source("archive", by_name[file])
             elif folder and all(os.path.isfile(os.path.join(folder, m)) for m in members):
-                sources[key] = Source(key, "tree", folder)
+                sources[key] = Source("tree", folder)
             elif folder and os.path.isfile(os.path.join(folder, file)):
-                sources[key] = Source(key, "archive", os.path.join(folder, file))
+                sources[key] = Source("archive", os.path.join(folder, file))
             elif os.path.isfile(os.path.join(self.orig, file)):
-                sources[key] = Source(key, "archive", os.path.join(self.orig, file))
+                sources[key] = Source("archive", os.path.join(self.orig, file))
             elif dl["allow_download"]:
-                sources[key] = Source(key, "download", os.path.join(self.orig, file))
+                sources[key] = Source("download", os.path.join(self.orig, file))
             else:
                 where = (
                     f"in {folder} (as archive or extracted tree)" if folder else "(no --archive-dir given)"
@@ -86,17 +101,14 @@ class Wmt14Recipe(BpeRecipe):
                     f"{file} not found {where} and downloads are off; "
                     f"pass --archive PATH or --archive-dir DIR, or drop --no-download"
                 )
+            if sources[key].kind == "archive":  # before any output dir is claimed
+                archives.check_gzip(sources[key].path, self.fix_hint(key))
         return sources
 
     def member_path(self, key: str, member: str) -> str:
         source = self.sources[key]
         base = source.path if source.kind == "tree" else self.orig
         return os.path.join(base, member)
-
-    def check_local_archives(self) -> None:
-        for source in self.sources.values():
-            if source.kind == "archive":
-                archives.check_gzip(source.path, self.fix_hint(source.key))
 
     def extract(self) -> None:
         for key, members in self.needed_members().items():
@@ -120,20 +132,18 @@ class Wmt14Recipe(BpeRecipe):
         )
 
     def tokenize_train(self) -> None:
-        counts: Dict[str, List[int]] = {}
+        counts: Dict[str, List[int]] = {l: [] for l in self.langs}
+
+        def lines(lang: str) -> Iterator[str]:
+            for key, prefix in self.config["train"]["corpora"]:
+                n = 0
+                for n, line in enumerate(read_lines(self.member_path(key, f"{prefix}.{lang}")), 1):
+                    yield line
+                counts[lang].append(n)
+
         for l in self.langs:
-            counts[l] = []
-
-            def lines(lang=l):
-                for key, prefix in self.config["train"]["corpora"]:
-                    n = 0
-                    for n, line in enumerate(read_lines(self.member_path(key, f"{prefix}.{lang}")), 1):
-                        yield line
-                    counts[lang].append(n)
-
             label, dest = f"normalize+tokenize train.{l}", self.tmp_file(f"train.{l}")
-            processor = self.wmt_processor(l, normalize=True)
-            map_file(processor, lines(), dest, self.workers, label, self.progress_every)
+            self.map_file(self.wmt_processor(l, normalize=True), lines(l), dest, label)
         for (key, prefix), n_src, n_tgt in zip(self.config["train"]["corpora"], *counts.values()):
             if n_src != n_tgt or n_src == 0:
                 raise PrepareError(
@@ -189,7 +199,3 @@ class Wmt14Recipe(BpeRecipe):
         p.add("clean", "clean BPE'd train (clean-corpus-n)", self.split_files(self.out_dir), self.clean)
         self.add_binarize(p)
         return p
-
-    def run(self, force: bool) -> None:
-        self.check_local_archives()
-        super().run(force)

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from rdrop_recipes.process import fork_hooks
+from rdrop_recipes.process.children import install_fork_hooks
 from rdrop_recipes.process.errors import RecipeError
 
 EXIT_USAGE = 2
@@ -35,7 +35,7 @@ def exits_cleanly(prog, interrupted_hint=""):
     def wrap(main):
         @functools.wraps(main)
         def wrapper(argv=None):
-            fork_hooks.install(lambda: signal.getsignal(signal.SIGTERM) is _raise_terminated)
+            install_fork_hooks(lambda: signal.getsignal(signal.SIGTERM) is _raise_terminated)
             in_main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
             try:

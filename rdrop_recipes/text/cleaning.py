@@ -1,5 +1,6 @@
 """The perl/sed line steps of fairseq's ``prepare-*.sh`` in plain Python (no perl, no
-mosesdecoder clone), pure so the tests can pin each rule on hand-made input."""
+mosesdecoder clone), pure so the tests can pin each rule on hand-made input; the Moses chain
+and subword-nmt's ``apply_bpe.py`` as picklable line transforms for ``map_lines``."""
 
 import re
 import unicodedata
@@ -105,22 +106,30 @@ class LineProcessor:
     def build(self):
         from sacremoses import MosesPunctNormalizer, MosesTokenizer
 
-        steps = []
-        if self.normalize_punctuation:
-            steps.append(MosesPunctNormalizer(lang=self.lang, perl_parity=self.perl_parity).normalize)
-        if self.remove_non_printing:
-            steps.append(remove_non_printing)
+        normalize = MosesPunctNormalizer(lang=self.lang, perl_parity=self.perl_parity).normalize
         tokenizer = MosesTokenizer(lang=self.lang)
-        options = dict(
-            return_str=True, escape=self.escape, aggressive_dash_splits=self.aggressive_dash_splits
-        )
-        steps.append(lambda line: tokenizer.tokenize(line, **options))
-        if self.lowercase:
-            steps.append(str.lower)
 
         def process(line: str) -> str:
-            for step in steps:
-                line = step(line)
-            return line
+            if self.normalize_punctuation:
+                line = normalize(line)
+            if self.remove_non_printing:
+                line = remove_non_printing(line)
+            line = tokenizer.tokenize(
+                line, return_str=True, escape=self.escape, aggressive_dash_splits=self.aggressive_dash_splits
+            )
+            return line.lower() if self.lowercase else line
 
         return process
+
+
+@dataclass(frozen=True)
+class BpeApplier:
+    """subword-nmt's ``apply_bpe.py -c code_path`` (``@@`` separator)."""
+
+    code_path: str
+
+    def build(self):
+        from subword_nmt.apply_bpe import BPE
+
+        with open(self.code_path, encoding="utf-8") as codes:
+            return BPE(codes).process_line

@@ -44,11 +44,15 @@ def ensure_files(bpe_dir: str, offline: bool = False) -> dict:
     return paths
 
 
-def encode(paths: dict, inputs: Sequence[str], outputs: Sequence[str], workers: int) -> None:
-    """``inputs`` (read side by side: the same line count) into ``outputs``, written whole or
-    not at all; empty lines are kept so inputs and labels stay aligned."""
+def encode_splits(paths: dict, columns: Sequence[tuple], counts: Sequence[int], workers: int) -> None:
+    """Every split in one run of the encoder (one fairseq start, not one per split). Each column is
+    (split files of ``counts`` lines, their concatenation, its encoding, the encoded splits); the
+    encodings are written whole or not at all, empty lines kept so inputs and labels stay aligned."""
+    for splits, joined, _, _ in columns:
+        concatenate(splits, joined)
+    inputs = [column[1] for column in columns]
     with contextlib.ExitStack() as pending:
-        temporaries = [pending.enter_context(atomic_path(dest)) for dest in outputs]
+        temporaries = [pending.enter_context(atomic_path(column[2])) for column in columns]
         command = [sys.executable, "-m", ENCODER_MODULE]
         command += ["--encoder-json", paths["encoder.json"], "--vocab-bpe", paths["vocab.bpe"]]
         command += ["--inputs", *inputs, "--outputs", *temporaries]
@@ -59,14 +63,6 @@ def encode(paths: dict, inputs: Sequence[str], outputs: Sequence[str], workers: 
                 f"GPT-2 BPE encoding of {', '.join(inputs)} failed with exit status {status} (its messages "
                 "are above); check encoder.json and vocab.bpe"
             )
-
-
-def encode_splits(paths: dict, columns: Sequence[tuple], counts: Sequence[int], workers: int) -> None:
-    """Every split in one encoder run (one fairseq start, not one per split). Each column is
-    (split files of ``counts`` lines, their concatenation, its encoding, the encoded splits)."""
-    for splits, joined, _, _ in columns:
-        concatenate(splits, joined)
-    encode(paths, [column[1] for column in columns], [column[2] for column in columns], workers)
     for _, _, encoded, outputs in columns:
         lines = read_lines(encoded)
         for output, count in zip(outputs, counts):

@@ -6,11 +6,7 @@ import collections
 import itertools
 import multiprocessing
 import os
-import sys
-import time
 from typing import Callable, Iterable, Iterator, List, Optional
-
-from rdrop_recipes.folders.atomic_files import write_lines
 
 CHUNK_LINES = 2000
 
@@ -19,29 +15,6 @@ _worker_fn: Optional[Callable[[str], str]] = None
 
 def default_workers() -> int:
     return os.cpu_count() or 1
-
-
-class Progress:
-    """A line count every ``progress_every`` lines: no tqdm redraws in unattended logs."""
-
-    def __init__(self, label: str, progress_every: int, stream=None):
-        self.label, self.progress_every = label, max(1, progress_every)
-        self.stream = stream or sys.stdout
-        self.count, self._next = 0, self.progress_every
-        self._start = time.monotonic()
-
-    def update(self, n: int) -> None:
-        self.count += n
-        while self.count >= self._next:
-            self._print(f"{self._next:,} lines")
-            self._next += self.progress_every
-
-    def close(self) -> None:
-        seconds = time.monotonic() - self._start
-        self._print(f"{self.count:,} lines done in {seconds:.1f}s")
-
-    def _print(self, what: str) -> None:
-        print(f"    {self.label}: {what}", file=self.stream, flush=True)
 
 
 def _init_worker(factory) -> None:
@@ -53,47 +26,19 @@ def _run_chunk(chunk: List[str]) -> List[str]:
     return [_worker_fn(line) for line in chunk]
 
 
-def _chunks(lines: Iterable[str], size: int) -> Iterator[List[str]]:
+def map_lines(factory, lines: Iterable[str], workers: int, chunk_lines: int = CHUNK_LINES) -> Iterator[str]:
+    """``factory.build()(line)`` for every line, in order. ``factory`` is picklable; each
+    worker builds it once. ``workers <= 1`` runs here (no pool start-up for small splits)."""
+    if workers <= 1:
+        yield from map(factory.build(), lines)
+        return
     lines = iter(lines)
-    while chunk := list(itertools.islice(lines, size)):
-        yield chunk
-
-
-def _pooled(factory, chunks: Iterator[List[str]], workers: int) -> Iterator[List[str]]:
-    window = 4 * workers
+    chunks = iter(lambda: list(itertools.islice(lines, chunk_lines)), [])
     with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(factory,)) as pool:
         pending: collections.deque = collections.deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= window:
-                yield pending.popleft().get()
+            if len(pending) >= 4 * workers:
+                yield from pending.popleft().get()
         while pending:
-            yield pending.popleft().get()
-
-
-def map_lines(
-    factory,
-    lines: Iterable[str],
-    workers: int,
-    progress: Optional[Progress] = None,
-    chunk_lines: int = CHUNK_LINES,
-) -> Iterator[str]:
-    """``factory.build()(line)`` for every line, in order. ``factory`` is picklable; each
-    worker builds it once. ``workers <= 1`` runs here (no pool start-up for small splits)."""
-    chunks = _chunks(lines, chunk_lines)
-    if workers <= 1:
-        fn = factory.build()
-        results = ([fn(line) for line in chunk] for chunk in chunks)
-    else:
-        results = _pooled(factory, chunks, workers)
-    for done in results:
-        if progress:
-            progress.update(len(done))
-        yield from done
-
-
-def map_file(factory, lines: Iterable[str], dest: str, workers: int, label: str, progress_every: int) -> None:
-    """``map_lines`` written to ``dest``, with a line count labelled ``label``."""
-    progress = Progress(label, progress_every)
-    write_lines(dest, map_lines(factory, lines, workers, progress))
-    progress.close()
+            yield from pending.popleft().get()

@@ -13,8 +13,7 @@ from rdrop_recipes.folders.atomic_files import write_json
 from rdrop_recipes.folders.markers import QUICKSTART_MARKER, SCORES
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
-from rdrop_recipes.toy.corpus import write_corpus
-from rdrop_recipes.toy.settings import toy_generate, toy_training
+from rdrop_recipes.toy.task import toy_generate, toy_training, write_corpus
 
 # what a run writes into --out; a rerun into a marked folder removes these and nothing else
 OUTPUTS = (SCORES, "raw", "bin", "checkpoints", "preprocess.log", "train.log", "generate.log")

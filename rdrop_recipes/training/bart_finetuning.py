@@ -13,12 +13,7 @@ from rdrop_recipes.training import launch
 def generation_settings(config_path, assignments):
     """The ``--set`` assignments that name a [generate] key (training never reads that table)."""
     generate = recipe_config.load(config_path).get("generate", {})
-    forwarded = []
-    for assignment in assignments:
-        key = assignment.partition("=")[0].strip()
-        if key in generate or key.removeprefix("generate.") in generate:
-            forwarded.append(assignment)
-    return forwarded
+    return [a for a in assignments if a.partition("=")[0].strip().removeprefix("generate.") in generate]
 
 
 def finetune_then_evaluate(args):

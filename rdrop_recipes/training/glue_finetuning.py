@@ -1,15 +1,13 @@
-"""Fine-tuning a pre-trained RoBERTa on one GLUE task through the training plan, one run per
-seed in a fresh results folder; each seed's dev metric (the best over its validations, what
-fairseq's ``best_<metric>`` tracks) goes into ``scores.json``. With ``--slurm-nodes 1
---gpus-per-node 1`` the seeds are a SLURM job array instead (:func:`write_job`), and
-``--collect FOLDER`` writes its ``scores.json`` once the job is done (:func:`collect`)."""
+"""Fine-tuning a pre-trained RoBERTa on one GLUE task, one run per seed in a fresh results folder,
+each seed's best dev metric (what fairseq's ``best_<metric>`` tracks) into ``scores.json``; or a
+SLURM job array of the seeds (:func:`write_job`), whose logs ``--collect`` scores (:func:`collect`)."""
 
 import datetime
 import os
 import shlex
 import statistics
 
-from rdrop_recipes.config.command_line import passed_value
+from rdrop_recipes.config.recipe_config import passed_value
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
 from rdrop_recipes.fairseq_io.log_lines import (
@@ -147,14 +145,11 @@ def seed_command(cfg, model_path, arch, seed, run_dir, hardware, extra):
     return training_plan.one_process(arguments, extra)
 
 
-def _shown(line):
-    # the console shows the validations, the epochs and anything about an error; the log all
-    return reports_progress(line) or "error" in line.lower()
-
-
 def run_seed(command, log_path):
     """fairseq-train logged to ``log_path``: its exit status and the log's lines."""
-    status, _ = launch.run_logged(command, log_path, echo=_shown)
+    # the console shows the validations, the epochs and anything about an error; the log all
+    shown = lambda line: reports_progress(line) or "error" in line.lower()
+    status, _ = launch.run_logged(command, log_path, echo=shown)
     with open(log_path, encoding="utf-8") as log:
         return status, log.readlines()
 
@@ -192,12 +187,13 @@ def summarize(task, variant, metric, model, data, seeds):
     }
 
 
-def report(summary):
+def report(summary, folder):
     per_seed = ", ".join(f"{s}: {e['best']}" for s, e in summary["seeds"].items())
     print(
         f"{PROG}: {summary['task']} dev {summary['metric']} per seed {per_seed}; mean {summary['mean']}",
         flush=True,
     )
+    print(f"{PROG}: results in {folder}", flush=True)
 
 
 def finetune(args):
@@ -251,9 +247,7 @@ def finetune(args):
         print(f"{PROG}: seed {seed}: dev {metric} {run['best']} (best of {validated})", flush=True)
     model, data = os.path.abspath(model_path), os.path.abspath(recipe["data"])
     summary = summarize(args.task, recipe["variant"], metric, model, data, seeds)
-    final = results_dirs.publish_scores(partial, results_dir, name, stamp, summary)
-    report(summary)
-    print(f"{PROG}: results in {final}", flush=True)
+    report(summary, results_dirs.publish_scores(partial, results_dir, name, stamp, summary))
     return 0
 
 
@@ -353,6 +347,5 @@ def collect(folder, task=None):
         seeds[str(seed)] = {**run, "command": command}
     summary = summarize(job["task"], job["variant"], metric, job["model"], job["data"], seeds)
     write_json(os.path.join(folder, SCORES), summary)
-    report(summary)
-    print(f"{PROG}: results in {folder}", flush=True)
+    report(summary, folder)
     return 0

@@ -1,20 +1,59 @@
-"""Running a training plan: fairseq-train with its console copied to the run's log (or an
-sbatch script written), its settings recorded in the save dir."""
+"""A training run: its options (shared by ``train`` and ``finetune-cnndm``), then its plan carried
+out: fairseq-train with its console copied to the run's log (or an sbatch script written), its
+settings recorded in the save dir."""
 
-import contextlib
 import os
 import shlex
 import subprocess
 import sys
 
+from rdrop_recipes.config import recipe_config
 from rdrop_recipes.fairseq_io.log_lines import ERROR_LINE, reports_progress
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training import slurm
-from rdrop_recipes.training.plan import build_plan
+from rdrop_recipes.training.plan import ABLATION_FLAGS, build_plan
 
 PROG = "train"  # also finetune-cnndm's training lines
+
+
+def add_arguments(parser, config_default=None):
+    """``--config`` is required unless the recipe has its own (``config_default``)."""
+    config_help = "recipe TOML" if config_default else "recipe TOML (configs/train-*.toml)"
+    parser.add_argument("--config", required=config_default is None, default=config_default, help=config_help)
+    parser.add_argument(
+        "--variant",
+        help="a [variants.NAME] table of the config: rdrop (default) | baseline | doubled-batch | no-kl; "
+        "IWSLT14 and Multi30k also rdrop-cutoff | simcut",
+    )
+    parser.add_argument("--data", help="binarized data folder (fairseq-preprocess output)")
+    parser.add_argument(
+        "--save-dir", help="checkpoint folder (default: derived from the settings, see run_dirs.py)"
+    )
+    parser.add_argument(
+        run_dirs.ALLOW_FLAG,
+        action="store_true",
+        help="resume a save dir whose checkpoints were trained with other settings",
+    )
+    recipe_config.add_set_option(parser, "lr=7e-4")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
+    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    # checked by the R-Drop options' own declarations (config/declarations.py), as a --set is
+    for key in ABLATION_FLAGS:
+        metavar = "P1,P2" if key == "reg_dropouts" else None
+        parser.add_argument("--" + key.replace("_", "-"), type=recipe_config.flag_type(key), metavar=metavar)
+    parser.add_argument(
+        "--nnodes", type=recipe_config.at_least(1), default=1, help="nodes; > 1 launches through torchrun"
+    )
+    parser.add_argument("--node-rank", type=recipe_config.at_least(0), default=0)
+    parser.add_argument("--master-addr", help="address of node 0 (with --nnodes > 1)")
+    parser.add_argument("--master-port", type=recipe_config.at_least(1, 65535), default=29500)
+    parser.add_argument(
+        "--gpus-per-node", type=recipe_config.at_least(1), help="default: the GPUs torch sees here"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    slurm.add_arguments(parser)
 
 
 def run_logged(command, log_file, echo=None):
@@ -23,21 +62,19 @@ def run_logged(command, log_file, echo=None):
     status and the last ``<prog>: error: ...`` line fairseq or the plugin printed."""
     error = None
     pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
-    with contextlib.ExitStack() as stack:
-        log = stack.enter_context(open(log_file, "a", encoding="utf-8")) if log_file else None
-        proc = stack.enter_context(children.started(command, **pipe))
+    with (
+        open(log_file or os.devnull, "a", encoding="utf-8") as log,
+        children.started(command, **pipe) as proc,
+    ):
         for line in proc.stdout:
-            progress = reports_progress(line)
             if echo is None or echo(line):
                 sys.stdout.write(line)
-                if progress:
-                    sys.stdout.flush()
+            log.write(line)
+            if reports_progress(line):
+                sys.stdout.flush()
+                log.flush()
             if ERROR_LINE.match(line):
                 error = line.strip()
-            if log:
-                log.write(line)
-                if progress:
-                    log.flush()
     return proc.returncode, error
 
 
@@ -55,22 +92,6 @@ def _start(plan, args, recorded, shown=None):
     if not args.dry_run:
         os.makedirs(plan.save_dir, exist_ok=True)
         run_dirs.record(plan.save_dir, plan.settings, recorded)
-
-
-def run_plan(plan, args):
-    """fairseq-train's exit status (0 for ``--dry-run``)."""
-    command = shlex.join(plan.command)
-    _start(plan, args, command, shown=command)
-    if args.dry_run:
-        return 0
-    if plan.log_file:
-        print(f"{PROG}: log in {plan.log_file}", flush=True)
-    code, error = run_logged(plan.command, plan.log_file)
-    if code and error:  # the plugin's (or fairseq's argparse) one line, as this recipe's error
-        raise RecipeError(f"fairseq-train stopped: {error}")
-    if code:
-        print(f"{PROG}: fairseq-train exited with status {code}", file=sys.stderr)
-    return code
 
 
 def run_job(args):
@@ -92,9 +113,21 @@ def run_job(args):
 
 
 def train(args):
-    """``train``'s arguments carried out: ``(status, plan)``; the plan is None where an sbatch
-    script was written instead (the job trains on the cluster)."""
+    """``train``'s arguments carried out: ``(status, plan)``, fairseq-train's exit status (0 for
+    ``--dry-run``); the plan is None where an sbatch script was written instead (the job trains on
+    the cluster)."""
     if slurm.requested(args):
         return run_job(args), None
     plan = build_plan(args)
-    return run_plan(plan, args), plan
+    command = shlex.join(plan.command)
+    _start(plan, args, command, shown=command)
+    if args.dry_run:
+        return 0, plan
+    if plan.log_file:
+        print(f"{PROG}: log in {plan.log_file}", flush=True)
+    code, error = run_logged(plan.command, plan.log_file)
+    if code and error:  # the plugin's (or fairseq's argparse) one line, as this recipe's error
+        raise RecipeError(f"fairseq-train stopped: {error}")
+    if code:
+        print(f"{PROG}: fairseq-train exited with status {code}", file=sys.stderr)
+    return code, plan

@@ -11,8 +11,8 @@ from typing import List, NamedTuple, Optional
 
 from rdrop_recipes.config import declarations, recipe_config
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.fairseq_io.preprocess import check_data_folder
 from rdrop_recipes.folders import run_dirs
-from rdrop_recipes.folders.data_bin import check_data_folder
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training.hardware import detect_hardware, precision_flags
 
@@ -108,10 +108,9 @@ def resolve(args, task=None):
     cfg = recipe_config.apply_overrides(_layered(cfg, layers(cfg)), late, FLAG_TABLES)
     recipe = cfg["recipe"]
     recipe["variant"] = variant
-    if args.data:
-        recipe["data"] = args.data
-    if args.device:
-        recipe["device"] = args.device
+    for key in ("data", "device"):
+        if getattr(args, key):
+            recipe[key] = getattr(args, key)
     fairseq = cfg.setdefault("fairseq", {})
     given = {k: getattr(args, k, None) for k in ABLATION_FLAGS if getattr(args, k, None) is not None}
     fairseq.update(given)
@@ -139,15 +138,6 @@ def _check_rdrop_options(fairseq, given, variant, variants):
             f"{', '.join(options)}: R-Drop option(s), but variant {variant!r} trains "
             f"{criterion}; use --variant {' or '.join(rdrop) or 'rdrop'}"
         )
-
-
-def check_data(recipe, fairseq):
-    # the train split and every validation subset fairseq-train will read
-    splits = ["train"]
-    if not fairseq.get("disable_validation"):
-        splits += str(fairseq.get("valid_subset") or "valid").split(",")
-    hint = recipe.get("prepare_hint", "pass --data DIR")
-    check_data_folder(recipe["data"], splits, hint, fairseq.get("source_lang"), fairseq.get("target_lang"))
 
 
 def default_save_dir(resolved, settings):
@@ -183,25 +173,16 @@ def one_process(arguments, extra):
     return [sys.executable, "-m", "fairseq_cli.train", *arguments, *extra]
 
 
-def _torchrun(args, gpus_per_node, arguments, world_size):
-    if not args.master_addr:
-        raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
-    if args.node_rank >= args.nnodes:
-        raise RecipeError(
-            f"--node-rank {args.node_rank} with --nnodes {args.nnodes}: ranks are 0 to {args.nnodes - 1}"
-        )
-    # torchrun starts the processes; fairseq reads RANK/WORLD_SIZE/MASTER_* itself
-    launcher = ["torchrun", "--nnodes", str(args.nnodes), "--nproc_per_node", str(gpus_per_node)]
-    launcher += ["--node_rank", str(args.node_rank), "--master_addr", args.master_addr]
-    launcher += ["--master_port", str(args.master_port), "-m", "fairseq_cli.train"]
-    return launcher + arguments + ["--distributed-world-size", str(world_size)] + args.extra
-
-
 def build_plan(args, hardware=None, resolved=None):
     resolved = resolved or resolve(args)
     cfg = resolved.config
     recipe, fairseq = cfg["recipe"], dict(cfg["fairseq"])
-    check_data(recipe, fairseq)
+    # the train split and every validation subset fairseq-train will read
+    splits = ["train"]
+    if not fairseq.get("disable_validation"):
+        splits += str(fairseq.get("valid_subset") or "valid").split(",")
+    hint = recipe.get("prepare_hint", "pass --data DIR")
+    check_data_folder(recipe["data"], splits, hint, fairseq.get("source_lang"), fairseq.get("target_lang"))
     hardware = hardware or detect_hardware(recipe.get("device", "auto"))
     settings = run_dirs.settings(cfg, args.extra)
     save_dir = args.save_dir or default_save_dir(resolved, settings)
@@ -236,7 +217,17 @@ def build_plan(args, hardware=None, resolved=None):
             raise RecipeError(
                 "--nnodes > 1 trains on GPUs; this machine has none (or --device cpu was given)"
             )
-        plan.command = _torchrun(args, gpus_per_node, arguments, world_size)
+        if not args.master_addr:
+            raise RecipeError("--nnodes > 1 needs --master-addr (the address of the node with --node-rank 0)")
+        if args.node_rank >= args.nnodes:
+            raise RecipeError(
+                f"--node-rank {args.node_rank} with --nnodes {args.nnodes}: ranks are 0 to {args.nnodes - 1}"
+            )
+        # torchrun starts the processes; fairseq reads RANK/WORLD_SIZE/MASTER_* itself
+        launcher = ["torchrun", "--nnodes", str(args.nnodes), "--nproc_per_node", str(gpus_per_node)]
+        launcher += ["--node_rank", str(args.node_rank), "--master_addr", args.master_addr]
+        launcher += ["--master_port", str(args.master_port), "-m", "fairseq_cli.train"]
+        plan.command = launcher + arguments + ["--distributed-world-size", str(world_size)] + args.extra
     else:
         plan.command = one_process(arguments, args.extra)
     return plan

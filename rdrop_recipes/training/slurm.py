@@ -7,8 +7,8 @@ its time limit and resumes from ``checkpoint_last.pt`` in the same save dir.
 
 import argparse
 import copy
+import itertools
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -41,42 +41,33 @@ PRECISION_LINES = (
 
 # sbatch's --time formats (man sbatch); "infinite"/"unlimited" mean the partition's limit
 TIME_FORMATS = "MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
-_TIME = re.compile(r"(?:(\d+)-(\d+)(?::(\d+))?(?::(\d+))?|(\d+)(?::(\d+))?(?::(\d+))?)")
 NO_TIME_LIMIT = ("infinite", "unlimited")
-
-
-def time_limit_seconds(text):
-    """The seconds of an sbatch ``--time`` value (None: no limit); ValueError if malformed."""
-    if text.strip().lower() in NO_TIME_LIMIT:
-        return None
-    match = _TIME.fullmatch(text.strip())
-    if not match:
-        raise ValueError(text)
-    days, hours, minutes, seconds, *rest = match.groups()
-    if days is None:
-        # without a day, the fields are MM, MM:SS or HH:MM:SS
-        fields = [int(f) for f in rest if f is not None]
-        hours, minutes, seconds = fields if len(fields) == 3 else [0, *fields, 0][:3]
-        return hours * 3600 + minutes * 60 + seconds
-    return int(days) * 86400 + int(hours) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
 
 
 def slurm_time(text):
     """argparse ``type`` of ``--slurm-time``: longer than the requeue warning (a shorter limit
     signals the job at its start: it would requeue forever)."""
-    try:
-        seconds = time_limit_seconds(text)
-    except ValueError:
+    value = text.strip()
+    if value.lower() in NO_TIME_LIMIT:
+        return value
+    days, dash, clock = value.rpartition("-")
+    fields = clock.split(":")
+    if len(fields) > 3 or not all(f.isdecimal() for f in fields) or (dash and not days.isdecimal()):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a SLURM time; use {TIME_FORMATS}, e.g. 3-00:00:00 for three days"
-        ) from None
+        )
+    if dash:
+        hours, minutes, seconds = [*fields, "0", "0"][:3]
+    else:  # without a day, the fields are MM, MM:SS or HH:MM:SS
+        hours, minutes, seconds = fields if len(fields) == 3 else ["0", *fields, "0"][:3]
+    total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
     # 0 is sbatch's "no limit"
-    if seconds is not None and 0 < seconds <= REQUEUE_WARNING_S:
+    if 0 < total <= REQUEUE_WARNING_S:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is {seconds} s, not more than the {REQUEUE_WARNING_S} s warning before the limit "
+            f"{text!r} is {total} s, not more than the {REQUEUE_WARNING_S} s warning before the limit "
             "at which the job requeues itself; give a longer time"
         )
-    return text.strip()
+    return value
 
 
 def one_word(text):
@@ -280,10 +271,7 @@ def write_script(path, text):
         with open(path, encoding="utf-8") as handle:
             if handle.read() == text:
                 return None
-        n = 1
-        while os.path.exists(f"{path}.~{n}~"):
-            n += 1
-        kept = f"{path}.~{n}~"
+        kept = next(f"{path}.~{n}~" for n in itertools.count(1) if not os.path.exists(f"{path}.~{n}~"))
         os.replace(path, kept)
     write_lines(path, text.splitlines())  # atomic: never a half-written script
     os.chmod(path, 0o755)

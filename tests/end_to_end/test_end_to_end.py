@@ -8,7 +8,7 @@ import re
 import pytest
 from fairseq_commands import BIN, metric_series, run, train_cmd
 
-from rdrop_recipes.toy.settings import toy_generate
+from rdrop_recipes.toy.task import toy_generate
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from toy_corpus import binarized, tiny_arch  # noqa: E402
 
 from rdrop_recipes import average_checkpoints, evaluate, prepare_iwslt14, train
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO  # noqa: E402
-from rdrop_recipes.evaluation import generation
+from rdrop_recipes.evaluation import evaluated_checkpoints
 from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.folders.markers import QUICKSTART_MARKER
 from rdrop_recipes.preparation.iwslt14 import Iwslt14Recipe
@@ -454,10 +454,10 @@ def test_recipes_start_processes_only_through_children():
 def test_generate_without_the_plugin_names_the_flag():
     # what fairseq-generate ends with on an R-Drop checkpoint without --user-dir (torch >= 2.6)
     line = "\tWeightsUnpickler error: Unsupported global: GLOBAL argparse.Namespace was not an allowed global"
-    hint = generation.plugin_hint(["...", line])
-    assert "--user-dir" in hint and generation.PLUGIN_DIR in hint
-    assert "--user-dir" in generation.plugin_hint(["KeyError: 'rdrop_translation'"])
-    assert generation.plugin_hint(["KeyError: 'model'"]) == ""
+    hint = evaluated_checkpoints.plugin_hint(["...", line])
+    assert "--user-dir" in hint and evaluated_checkpoints.PLUGIN_DIR in hint
+    assert "--user-dir" in evaluated_checkpoints.plugin_hint(["KeyError: 'rdrop_translation'"])
+    assert evaluated_checkpoints.plugin_hint(["KeyError: 'model'"]) == ""
 
 
 # -- 9. Ctrl-C in the middle of a stage ---------------------------------------------------------

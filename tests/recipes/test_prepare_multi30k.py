@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from rdrop_recipes import prepare_multi30k
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO
 from rdrop_recipes.preparation.multi30k import Multi30kRecipe
 from rdrop_recipes.process.errors import PrepareError
@@ -57,10 +56,9 @@ def prepare(*args):
 
 
 def config_for(tmp_path, **values):
-    args = prepare_multi30k.build_parser().parse_args(
-        ["--out-dir", str(tmp_path / "out"), "--data-bin", str(tmp_path / "bin"), "--workers", "1"]
+    config, _ = Multi30kRecipe.configure(
+        ["--out-dir", str(tmp_path / "out"), "--data-bin", str(tmp_path / "bin"), "--workers", "1"],
     )
-    config = prepare_multi30k.recipe_cli.resolve_config(args, {})
     for key, value in values.items():
         table, name = key.split("__")
         config[table][name] = value

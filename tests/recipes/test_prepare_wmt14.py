@@ -58,7 +58,7 @@ def test_parallel_map_keeps_line_order():
 
 
 def test_every_config_key_is_read_from_the_toml():
-    config, _ = prepare_wmt14.configure([])
+    config, _ = Wmt14Recipe.configure([])
     assert config["bpe"]["merges"] == 32000 and config["clean"]["max_tokens"] == 250
     assert config["tokenize"]["aggressive_dash_splits"] is True
     assert config["run"]["workers"] == (os.cpu_count() or 1)
@@ -73,7 +73,7 @@ def test_sources_archive_flags_dir_trees_and_downloads(tmp_path):
     tree = tmp_path / "tree"
     with tarfile.open(str(tmp_path / "a" / "test-full.tgz")) as archive:
         archive.extractall(str(tree), filter="data")
-    config, _ = prepare_wmt14.configure(
+    config, _ = Wmt14Recipe.configure(
         [
             "--archive-dir",
             str(tree),
@@ -81,7 +81,7 @@ def test_sources_archive_flags_dir_trees_and_downloads(tmp_path):
             str(tmp_path / "a" / "dev.tgz"),
             "--out-dir",
             str(tmp_path / "o"),
-        ]
+        ],
     )
     sources = Wmt14Recipe(config).sources
     assert sources["test"].kind == "tree" and sources["dev"].kind == "archive"

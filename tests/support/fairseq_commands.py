@@ -1,12 +1,12 @@
 """fairseq's console commands as the end-to-end tests run them: the installed
-programs, a clean environment, the toy task's tiny training flags (``rdrop_recipes.toy.settings``)."""
+programs, a clean environment, the toy task's tiny training flags (``rdrop_recipes.toy.task``)."""
 
 import os
 import re
 import subprocess
 import sys
 
-from rdrop_recipes.toy.settings import toy_training
+from rdrop_recipes.toy.task import toy_training
 
 BIN = os.path.dirname(sys.executable)
 

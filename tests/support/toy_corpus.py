@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from rdrop_recipes.toy.corpus import write_corpus
+from rdrop_recipes.toy.task import write_corpus
 
 BIN = os.path.dirname(sys.executable)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,12 +1,41 @@
-"""fairseq's flags for the toy task, shared by the quickstart and the end-to-end tests."""
+"""The toy translation task, shared by the quickstart and the end-to-end tests: a tiny synthetic
+corpus (random sentences over a small vocabulary, "translated" word by word through a fixed lexicon
+with each adjacent pair swapped, so a model must learn a lexicon and a little reordering) and
+fairseq's flags for a tiny transformer that learns it on a CPU in a few hundred updates."""
+
+import os
+import random
 
 from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
+from rdrop_recipes.folders.atomic_files import write_lines
 
+SRC_LANG, TGT_LANG = "src", "tgt"
 TINY_TRANSFORMER = (
     "--arch transformer --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 64 "
     "--decoder-embed-dim 64 --encoder-ffn-embed-dim 128 --decoder-ffn-embed-dim 128 "
     "--encoder-attention-heads 4 --decoder-attention-heads 4 --share-all-embeddings"
 ).split()
+
+
+def write_corpus(out_dir, train=2000, valid=100, test=100, vocab=24, seed=1):
+    """``out_dir/{train,valid,test}.{src,tgt}``, sentences of 3 to 10 words; the number of
+    sentence pairs per split."""
+    rng = random.Random(seed)
+    lexicon = {f"s{i}": f"t{(7 * i + 3) % vocab}" for i in range(vocab)}
+    vocabulary = sorted(lexicon)
+    counts = {}
+    for split, count in (("train", train), ("valid", valid), ("test", test)):
+        pairs = []
+        for _ in range(count):
+            words = [rng.choice(vocabulary) for _ in range(rng.randint(3, 10))]
+            target = [lexicon[word] for word in words]
+            for i in range(0, len(target) - 1, 2):
+                target[i], target[i + 1] = target[i + 1], target[i]
+            pairs.append((" ".join(words), " ".join(target)))
+        for side, lang in enumerate((SRC_LANG, TGT_LANG)):
+            write_lines(os.path.join(out_dir, f"{split}.{lang}"), (pair[side] for pair in pairs))
+        counts[split] = len(pairs)
+    return counts
 
 
 def toy_training(updates, log_interval, bleu_every=None):
