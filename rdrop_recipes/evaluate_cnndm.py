@@ -9,6 +9,7 @@ from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.evaluation.summarization import evaluate_rouge, summarization_config
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.text import gpt2_bpe
+from rdrop_recipes.training.hardware import add_device_options
 
 
 def parse_args(argv):
@@ -20,8 +21,7 @@ def parse_args(argv):
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     recipe_config.add_set_option(parser, "beam=6")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    add_device_options(parser)
     return parse_with_passthrough(parser, argv)
 
 

@@ -19,7 +19,6 @@ def main(argv=None):
     parser.add_argument("--data", help="binarized data folder (fairseq-preprocess --only-source output)")
     parser.add_argument("--subsets", help="comma-separated splits to score (default: the config's)")
     add_run_options(parser)
-    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
     recipe_config.add_set_option(parser, "context_window=0")
     args = recipe_config.parse_with_passthrough(parser, argv)
     perplexity.evaluate_perplexity(perplexity.resolve(args), args.name, args.extra)

@@ -7,6 +7,7 @@ from rdrop_recipes.config import recipe_config
 from rdrop_recipes.config.recipe_config import parse_with_passthrough
 from rdrop_recipes.process.exit import exits_cleanly
 from rdrop_recipes.training import glue_finetuning, slurm
+from rdrop_recipes.training.hardware import add_device_options
 
 
 def parse_args(argv):
@@ -27,8 +28,7 @@ def parse_args(argv):
     parser.add_argument("--results-dir")
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     recipe_config.add_set_option(parser, "lr=2e-5")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    add_device_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument(
         "--gpus-per-node", type=recipe_config.at_least(1), help="with --slurm-nodes: 1 (one GPU per seed)"

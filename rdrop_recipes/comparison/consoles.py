@@ -9,13 +9,10 @@ import shlex
 from typing import IO, Iterator, Optional, Sequence
 
 from rdrop_recipes.fairseq_io import log_lines
+from rdrop_recipes.folders.results_dirs import now
 
 # the line ``attempt`` writes (ours, not fairseq's: read back here, beside its writer)
 _ATTEMPT = re.compile(r"^# (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d): ")
-
-
-def now() -> str:
-    return datetime.datetime.now().isoformat(timespec="seconds")
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, 
 from rdrop_recipes.comparison import consoles, run_state
 from rdrop_recipes.comparison.plan import Run, Settings, check_baseline, eval_command, plan, train_command
 from rdrop_recipes.comparison.summary import minutes, write_results
+from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.folders.atomic_files import write_json
 from rdrop_recipes.folders.markers import COMPARISON_LOCK
 from rdrop_recipes.process import children
@@ -53,7 +54,7 @@ def training(run: Run, settings: Settings, say) -> Step:
         if not os.path.isfile(os.path.join(run.folder, "checkpoint_best.pt")):
             raise RecipeError(f"training {run.name} wrote no checkpoint_best.pt (log: {out})")
         seconds = round(time.time() - started, 1)
-        write_json(run.trained_marker, {"finished": consoles.now(), "seconds_last_attempt": seconds})
+        write_json(run.trained_marker, {"finished": results_dirs.now(), "seconds_last_attempt": seconds})
 
     return Step(train_command(run, settings), out, finish)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from rdrop_recipes.config import recipe_config
+from rdrop_recipes.fairseq_io.preprocess import prepare_hint
 from rdrop_recipes.folders.markers import TRAINED
 from rdrop_recipes.process.errors import RecipeError
 
@@ -135,8 +136,7 @@ def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[
     recipe_config.load(settings.eval_config)
     data = settings.data or config.get("recipe", {}).get("data", "")
     if not os.path.isdir(data):
-        hint = config.get("recipe", {}).get("prepare_hint", "pass --data DIR")
-        raise RecipeError(f"data folder {data!r} not found; {hint}")
+        raise RecipeError(f"data folder {data!r} not found; {prepare_hint(config.get('recipe', {}))}")
     variants = split_list(variants_text, "variants")
     seeds = parse_seeds(seeds_text)
     flags = variant_flags(variants, defines, config)

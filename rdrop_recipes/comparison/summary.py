@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from rdrop_recipes.comparison.consoles import now, training_seconds
+from rdrop_recipes.comparison.consoles import training_seconds
 from rdrop_recipes.comparison.plan import Run, Settings
 from rdrop_recipes.comparison.run_state import evaluation
 from rdrop_recipes.config import recipe_config
@@ -152,7 +152,7 @@ def write_results(runs: List[Run], variants, settings: Settings, started: float,
     tests = significance_tests(records, settings)
     table = {
         "name": settings.name,
-        "created": now(),
+        "created": results_dirs.now(),
         "command": settings.command,
         "train_config": settings.config,
         "eval_config": settings.eval_config,

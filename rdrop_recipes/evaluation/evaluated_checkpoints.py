@@ -2,7 +2,6 @@
 checkpoint they read ([recipe] ``checkpoints``, ``average_last``; several averaged into one),
 the fairseq command run on it and the results folder their scores go to."""
 
-import datetime
 import glob
 import os
 import shlex
@@ -23,6 +22,7 @@ from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
+from rdrop_recipes.training.hardware import add_device_options
 
 # what fairseq cannot build from an R-Drop checkpoint without the plugin
 PLUGIN_NAMES = ("rdrop_translation", "reg_label_smoothed_cross_entropy")
@@ -36,7 +36,7 @@ def add_run_options(parser):
     )
     parser.add_argument("--name", help="results folder name (a timestamp is appended)")
     parser.add_argument("--results-dir")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    add_device_options(parser)
 
 
 def evaluation_config(args, flag_table):
@@ -118,7 +118,7 @@ def scored_into_results(cfg, checkpoints, name, prog, score, keep_averaged=False
             os.remove(checkpoint)
     summary = {
         "name": name,
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "created": results_dirs.now(),
         "data": os.path.abspath(recipe["data"]),
         "checkpoints": [os.path.abspath(p) for p in checkpoints],
         "averaged": len(checkpoints) > 1,

@@ -98,7 +98,7 @@ def evaluate_perplexity(cfg, name, extra):
     """Every subset of [recipe] ``subsets`` scored; the finished results folder."""
     recipe = cfg["recipe"]
     subsets = list(recipe["subsets"])
-    check_data_folder(recipe["data"], subsets, recipe.get("prepare_hint", "pass --data DIR"))
+    check_data_folder(recipe, subsets)
     check_window(cfg, extra)
     checkpoints = evaluated_checkpoints.checked_checkpoints(recipe)
     for path in checkpoints:

@@ -2,7 +2,6 @@
 settings, ``--bpe gpt2``) and their ROUGE-1/2/L/Lsum F1, into a fresh results folder. ROUGE is
 rouge-score's, not the paper's files2rouge (README.md): absolute values differ a little."""
 
-import datetime
 import os
 import re
 import time
@@ -99,7 +98,7 @@ def evaluate_rouge(cfg, checkpoint, bpe_dir, offline, results_dir, name=None, ex
     scores = rouge(hyps, refs)
     summary = {
         "name": name,
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "created": results_dirs.now(),
         "checkpoint": os.path.abspath(checkpoint),
         "data": os.path.abspath(recipe["data"]),
         "subset": subset,

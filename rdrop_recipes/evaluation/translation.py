@@ -28,8 +28,7 @@ def check_setup(cfg):
     """What an evaluation needs besides its checkpoints (compare checks it before training)."""
     recipe, gen = cfg["recipe"], cfg.get(FLAG_TABLE, {})
     subset = gen.get("gen_subset") or "test"
-    hint = recipe.get("prepare_hint", "pass --data DIR")
-    check_data_folder(recipe["data"], [subset], hint, gen.get("source_lang"), gen.get("target_lang"))
+    check_data_folder(recipe, [subset], gen.get("source_lang"), gen.get("target_lang"))
     if recipe.get("raw_reference") and not os.path.isfile(recipe["raw_reference"]):
         raise RecipeError(
             f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"

@@ -11,7 +11,6 @@ import sys
 from typing import Dict, Optional, Sequence
 
 from rdrop_recipes.folders.atomic_files import checked_line_count
-from rdrop_recipes.folders.prepared_dirs import building_data_bin
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import PrepareError, RecipeError
 
@@ -26,7 +25,8 @@ def run_preprocess(
     extra_args: Sequence[str] = (),
     log: Optional[str] = None,
 ) -> None:
-    """One fairseq-preprocess into ``destdir`` (GLUE runs one per folder inside ``building_data_bin``).
+    """One fairseq-preprocess into ``destdir``, a folder of ``prepared_dirs.building_data_bin`` (GLUE runs one
+    per folder inside it).
     ``prefixes``: each split's file prefix; ``src=None``: ``--only-source``; ``log``: a file for its
     messages instead of the console."""
     check_inputs(prefixes, src, tgt)
@@ -66,25 +66,6 @@ def check_inputs(prefixes: Dict[str, str], src: Optional[str], tgt: Optional[str
                     )
 
 
-def preprocess(
-    text_dir: str,
-    data_bin: str,
-    src: Optional[str],
-    tgt: Optional[str],
-    workers: int,
-    joined_dictionary: bool,
-    extra_args: Sequence[str],
-    config: dict,
-    prefixes: Optional[Dict[str, str]] = None,
-    log: Optional[str] = None,
-) -> None:
-    """``run_preprocess`` into ``data_bin`` via ``building_data_bin``; ``prefixes`` defaults to
-    ``text_dir/<split>`` for train, valid and test."""
-    prefixes = prefixes or {split: os.path.join(text_dir, split) for split in ("train", "valid", "test")}
-    with building_data_bin(data_bin, config) as tmp:
-        run_preprocess(tmp, prefixes, workers, src, tgt, joined_dictionary, extra_args, log)
-
-
 def _split_files(folder: str, split: str, src: Optional[str], tgt: Optional[str]) -> bool:
     """``split.src-tgt.lang.{bin,idx}`` (either pair order) or its raw text (--dataset-impl raw);
     without languages, ``split.bin`` (``--only-source``) or ``split.*.bin``."""
@@ -105,15 +86,17 @@ def _pairs(folder: str, split: str) -> list:
     return sorted({os.path.basename(name)[len(split) + 1 :].split(".")[0] for name in names})
 
 
+def prepare_hint(recipe: dict) -> str:
+    """What to do about a missing or unfinished data folder: the config's [recipe] ``prepare_hint``."""
+    return recipe.get("prepare_hint", "pass --data DIR")
+
+
 def check_data_folder(
-    data: str,
-    splits: Sequence[str],
-    hint: str,
-    src: Optional[str] = None,
-    tgt: Optional[str] = None,
+    recipe: dict, splits: Sequence[str], src: Optional[str] = None, tgt: Optional[str] = None
 ) -> None:
-    """Refuse ``data`` unless every ``a:b:c`` shard exists with its ``dict.*.txt`` and ``train``,
-    and the first also holds the other ``splits`` (fairseq reads valid and test there)."""
+    """Refuse [recipe] ``data`` unless every ``a:b:c`` shard exists with its ``dict.*.txt`` and
+    ``train``, and the first also holds the other ``splits`` (fairseq reads valid and test there)."""
+    data, hint = recipe["data"], prepare_hint(recipe)
     folders = str(data).split(os.pathsep)
     for index, folder in enumerate(folders):
         if not os.path.isdir(folder) and len(folders) == 1:

@@ -17,6 +17,11 @@ def new_stamp() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def now() -> str:
+    """The local time, to the second, as ISO 8601: a summary's ``created``, a console's attempts."""
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
 def partial_path(results_dir: str, name: str, stamp: str) -> str:
     # the pid keeps two runs started in the same second apart
     return os.path.join(results_dir, f".{name}-{stamp}-{os.getpid()}{PARTIAL_SUFFIX}")

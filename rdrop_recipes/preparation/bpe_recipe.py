@@ -10,7 +10,7 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from rdrop_recipes.config import recipe_config
-from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.fairseq_io.preprocess import run_preprocess
 from rdrop_recipes.folders import prepared_dirs as output_dirs
 from rdrop_recipes.folders.atomic_files import (
     atomic_open,
@@ -258,16 +258,11 @@ class BpeRecipe(Recipe):
 
     def binarize(self) -> None:
         cfg = self.config["binarize"]
-        binarize.preprocess(
-            self.out_dir,
-            self.data_bin,
-            self.src,
-            self.tgt,
-            self.workers,
-            cfg["joined_dictionary"],
-            cfg["extra_args"],
-            self.config,
-        )
+        prefixes = {split: os.path.join(self.out_dir, split) for split in SPLITS}
+        with output_dirs.building_data_bin(self.data_bin, self.config) as tmp:
+            run_preprocess(
+                tmp, prefixes, self.workers, self.src, self.tgt, cfg["joined_dictionary"], cfg["extra_args"]
+            )
 
     def clean_pairs(
         self, split: str, ins: Sequence[str], outs: Sequence[str], lowercase: bool = False

@@ -5,7 +5,7 @@ import os
 import shutil
 import tarfile
 
-from rdrop_recipes.fairseq_io.preprocess import preprocess
+from rdrop_recipes.fairseq_io.preprocess import run_preprocess
 from rdrop_recipes.folders import prepared_dirs
 from rdrop_recipes.folders.atomic_files import (
     atomic_path,
@@ -88,7 +88,7 @@ def raw(raw_dir, archive, folder):
 
 def encode(folder, work, bpe, workers):
     files = raw_files(folder)
-    columns, counts = [], {}
+    counts = {}
     for side in SIDES:
         for split in SPLITS:
             # a \r inside an article would split it in fairseq's encoder (universal newlines)
@@ -96,33 +96,24 @@ def encode(folder, work, bpe, workers):
             # the lines written, not the raw file's newlines: a last line without its
             # newline would shift every later split by one article
             counts[split] = write_lines(os.path.join(work, f"{split}.raw.{side}"), lines)
-        columns.append(
-            (
-                [os.path.join(work, f"{split}.raw.{side}") for split in SPLITS],
-                os.path.join(work, f"all.raw.{side}"),
-                os.path.join(work, f"all.bpe.{side}"),
-                [os.path.join(work, f"{split}.bpe.{side}") for split in SPLITS],
-            )
-        )
     print(f"    GPT-2 BPE for {sum(counts.values()):,} article/summary pairs", flush=True)
-    gpt2_bpe.encode_splits(bpe, columns, list(counts.values()), workers)
+    gpt2_bpe.encode_splits(bpe, work, list(SPLITS), SIDES, list(counts.values()), workers, tag="bpe.")
 
 
 def binarize(work, data_bin, bpe, workers):
     """BART's dictionary on both sides (so ``--share-all-embeddings`` holds)."""
     dictionary = bpe["dict.txt"]
-    preprocess(
-        work,
-        data_bin,
-        "source",
-        "target",
-        workers,
-        False,
-        ["--srcdict", dictionary, "--tgtdict", dictionary],
-        STAMP,
-        prefixes={SPLITS[split]: os.path.join(work, f"{split}.bpe") for split in SPLITS},
-        log=os.path.join(work, "preprocess.log"),
-    )
+    prefixes = {SPLITS[split]: os.path.join(work, f"{split}.bpe") for split in SPLITS}
+    with prepared_dirs.building_data_bin(data_bin, STAMP) as tmp:
+        run_preprocess(
+            tmp,
+            prefixes,
+            workers,
+            "source",
+            "target",
+            extra_args=["--srcdict", dictionary, "--tgtdict", dictionary],
+            log=os.path.join(work, "preprocess.log"),
+        )
 
 
 def prepare(raw_dir, archive, bpe_dir, offline, workers, out_dir, data_bin, force):

@@ -202,16 +202,8 @@ def fetch(name: str, folder: str, archive_dir: str, offline: bool) -> None:
 def encode(spec: GlueTask, work: str, bpe: dict, workers: int) -> None:
     counts = [count_lines(os.path.join(work, f"{split}.raw.input0")) for split in spec.splits]
     print(f"    GPT-2 BPE for {sum(counts):,} examples", flush=True)
-    files = [
-        (
-            [os.path.join(work, f"{split}.raw.input{number}") for split in spec.splits],
-            os.path.join(work, f"all.raw.input{number}"),
-            os.path.join(work, f"all.input{number}"),
-            [os.path.join(work, f"{split}.input{number}") for split in spec.splits],
-        )
-        for number in range(len(spec.inputs))
-    ]
-    gpt2_bpe.encode_splits(bpe, files, counts, workers)
+    names = [f"input{number}" for number in range(len(spec.inputs))]
+    gpt2_bpe.encode_splits(bpe, work, spec.splits, names, counts, workers)
 
 
 def binarize(name: str, work: str, final: str, bpe: dict, workers: int) -> None:

@@ -5,9 +5,9 @@ import os
 from typing import Dict
 
 from rdrop_recipes.downloads import archives
-from rdrop_recipes.fairseq_io import preprocess as binarize
+from rdrop_recipes.fairseq_io.preprocess import run_preprocess
 from rdrop_recipes.folders.atomic_files import checked_line_count
-from rdrop_recipes.folders.prepared_dirs import Pipeline
+from rdrop_recipes.folders.prepared_dirs import Pipeline, building_data_bin
 from rdrop_recipes.preparation.bpe_recipe import SPLITS, Flag, Recipe
 from rdrop_recipes.process.errors import PrepareError
 
@@ -70,17 +70,9 @@ class Wikitext103Recipe(Recipe):
             self.say(f"{split}: {lines:,} lines")
 
     def binarize(self) -> None:
-        binarize.preprocess(
-            self.out_dir,
-            self.data_bin,
-            None,
-            None,
-            self.workers,
-            False,
-            self.config["binarize"]["extra_args"],
-            self.config,
-            prefixes={split: self.text_file(split) for split in SPLITS},
-        )
+        prefixes = {split: self.text_file(split) for split in SPLITS}
+        with building_data_bin(self.data_bin, self.config) as tmp:
+            run_preprocess(tmp, prefixes, self.workers, extra_args=self.config["binarize"]["extra_args"])
 
     def pipeline(self, state_dir: str) -> Pipeline:
         p = Pipeline(state_dir, stream=self.out)

@@ -44,15 +44,25 @@ def ensure_files(bpe_dir: str, offline: bool = False) -> dict:
     return paths
 
 
-def encode_splits(paths: dict, columns: Sequence[tuple], counts: Sequence[int], workers: int) -> None:
-    """Every split in one run of the encoder (one fairseq start, not one per split). Each column is
-    (split files of ``counts`` lines, their concatenation, its encoding, the encoded splits); the
-    encodings are written whole or not at all, empty lines kept so inputs and labels stay aligned."""
-    for splits, joined, _, _ in columns:
-        concatenate(splits, joined)
-    inputs = [column[1] for column in columns]
+def encode_splits(
+    paths: dict,
+    work: str,
+    splits: Sequence[str],
+    names: Sequence[str],
+    counts: Sequence[int],
+    workers: int,
+    tag="",
+) -> None:
+    """Every split in one run of the encoder (one fairseq start, not one per split). Each column of
+    ``names`` goes from ``work/<split>.raw.<name>`` (``counts`` lines per split) through their
+    concatenation ``all.raw.<name>`` and its encoding ``all.<tag><name>`` to ``<split>.<tag><name>``;
+    the encodings are written whole or not at all, empty lines kept so inputs and labels stay aligned."""
+    inputs = [os.path.join(work, f"all.raw.{name}") for name in names]
+    encodings = [os.path.join(work, f"all.{tag}{name}") for name in names]
+    for name, joined in zip(names, inputs):
+        concatenate([os.path.join(work, f"{split}.raw.{name}") for split in splits], joined)
     with contextlib.ExitStack() as pending:
-        temporaries = [pending.enter_context(atomic_path(column[2])) for column in columns]
+        temporaries = [pending.enter_context(atomic_path(encoded)) for encoded in encodings]
         command = [sys.executable, "-m", ENCODER_MODULE]
         command += ["--encoder-json", paths["encoder.json"], "--vocab-bpe", paths["vocab.bpe"]]
         command += ["--inputs", *inputs, "--outputs", *temporaries]
@@ -63,7 +73,7 @@ def encode_splits(paths: dict, columns: Sequence[tuple], counts: Sequence[int], 
                 f"GPT-2 BPE encoding of {', '.join(inputs)} failed with exit status {status} (its messages "
                 "are above); check encoder.json and vocab.bpe"
             )
-    for _, _, encoded, outputs in columns:
+    for name, encoded in zip(names, encodings):
         lines = read_lines(encoded)
-        for output, count in zip(outputs, counts):
-            write_lines(output, itertools.islice(lines, count))
+        for split, count in zip(splits, counts):
+            write_lines(os.path.join(work, f"{split}.{tag}{name}"), itertools.islice(lines, count))

@@ -2,7 +2,6 @@
 each seed's best dev metric (what fairseq's ``best_<metric>`` tracks) into ``scores.json``; or a
 SLURM job array of the seeds (:func:`write_job`), whose logs ``--collect`` scores (:func:`collect`)."""
 
-import datetime
 import os
 import shlex
 import statistics
@@ -180,7 +179,7 @@ def summarize(task, variant, metric, model, data, seeds):
         "metric": metric,
         "model": model,
         "data": data,
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "created": results_dirs.now(),
         "seeds": seeds,
         "mean": round(statistics.fmean(values), 4),
         "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
@@ -285,30 +284,25 @@ def write_job(args, cfg, model_path, arch, name):
         slurm.seed_array(seeds),
         array=len(seeds),
     )
-    if args.dry_run:
-        print(f"{PROG}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
-        return 0
-    for seed in recipe["seeds"]:
-        os.makedirs(os.path.join(folder, f"seed{seed}"))
-    job = {
-        "task": args.task,
-        "variant": recipe["variant"],
-        "metric": recipe["metric"],
-        "model": os.path.abspath(model_path),
-        "data": os.path.abspath(recipe["data"]),
-        "script": path,
-        "seeds": commands,
-    }
-    write_json(os.path.join(folder, GLUE_JOB), job)
-    slurm.write_script(path, script)
-    print(f"{PROG}: wrote {path}", flush=True)
-    if args.submit:
-        print(f"{PROG}: {slurm.submit(path)}; logs in {folder}/seed<N>/{LOG_NAME}", flush=True)
-    else:
-        print(f"{PROG}: submit with: sbatch {shlex.quote(path)}", flush=True)
-    print(
-        f"{PROG}: once the job is done: scripts/finetune-glue.sh --collect {shlex.quote(folder)}", flush=True
-    )
+    if not args.dry_run:
+        for seed in recipe["seeds"]:
+            os.makedirs(os.path.join(folder, f"seed{seed}"))
+        job = {
+            "task": args.task,
+            "variant": recipe["variant"],
+            "metric": recipe["metric"],
+            "model": os.path.abspath(model_path),
+            "data": os.path.abspath(recipe["data"]),
+            "script": path,
+            "seeds": commands,
+        }
+        write_json(os.path.join(folder, GLUE_JOB), job)
+    slurm.write_job(PROG, args, path, script, f"logs in {folder}/seed<N>/{LOG_NAME}")
+    if not args.dry_run:
+        print(
+            f"{PROG}: once the job is done: scripts/finetune-glue.sh --collect {shlex.quote(folder)}",
+            flush=True,
+        )
     return 0
 
 

@@ -15,6 +15,12 @@ class Hardware:
     bf16: bool = False
 
 
+def add_device_options(parser, device_help=None):
+    """--device (what ``detect_hardware`` reads) and its shorthand --cpu."""
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help=device_help)
+    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+
+
 def detect_hardware(device="auto"):
     import torch  # here: --help and the plan's tests need no torch
 

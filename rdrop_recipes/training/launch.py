@@ -13,6 +13,7 @@ from rdrop_recipes.folders import run_dirs
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
 from rdrop_recipes.training import slurm
+from rdrop_recipes.training.hardware import add_device_options
 from rdrop_recipes.training.plan import ABLATION_FLAGS, build_plan
 
 PROG = "train"  # also finetune-cnndm's training lines
@@ -37,8 +38,7 @@ def add_arguments(parser, config_default=None):
         help="resume a save dir whose checkpoints were trained with other settings",
     )
     recipe_config.add_set_option(parser, "lr=7e-4")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the config's")
-    parser.add_argument("--cpu", dest="device", action="store_const", const="cpu", help="--device cpu")
+    add_device_options(parser, "default: the config's")
     # checked by the R-Drop options' own declarations (config/declarations.py), as a --set is
     for key in ABLATION_FLAGS:
         metavar = "P1,P2" if key == "reg_dropouts" else None
@@ -98,17 +98,7 @@ def run_job(args):
     """``train --slurm-nodes ...``: print the job, write (and submit) its sbatch script."""
     plan, script, path = slurm.plan_job(args)
     _start(plan, args, script)
-    if args.dry_run:
-        print(f"{PROG}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
-        return 0
-    kept = slurm.write_script(path, script)
-    if kept:
-        print(f"{PROG}: the previous script is kept as {kept}", flush=True)
-    print(f"{PROG}: wrote {path}", flush=True)
-    if args.submit:
-        print(f"{PROG}: {slurm.submit(path)}; log in {plan.log_file or plan.save_dir}", flush=True)
-    else:
-        print(f"{PROG}: submit with: sbatch {shlex.quote(path)}", flush=True)
+    slurm.write_job(PROG, args, path, script, f"log in {plan.log_file or plan.save_dir}")
     return 0
 
 

@@ -181,8 +181,7 @@ def build_plan(args, hardware=None, resolved=None):
     splits = ["train"]
     if not fairseq.get("disable_validation"):
         splits += str(fairseq.get("valid_subset") or "valid").split(",")
-    hint = recipe.get("prepare_hint", "pass --data DIR")
-    check_data_folder(recipe["data"], splits, hint, fairseq.get("source_lang"), fairseq.get("target_lang"))
+    check_data_folder(recipe, splits, fairseq.get("source_lang"), fairseq.get("target_lang"))
     hardware = hardware or detect_hardware(recipe.get("device", "auto"))
     settings = run_dirs.settings(cfg, args.extra)
     save_dir = args.save_dir or default_save_dir(resolved, settings)

@@ -278,6 +278,22 @@ def write_script(path, text):
     return kept
 
 
+def write_job(prog, args, path, script, logs):
+    """The end of every ``--slurm-nodes`` run: print the sbatch script (--dry-run), or write it to
+    ``path`` and submit it (``logs``: where the job's logs go) or say how."""
+    if args.dry_run:
+        print(f"{prog}: sbatch script {path} (dry run: not written)\n{script}", end="", flush=True)
+        return
+    kept = write_script(path, script)
+    if kept:
+        print(f"{prog}: the previous script is kept as {kept}", flush=True)
+    print(f"{prog}: wrote {path}", flush=True)
+    if args.submit:
+        print(f"{prog}: {submit(path)}; {logs}", flush=True)
+    else:
+        print(f"{prog}: submit with: sbatch {shlex.quote(path)}", flush=True)
+
+
 def submit(path):
     sbatch = shutil.which("sbatch")
     if sbatch is None:
