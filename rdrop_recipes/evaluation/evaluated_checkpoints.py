@@ -22,7 +22,7 @@ from rdrop_recipes.fairseq_io.plugin_dir import PLUGIN_DIR
 from rdrop_recipes.folders import results_dirs
 from rdrop_recipes.process import children
 from rdrop_recipes.process.errors import RecipeError
-from rdrop_recipes.training.hardware import add_device_options
+from rdrop_recipes.training.hardware import add_device_options, detect_hardware
 
 # what fairseq cannot build from an R-Drop checkpoint without the plugin
 PLUGIN_NAMES = ("rdrop_translation", "reg_label_smoothed_cross_entropy")
@@ -138,12 +138,8 @@ def run_on_checkpoint(cfg, tool, checkpoint, flags, extra, log_path, prog, hint=
     recipe = cfg["recipe"]
     command = [sys.executable, "-m", f"fairseq_cli.{tool}", recipe["data"], "--user-dir", PLUGIN_DIR]
     command += ["--path", checkpoint, *flags, *recipe_config.to_flags(cfg.get(tool, {}))]
-    device = recipe.get("device", "auto")
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    command += (["--cpu"] if device == "cpu" else []) + list(extra)
+    on_cpu = detect_hardware(recipe.get("device", "auto")).device == "cpu"
+    command += (["--cpu"] if on_cpu else []) + list(extra)
     print(f"{prog}: " + shlex.join(command), flush=True)
     with open(log_path, "w", encoding="utf-8") as log:
         code = children.run(command, stdout=log, stderr=subprocess.STDOUT)
