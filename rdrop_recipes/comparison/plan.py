@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-from rdrop_recipes.config import recipe_config
+from rdrop_recipes.config import declarations, recipe_config
 from rdrop_recipes.fairseq_io.preprocess import prepare_hint
 from rdrop_recipes.folders.markers import TRAINED
 from rdrop_recipes.process.errors import RecipeError
@@ -55,16 +55,6 @@ def split_list(text: str, what: str) -> List[str]:
     if len(set(items)) != len(items):
         raise RecipeError(f"--{what} {text!r} names an entry twice")
     return items
-
-
-def parse_seeds(text: str) -> List[int]:
-    try:
-        seeds = [int(s) for s in split_list(text, "seeds")]
-    except ValueError:
-        raise RecipeError(f"--seeds {text!r}: give comma-separated integers, e.g. 1,2") from None
-    if min(seeds) < 0:  # numpy, which fairseq seeds, takes 0 to 2**32 - 1
-        raise RecipeError(f"--seeds {text!r}: seeds are integers >= 0, e.g. 1,2")
-    return seeds
 
 
 def close_to(name: str, choices: Sequence[str]) -> str:
@@ -138,7 +128,7 @@ def plan(settings: Settings, variants_text: str, seeds_text: str, defines: List[
     if not os.path.isdir(data):
         raise RecipeError(f"data folder {data!r} not found; {prepare_hint(config.get('recipe', {}))}")
     variants = split_list(variants_text, "variants")
-    seeds = parse_seeds(seeds_text)
+    seeds = declarations.parse_seeds(seeds_text)
     flags = variant_flags(variants, defines, config)
     # seed by seed, so an interrupted comparison already holds complete pairs to compare
     runs = [

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from rdrop_recipes.process.errors import RecipeError
+
 TRUE_WORDS = ("true", "yes", "on")
 FALSE_WORDS = ("false", "no", "off")
 BOOLEAN_RULE = "true or false (or yes/no, on/off)"
@@ -188,3 +190,30 @@ def checked(key, value):
     """``value`` of ``key`` as the recipe uses it (undeclared keys: as given); BadValue."""
     setting = SETTINGS.get(key)
     return value if setting is None else setting.parse(value)
+
+
+SEED_RANGE = range(0, 2**32)  # numpy's, which fairseq seeds with the same number
+
+
+def parse_seeds(text):
+    """The seeds of ``--seeds`` (compare, finetune-glue): distinct, as each is one run, and in
+    numpy's range, checked before any seed trains."""
+    try:
+        seeds = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise RecipeError(f"--seeds {text!r}: give comma-separated integers, e.g. 1,2")
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise RecipeError(
+            f"--seeds {text} names seed {', '.join(map(str, twice))} more than once, and each seed is "
+            f"one run: give distinct seeds, e.g. --seeds {','.join(map(str, dict.fromkeys(seeds)))}"
+        )
+    outside = [seed for seed in seeds if seed not in SEED_RANGE]
+    if outside:
+        raise RecipeError(
+            f"seed {outside[0]} is outside 0..{SEED_RANGE.stop - 1}: seeds are integers >= 0 in numpy's "
+            "range, which fairseq seeds; fix --seeds"
+        )
+    return seeds

@@ -6,6 +6,7 @@ import os
 import shlex
 import statistics
 
+from rdrop_recipes.config import declarations
 from rdrop_recipes.config.recipe_config import passed_value
 from rdrop_recipes.downloads import pretrained
 from rdrop_recipes.fairseq_io.checkpoint_files import check_checkpoint
@@ -26,30 +27,6 @@ from rdrop_recipes.training.hardware import Hardware, detect_hardware
 PROG = "finetune-glue"
 LOG_NAME = "train.log"  # each seed's console copy, in its run folder
 JOB_SCRIPT = "finetune.sbatch"  # a SLURM job's script, in its results folder
-SEED_RANGE = range(0, 2**32)  # numpy's, which fairseq seeds with the same number
-
-
-def parse_seeds(text):
-    """The seeds of ``--seeds``/``recipe.seeds``: distinct (each one is a run folder) and in
-    numpy's range, checked before any seed trains."""
-    try:
-        seeds = [int(part) for part in str(text).split(",") if part.strip()]
-    except ValueError:
-        seeds = []
-    if not seeds:
-        raise RecipeError(f"--seeds takes comma-separated integers, e.g. 1,2,3 (got {text!r})")
-    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-    if twice:
-        raise RecipeError(
-            f"--seeds {text} names seed {', '.join(map(str, twice))} more than once, and each seed is "
-            f"one run: give distinct seeds, e.g. --seeds {','.join(map(str, dict.fromkeys(seeds)))}"
-        )
-    outside = [seed for seed in seeds if seed not in SEED_RANGE]
-    if outside:
-        raise RecipeError(
-            f"seed {outside[0]} is outside 0..{SEED_RANGE.stop - 1}, the seeds fairseq accepts; fix --seeds"
-        )
-    return seeds
 
 
 def resolve(args):
@@ -64,7 +41,7 @@ def resolve(args):
         if value is not None:
             recipe[key] = value
     recipe["data"] = str(recipe["data"]).format(task=args.task)
-    recipe["seeds"] = parse_seeds(args.seeds or ",".join(map(str, recipe["seeds"])))
+    recipe["seeds"] = declarations.parse_seeds(args.seeds or ",".join(map(str, recipe["seeds"])))
     return cfg
 
 

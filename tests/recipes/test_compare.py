@@ -13,6 +13,7 @@ import time
 import pytest
 
 from rdrop_recipes.comparison import consoles, execution, plan, summary
+from rdrop_recipes.config import declarations
 from rdrop_recipes.config.recipe_config import REPO_ROOT as REPO
 from rdrop_recipes.folders.markers import TRAINED
 from rdrop_recipes.process.errors import RecipeError
@@ -61,7 +62,7 @@ def test_variants_from_the_config_or_defined_by_flags():
     with pytest.raises(RecipeError, match="set by compare itself"):
         plan.variant_flags(["x"], ["x=--save-dir elsewhere"], config)
     with pytest.raises(RecipeError, match="comma-separated integers"):
-        plan.parse_seeds("1,two")
+        declarations.parse_seeds("1,two")
     with pytest.raises(RecipeError, match="twice"):
         plan.split_list("rdrop,rdrop", "variants")
 
