@@ -242,25 +242,32 @@ def write_job(args, cfg, model_path, arch, name):
         folder = results_dirs.publish(None, results_dir, name, stamp)
     folder = os.path.abspath(folder)
     path = os.path.join(folder, JOB_SCRIPT)
-    seeds, commands = [], {}
-    for seed in recipe["seeds"]:
-        run_dir = os.path.join(folder, f"seed{seed}")
-        command = seed_command(cfg, model_path, arch, seed, run_dir, Hardware("cuda", 1), args.extra)
-        commands[str(seed)] = slurm.shell_command(command, args.extra, runtime_precision, 1)
-        seeds.append((seed, commands[str(seed)], os.path.join(run_dir, LOG_NAME)))
-    workers = f"{len(seeds)} seed(s), one array task of {args.gpus_per_node} GPU each"
-    log = os.path.join(folder, "slurm-%A_%a.out")
-    script = slurm.render(
-        args,
-        f"glue-{args.task}",
-        recipe["variant"],
-        workers,
-        log,
-        path,
-        runtime_precision,
-        slurm.seed_array(seeds),
-        array=len(seeds),
-    )
+    try:
+        # the commands hold the folder's final name, so it is made first; a refused command
+        # or script leaves it as it was, empty: removed
+        seeds, commands = [], {}
+        for seed in recipe["seeds"]:
+            run_dir = os.path.join(folder, f"seed{seed}")
+            command = seed_command(cfg, model_path, arch, seed, run_dir, Hardware("cuda", 1), args.extra)
+            commands[str(seed)] = slurm.shell_command(command, args.extra, runtime_precision, 1)
+            seeds.append((seed, commands[str(seed)], os.path.join(run_dir, LOG_NAME)))
+        workers = f"{len(seeds)} seed(s), one array task of {args.gpus_per_node} GPU each"
+        log = os.path.join(folder, "slurm-%A_%a.out")
+        script = slurm.render(
+            args,
+            f"glue-{args.task}",
+            recipe["variant"],
+            workers,
+            log,
+            path,
+            runtime_precision,
+            slurm.seed_array(seeds),
+            array=len(seeds),
+        )
+    except RecipeError:
+        if not args.dry_run:
+            os.rmdir(folder)
+        raise
     if not args.dry_run:
         for seed in recipe["seeds"]:
             os.makedirs(os.path.join(folder, f"seed{seed}"))

@@ -339,6 +339,23 @@ def test_slurm_submit_runs_sbatch(tmp_path, capsys, monkeypatch):
     assert "Submitted batch job 9" in capsys.readouterr().out
 
 
+def test_a_refused_slurm_job_leaves_no_results_folder(tmp_path, capsys):
+    data = glue_folder(str(tmp_path / "RTE-bin"))
+    model = tmp_path / "model.pt"
+    torch.save({"model": {}}, str(model))
+    slurm_flags = ["--slurm-nodes", "1", "--gpus-per-node", "1"]
+    # a model.pt without its architecture, then a results folder no #SBATCH --output can hold
+    for results, extra in (
+        (tmp_path / "results", []),
+        (tmp_path / "my results", ["--", "--arch", "roberta_base"]),
+    ):
+        argv = ["RTE", "--data", data, "--model", str(model), "--results-dir", str(results), *slurm_flags]
+        assert finetune_glue.main(argv + extra) == 2
+        assert list(results.iterdir()) == [], capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs its architecture" in err and "cannot hold a path with spaces" in err
+
+
 def one_line_error(argv):
     proc = subprocess.run(
         [sys.executable, "-m", "rdrop_recipes.finetune_glue", *argv], capture_output=True, text=True
