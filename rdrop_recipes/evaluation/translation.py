@@ -25,7 +25,8 @@ def resolve(args):
 
 
 def check_setup(cfg):
-    """What an evaluation needs besides its checkpoints (compare checks it before training)."""
+    """What an evaluation needs besides its checkpoints (compare checks it before training);
+    the subset it generates (``gen_subset = ""`` leaves the flag out: fairseq's "test")."""
     recipe, gen = cfg["recipe"], cfg.get(FLAG_TABLE, {})
     subset = gen.get("gen_subset") or "test"
     check_data_folder(recipe, [subset], gen.get("source_lang"), gen.get("target_lang"))
@@ -33,11 +34,12 @@ def check_setup(cfg):
         raise RecipeError(
             f"raw_reference {recipe['raw_reference']!r} not found; fix --set raw_reference=FILE"
         )
+    return subset
 
 
 def evaluate_bleu(cfg, name, extra, keep_averaged=False):
     """Generate with the config's checkpoint(s) and score BLEU; the finished results folder."""
-    check_setup(cfg)
+    subset = check_setup(cfg)
     gen = cfg.get(FLAG_TABLE, {})
 
     def score(checkpoint, folder):
@@ -50,7 +52,6 @@ def evaluate_bleu(cfg, name, extra, keep_averaged=False):
                 f"{scores['sacrebleu']['signature']}",
                 flush=True,
             )
-        subset = gen.get("gen_subset", "test")
         return {"subset": subset, "generate": gen, "command": shlex.join(command), **scores}
 
     checkpoints = evaluated_checkpoints.checked_checkpoints(cfg["recipe"])
