@@ -80,6 +80,8 @@ BAD_COMPARISONS = {
     "eval-set of the wrong type": (["--eval-set", "beam=five"], "expected an integer"),
     "no significance test": (["--bootstrap-samples", "0"], "must be >= 1"),
     "negative seed": (["--seeds", "1,-2"], "seeds are integers >= 0"),
+    "a seed twice": (["--seeds", "1,2,1"], "seed 1 more than once"),
+    "a seed numpy cannot take": (["--seeds", "4294967296"], "fix --seeds"),
 }
 
 
